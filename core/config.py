@@ -1,0 +1,175 @@
+"""Configuration: process settings from the environment, and the clients file.
+
+The clients file (YAML) lists clients -> brands -> search queries -> alert routes. Errors name the
+file, the field path and what is wrong, and list every problem at once.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
+
+from core.topics import Topic
+
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
+
+
+class ConfigError(Exception):
+    """A configuration file or setting is invalid; the message says where and how to fix it."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class WebhookRoute(Strict):
+    type: Literal["webhook"] = "webhook"
+    url: HttpUrl = Field(description="Where alerts are POSTed as JSON.")
+    timeout_seconds: float = Field(default=10.0, gt=0, description="Per-request timeout.")
+
+
+Route = WebhookRoute
+
+
+class Brand(Strict):
+    id: Slug = Field(description="Stable identifier used in keys, indices and alerts.")
+    name: str = Field(min_length=1, description="Display name (any script).")
+    include: list[str] = Field(
+        min_length=1, description="Queries; a mention that matches any of them concerns the brand."
+    )
+    exclude: list[str] = Field(
+        default=[], description="Queries; a mention that matches any of them is dropped."
+    )
+    routes: list[str] = Field(default=[], description="Names of the client's alert routes.")
+
+
+class DetectionConfig(Strict):
+    window_seconds: int = Field(default=60, gt=0, description="Bucket size of the counts.")
+    baseline_windows: int = Field(default=30, gt=0, description="Past buckets in the baseline.")
+    warmup_windows: int = Field(default=5, ge=0, description="Buckets seen before alerting.")
+    min_count: int = Field(default=20, gt=0, description="Floor: fewer mentions never alert.")
+    factor: float = Field(default=4.0, gt=1, description="Alert at factor x the baseline mean.")
+    cooldown_seconds: int = Field(default=1800, ge=0, description="Quiet time after an alert.")
+
+
+class Client(Strict):
+    id: Slug = Field(description="Stable identifier of the client (an agency's customer).")
+    name: str = Field(min_length=1)
+    brands: list[Brand] = Field(min_length=1)
+    routes: dict[str, Route] = Field(default={}, description="Named alert destinations.")
+
+    @model_validator(mode="after")
+    def _routes_exist(self) -> Client:
+        for brand in self.brands:
+            for name in brand.routes:
+                if name not in self.routes:
+                    known = ", ".join(sorted(self.routes)) or "none defined"
+                    raise ValueError(
+                        f"brand {brand.id!r} names route {name!r}, which is not in this "
+                        f"client's routes ({known})"
+                    )
+        ids = [b.id for b in self.brands]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"brand ids must be unique within a client: {duplicates}")
+        return self
+
+
+class SadaConfig(Strict):
+    clients: list[Client] = Field(min_length=1)
+    detection: DetectionConfig = DetectionConfig()
+
+    @model_validator(mode="after")
+    def _unique_clients(self) -> SadaConfig:
+        ids = [c.id for c in self.clients]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"client ids must be unique: {duplicates}")
+        return self
+
+    def client(self, client_id: str) -> Client:
+        return next(c for c in self.clients if c.id == client_id)
+
+
+def _path(loc: tuple[str | int, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def load_config(path: str | Path) -> SadaConfig:
+    """Read and validate a clients file; raise ConfigError listing every problem."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    try:
+        return SadaConfig.model_validate(raw)
+    except ValidationError as exc:
+        lines = [f"{path}: {exc.error_count()} problem(s):"]
+        for err in exc.errors():
+            lines.append(f"  {_path(err['loc'])}: {err['msg']}")
+        raise ConfigError("\n".join(lines)) from exc
+
+
+class Settings(Strict):
+    """Process settings, read from SADA_* environment variables."""
+
+    kafka_bootstrap: str = Field(
+        default="127.0.0.1:9092", description="SADA_KAFKA_BOOTSTRAP: Kafka bootstrap servers."
+    )
+    es_url: str = Field(
+        default="http://127.0.0.1:9200", description="SADA_ES_URL: Elasticsearch URL."
+    )
+    namespace: Slug = Field(
+        default="sada",
+        description="SADA_NAMESPACE: prefix of topics, indices and consumer groups.",
+    )
+    config_path: Path = Field(
+        default=Path("deploy/sample-config.yaml"),
+        description="SADA_CONFIG: the clients file (clients, brands, queries, routes).",
+    )
+    cache_dir: Path = Field(
+        default=Path.home() / ".cache" / "sada",
+        description="SADA_CACHE_DIR: where the local Kafka and Elasticsearch live.",
+    )
+    metrics_port: int = Field(
+        default=0, ge=0, description="SADA_METRICS_PORT: /metrics, /healthz, /readyz (0: off)."
+    )
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        values = {
+            name: env[f"SADA_{name.upper()}"]
+            for name in ("kafka_bootstrap", "es_url", "namespace", "cache_dir", "metrics_port")
+            if f"SADA_{name.upper()}" in env
+        }
+        if "SADA_CONFIG" in env:
+            values["config_path"] = env["SADA_CONFIG"]
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"SADA_{_path(e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+            )
+            raise ConfigError(f"environment: {problems}") from exc
+
+    def topic(self, topic: Topic) -> str:
+        return topic.name(self.namespace)
+
+    @property
+    def mentions_index(self) -> str:
+        return f"{self.namespace}-mentions"
+
+    @property
+    def alerts_index(self) -> str:
+        return f"{self.namespace}-alerts"

@@ -1,0 +1,155 @@
+"""Versioned records on the wire: every topic carries one of these as UTF-8 JSON.
+
+Records are frozen pydantic models so a stage can neither mutate what it received nor put an
+unknown field on the wire; `schema_version` lets a later release read older records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+SCHEMA_VERSION = 1
+
+SentimentLabel = Literal["negative", "neutral", "positive"]
+TriageLabel = Literal["complaint", "question", "praise", "other"]
+AlertKind = Literal["volume_spike", "negative_share_spike", "sustained_drift"]
+Severity = Literal["info", "warning", "critical"]
+
+
+class Record(BaseModel):
+    """Base of every wire record: frozen, strict about unknown fields, versioned."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: int = SCHEMA_VERSION
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes | str):  # type: ignore[no-untyped-def]
+        return cls.model_validate_json(data)
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("timestamp has no time zone; send ISO 8601 with an offset or Z")
+    return value.astimezone(UTC)
+
+
+def make_uid(source: str, source_id: str) -> str:
+    """Stable id of a mention: the same post fetched twice (or replayed) gets the same uid."""
+    digest = hashlib.sha256(f"{source}\x00{source_id}".encode()).hexdigest()
+    return f"{source}-{digest[:24]}"
+
+
+class Author(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    handle: str
+    name: str | None = None
+    followers: int | None = Field(default=None, ge=0)
+
+
+class Engagement(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    likes: int = Field(default=0, ge=0)
+    reposts: int = Field(default=0, ge=0)
+    replies: int = Field(default=0, ge=0)
+
+
+class Mention(Record):
+    """One public post as a source gave it, normalised to UTC and plain text."""
+
+    uid: str = Field(min_length=1)
+    source: str = Field(min_length=1)
+    source_id: str = Field(min_length=1)
+    url: str | None = None
+    author: Author
+    text: str
+    language_hint: str | None = None
+    created_at: datetime
+    fetched_at: datetime
+    engagement: Engagement = Engagement()
+
+    _utc_created = field_validator("created_at", "fetched_at")(_utc)
+
+
+class Sentiment(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    label: SentimentLabel
+    probability: float = Field(ge=0.0, le=1.0)
+    model: str
+
+
+class ScoredMention(Record):
+    """A mention as it concerns one brand of one client: one record per (mention, brand)."""
+
+    mention: Mention
+    client: str
+    brand: str
+    matched_terms: list[str]
+    language: str
+    sentiment: Sentiment
+    triage: TriageLabel
+
+    @property
+    def key(self) -> str:
+        """Kafka key: a brand's records share a partition, so its counts live in one place."""
+        return brand_key(self.client, self.brand)
+
+    @property
+    def doc_id(self) -> str:
+        """Deterministic Elasticsearch id: replays overwrite instead of duplicating."""
+        return f"{self.mention.uid}.{self.client}.{self.brand}"
+
+
+def brand_key(client: str, brand: str) -> str:
+    return f"{client}/{brand}"
+
+
+class Alert(Record):
+    """A detected incident for one brand, with what was seen against what was expected."""
+
+    id: str
+    client: str
+    brand: str
+    kind: AlertKind
+    window_start: datetime
+    window_end: datetime
+    observed: float
+    expected: float
+    score: float
+    severity: Severity
+    sample_uids: list[str] = []
+    explanation: str = ""
+    raised_at: datetime
+
+    @property
+    def key(self) -> str:
+        return brand_key(self.client, self.brand)
+
+
+class DeadLetter(Record):
+    """A record no stage could process, kept whole with the reason so nothing is lost."""
+
+    stage: str
+    reason: str
+    payload: str
+    source_topic: str | None = None
+    failed_at: datetime
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def dead_letter(stage: str, reason: str, payload: bytes | str, topic: str | None = None) -> DeadLetter:
+    text = payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else payload
+    return DeadLetter(stage=stage, reason=reason, payload=text, source_topic=topic, failed_at=now())

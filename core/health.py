@@ -1,0 +1,52 @@
+"""The small HTTP server every process runs: /metrics, /healthz and /readyz.
+
+/healthz says the process is alive; /readyz asks the process's own readiness check (for
+example "Kafka and Elasticsearch answer") so an orchestrator routes work only to ready ones.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+ReadyCheck = Callable[[], bool]
+
+
+def serve(port: int, ready: ReadyCheck, host: str = "127.0.0.1") -> ThreadingHTTPServer:
+    """Start the server on a daemon thread and return it (port 0 picks a free port)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            if self.path == "/metrics":
+                self._reply(200, generate_latest(), CONTENT_TYPE_LATEST)
+            elif self.path == "/healthz":
+                self._reply(200, b"ok\n")
+            elif self.path == "/readyz":
+                ok = _safe(ready)
+                self._reply(200 if ok else 503, b"ready\n" if ok else b"not ready\n")
+            else:
+                self._reply(404, b"not found: try /metrics, /healthz or /readyz\n")
+
+        def _reply(self, status: int, body: bytes, kind: str = "text/plain") -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            return  # probes every few seconds would drown the logs
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True, name="sada-health").start()
+    return server
+
+
+def _safe(check: ReadyCheck) -> bool:
+    try:
+        return check()
+    except Exception:  # a failing check means "not ready", never a crashed probe
+        return False

@@ -1,0 +1,31 @@
+"""The scoring step as one pure function: a raw mention in, one scored record per brand out."""
+
+from __future__ import annotations
+
+from core.events import Mention, ScoredMention
+from processors.language import detect_language
+from processors.match import Matcher, match
+from processors.sentiment import score
+from processors.triage import triage
+
+
+def process(mention: Mention, matcher: Matcher) -> list[ScoredMention]:
+    """Match brands, then detect language, score sentiment and triage for each brand hit."""
+    matches = match(mention, matcher)
+    if not matches:
+        return []
+    language = detect_language(mention.text)
+    sentiment = score([mention.text])[0]
+    label = triage(mention.text, sentiment)
+    return [
+        ScoredMention(
+            mention=mention,
+            client=m.client,
+            brand=m.brand,
+            matched_terms=list(m.terms),
+            language=language,
+            sentiment=sentiment,
+            triage=label,
+        )
+        for m in matches
+    ]
