@@ -95,6 +95,7 @@ class ScoredMention(Record):
     client: str
     brand: str
     matched_terms: list[str]
+    text_normalized: str = Field(description="The pipeline's normalised text, for search.")
     language: str
     sentiment: Sentiment
     triage: TriageLabel

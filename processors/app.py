@@ -37,11 +37,13 @@ def _raw_topic(app: faust.App, name: str, partitions: int) -> Any:
 
 def create_app(settings: Settings, config: SadaConfig) -> faust.App:
     """Build the processor app for one deployment (namespace) and one clients file."""
+    datadir = settings.cache_dir / "faust" / settings.namespace
+    datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         f"{settings.namespace}-processors",
         broker=f"kafka://{settings.kafka_bootstrap}",
         store="memory://",
-        datadir=str(settings.cache_dir / "faust" / settings.namespace),
+        datadir=str(datadir),
         topic_partitions=topics.SCORED.partitions,
         topic_allow_declare=True,
         web_enabled=False,
@@ -58,8 +60,6 @@ def create_app(settings: Settings, config: SadaConfig) -> faust.App:
         partitions=topics.SCORED.partitions,
         key_type=str,
         value_type=dict,
-        value_serializer="json",
-        key_serializer="json",
     )
     matcher = build_matcher(config)
 
@@ -77,7 +77,13 @@ def create_app(settings: Settings, config: SadaConfig) -> faust.App:
             except ValidationError as exc:
                 await reject("score", f"not a valid Mention: {exc}", payload, raw.get_topic_name())
                 continue
-            for record in process(mention, matcher):
+            try:
+                records = process(mention, matcher)
+            except Exception as exc:  # one bad record must not stop the stream
+                log.exception("scoring failed for %s", mention.uid)
+                await reject("score", f"scoring failed: {exc!r}", payload, raw.get_topic_name())
+                continue
+            for record in records:
                 await scored.send(key=record.key.encode(), value=record.to_bytes())
                 metrics.SENT.labels("score").inc()
 
@@ -88,7 +94,8 @@ def create_app(settings: Settings, config: SadaConfig) -> faust.App:
             try:
                 record = ScoredMention.from_bytes(payload)
             except ValidationError as exc:
-                await reject("detect", f"not a valid ScoredMention: {exc}", payload, scored.get_topic_name())
+                topic = scored.get_topic_name()
+                await reject("detect", f"not a valid ScoredMention: {exc}", payload, topic)
                 continue
             state = detect.BrandState.from_dict(detector_state[record.key])
             alert = detect.add(

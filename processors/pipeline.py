@@ -5,6 +5,7 @@ from __future__ import annotations
 from core.events import Mention, ScoredMention
 from processors.language import detect_language
 from processors.match import Matcher, match
+from processors.normalize import normalize
 from processors.sentiment import score
 from processors.triage import triage
 
@@ -23,6 +24,7 @@ def process(mention: Mention, matcher: Matcher) -> list[ScoredMention]:
             client=m.client,
             brand=m.brand,
             matched_terms=list(m.terms),
+            text_normalized=normalize(mention.text),
             language=language,
             sentiment=sentiment,
             triage=label,

@@ -1,0 +1,1 @@
+"""Ingest: one module per source, each yielding Mentions; a shared runner produces them to Kafka."""

@@ -1,0 +1,190 @@
+"""The `sada` command: local services, the three stages, the demo and config checks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from core.config import ConfigError, Settings, load_config
+from sada import services
+from sada.services import ServiceError
+
+app = typer.Typer(help="Sada: real-time brand monitoring on Kafka and Elasticsearch.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+services_app = typer.Typer(help="The embedded local Kafka and Elasticsearch.", no_args_is_help=True)
+config_app = typer.Typer(help="The clients file.", no_args_is_help=True)
+app.add_typer(services_app, name="services")
+app.add_typer(config_app, name="config")
+
+
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    return typer.Exit(2)
+
+
+@services_app.command("up")
+def services_up() -> None:
+    """Fetch (once) and start the local Kafka and Elasticsearch; wait until both answer."""
+    settings = _settings()
+    try:
+        services.up(settings)
+    except ServiceError as exc:
+        raise _fail(str(exc)) from exc
+    for name, state in services.status(settings).items():
+        typer.echo(f"{name}: {state}")
+
+
+@services_app.command("down")
+def services_down() -> None:
+    """Stop the local services started by `sada services up`."""
+    stopped = services.down(_settings())
+    typer.echo(f"stopped: {', '.join(stopped) or 'nothing was running'}")
+
+
+@services_app.command("status")
+def services_status() -> None:
+    """Say whether Kafka and Elasticsearch answer, and who started them."""
+    for name, state in services.status(_settings()).items():
+        typer.echo(f"{name}: {state}")
+
+
+@config_app.command("check")
+def config_check(path: Annotated[Path, typer.Argument(help="The clients file.")]) -> None:
+    """Validate a clients file and report every problem at once."""
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from exc
+    brands = sum(len(c.brands) for c in config.clients)
+    typer.echo(f"{path}: ok ({len(config.clients)} clients, {brands} brands)")
+
+
+def _load(settings: Settings):  # type: ignore[no-untyped-def]
+    try:
+        return load_config(settings.config_path)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from exc
+
+
+def _require(settings: Settings) -> None:
+    try:
+        services.require(settings)
+    except ServiceError as exc:
+        raise _fail(str(exc)) from exc
+
+
+def _parse_sets(pairs: list[str]) -> dict[str, object]:
+    values: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise _fail(f"--set {pair!r}: expected key=value")
+        try:
+            values[key] = json.loads(value)
+        except json.JSONDecodeError:
+            values[key] = value
+    return values
+
+
+@app.command()
+def ingest(
+    source: Annotated[str, typer.Option(help="Source name (see `sada ingest --help`).")],
+    set_: Annotated[list[str], typer.Option("--set", help="Source config field: key=value.")] = [],  # noqa: B006
+    once: Annotated[bool, typer.Option(help="Fetch one round, then stop.")] = False,
+    dry_run: Annotated[bool, typer.Option(help="Print what would be produced; no Kafka.")] = False,
+) -> None:
+    """Run one source and produce its mentions to Kafka (or print them with --dry-run)."""
+    from pydantic import ValidationError
+
+    from ingest.catalog import SOURCES
+    from ingest.producer import KafkaEmitter, PrintEmitter
+    from ingest.runner import Job, run
+    from sada.topics import ensure_topics
+
+    if source not in SOURCES:
+        raise _fail(f"unknown source {source!r}; known: {', '.join(sorted(SOURCES))}")
+    module = SOURCES[source]
+    try:
+        config = module.Config.model_validate(_parse_sets(set_))
+    except ValidationError as exc:
+        raise _fail(f"source {source!r} config: {exc}") from exc
+    settings = _settings()
+    if dry_run:
+        emitter = PrintEmitter()
+    else:
+        _require(settings)
+        ensure_topics(settings)
+        emitter = KafkaEmitter(settings)
+    tallies = asyncio.run(run([Job(source, module, config)], emitter, once=once or dry_run))
+    for name, tally in tallies.items():
+        typer.echo(f"{name}: {tally.mentions} mentions, {tally.rejected} dead-lettered", err=True)
+
+
+@app.command()
+def process() -> None:
+    """Run the stream processors (a Faust worker) until stopped."""
+    from faust import Worker
+
+    from core import health
+    from processors.app import create_app
+    from sada.topics import ensure_topics
+
+    settings = _settings()
+    config = _load(settings)
+    _require(settings)
+    ensure_topics(settings)
+    if settings.metrics_port:
+        health.serve(settings.metrics_port, lambda: services.kafka_reachable(settings.kafka_bootstrap))
+    faust_app = create_app(settings, config)
+    Worker(faust_app, loglevel="WARNING", quiet=True).execute_from_commandline()
+
+
+@app.command()
+def sinks() -> None:
+    """Index scored mentions and alerts into Elasticsearch and deliver alerts, until stopped."""
+    from core import health
+    from sada.topics import ensure_topics
+    from sada.workers import run_sinks
+
+    settings = _settings()
+    config = _load(settings)
+    _require(settings)
+    ensure_topics(settings)
+    if settings.metrics_port:
+        health.serve(settings.metrics_port, lambda: services.es_reachable(settings.es_url))
+    asyncio.run(run_sinks(settings, config))
+
+
+@app.command()
+def demo(
+    count: Annotated[int, typer.Option(help="Synthetic mentions to stream.")] = 2000,
+    rate: Annotated[float, typer.Option(help="Mentions per second.")] = 400.0,
+) -> None:
+    """Start the local services and run the whole pipeline on the synthetic stream."""
+    from sada.demo import run_demo
+
+    settings = _settings()
+    try:
+        services.up(settings)
+    except ServiceError as exc:
+        raise _fail(str(exc)) from exc
+    run_demo(settings, _load(settings), count=count, rate=rate)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("kafka").setLevel(logging.ERROR)
+    logging.getLogger("elastic_transport").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    app()

@@ -1,0 +1,59 @@
+"""Create Sada's topics with explicit partition counts, and measure how far consumers lag."""
+
+from __future__ import annotations
+
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from core import topics
+from core.config import Settings
+
+
+def ensure_topics(settings: Settings) -> list[str]:
+    """Create any missing topic; return the names created (existing ones are left alone)."""
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        existing = set(admin.list_topics())
+        wanted = [
+            NewTopic(settings.topic(t), num_partitions=t.partitions, replication_factor=1)
+            for t in topics.ALL
+            if settings.topic(t) not in existing
+        ]
+        if wanted:
+            try:
+                admin.create_topics(wanted)
+            except TopicAlreadyExistsError:
+                pass  # created concurrently by another process
+        return [t.name for t in wanted]
+    finally:
+        admin.close()
+
+
+def end_offsets(settings: Settings, topic: topics.Topic) -> int:
+    """Records ever written to a topic (sum of its partitions' end offsets)."""
+    name = settings.topic(topic)
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        parts = [TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or ()]
+        return sum(consumer.end_offsets(parts).values())
+    finally:
+        consumer.close()
+
+
+def lag(settings: Settings, group: str, topic: topics.Topic) -> int:
+    """Records in `topic` that consumer group `group` has not committed yet."""
+    name = settings.topic(topic)
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        parts = [TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or ()]
+        ends = consumer.end_offsets(parts)
+        committed = admin.list_consumer_group_offsets(group, partitions=parts)
+        return sum(
+            end - max((committed.get(tp).offset if committed.get(tp) else 0), 0)
+            for tp, end in ends.items()
+        )
+    finally:
+        consumer.close()
+        admin.close()

@@ -1,0 +1,1 @@
+"""Sinks: Elasticsearch for dashboards, alert routes for people. Each is start/write/close/check."""

@@ -1,0 +1,145 @@
+"""Index scored mentions (and alerts) into Elasticsearch with the bulk API.
+
+Every document's `_id` is deterministic (the mention uid with its brand, the alert id), so a
+replay overwrites instead of duplicating. The bundled server has no analysis-common module (no
+Arabic analyzer), so searches use `text_normalized`, which the pipeline fills with its own
+normalisation: Kibana finds a word the way the matcher does.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+from elasticsearch import AsyncElasticsearch, BadRequestError
+from elasticsearch import ConnectionError as ESConnectionError
+from elasticsearch import TransportError as ESTransportError
+
+from core import metrics
+from core.errors import RetryLater
+from core.events import Alert, Record, ScoredMention
+
+R = TypeVar("R", bound=Record)
+
+KEYWORD = {"type": "keyword"}
+DATE = {"type": "date"}
+LONG = {"type": "long"}
+
+MENTION_MAPPING: dict[str, Any] = {
+    "dynamic": "strict",
+    "properties": {
+        "uid": KEYWORD, "client": KEYWORD, "brand": KEYWORD, "brand_key": KEYWORD,
+        "source": KEYWORD, "url": KEYWORD,
+        "author": {"properties": {"handle": KEYWORD, "name": KEYWORD, "followers": LONG}},
+        "text": {"type": "text"},
+        "text_normalized": {"type": "text"},
+        "language": KEYWORD, "language_hint": KEYWORD,
+        "created_at": DATE, "fetched_at": DATE,
+        "engagement": {"properties": {"likes": LONG, "reposts": LONG, "replies": LONG}},
+        "sentiment": {
+            "properties": {"label": KEYWORD, "probability": {"type": "float"}, "model": KEYWORD}
+        },
+        "triage": KEYWORD,
+        "matched_terms": KEYWORD,
+    },
+}
+
+ALERT_MAPPING: dict[str, Any] = {
+    "dynamic": "strict",
+    "properties": {
+        "id": KEYWORD, "client": KEYWORD, "brand": KEYWORD, "kind": KEYWORD,
+        "window_start": DATE, "window_end": DATE, "raised_at": DATE,
+        "observed": {"type": "float"}, "expected": {"type": "float"}, "score": {"type": "float"},
+        "severity": KEYWORD, "sample_uids": KEYWORD, "explanation": {"type": "text"},
+    },
+}
+
+
+def mention_document(record: ScoredMention) -> tuple[str, dict[str, Any]]:
+    """Flatten a scored mention into the document Kibana shows."""
+    m = record.mention
+    return record.doc_id, {
+        "uid": m.uid, "client": record.client, "brand": record.brand, "brand_key": record.key,
+        "source": m.source, "url": m.url, "author": m.author.model_dump(),
+        "text": m.text, "text_normalized": record.text_normalized,
+        "language": record.language, "language_hint": m.language_hint,
+        "created_at": m.created_at.isoformat(), "fetched_at": m.fetched_at.isoformat(),
+        "engagement": m.engagement.model_dump(),
+        "sentiment": record.sentiment.model_dump(), "triage": record.triage,
+        "matched_terms": record.matched_terms,
+    }
+
+
+def alert_document(alert: Alert) -> tuple[str, dict[str, Any]]:
+    return alert.id, alert.model_dump(mode="json", exclude={"schema_version"})
+
+
+class ElasticsearchSink(Generic[R]):
+    """Bulk-indexes one record type into one index, creating the index with its mapping."""
+
+    def __init__(
+        self,
+        url: str,
+        index: str,
+        mapping: dict[str, Any],
+        to_document: Callable[[R], tuple[str, dict[str, Any]]],
+    ) -> None:
+        self.url, self.index, self._mapping, self._to_document = url, index, mapping, to_document
+        self._client = AsyncElasticsearch(url, request_timeout=30)
+
+    async def start(self) -> None:
+        try:
+            if not await self._client.indices.exists(index=self.index):
+                await self._client.indices.create(
+                    index=self.index, mappings=self._mapping,
+                    settings={"number_of_shards": 1, "number_of_replicas": 0},
+                )
+        except BadRequestError as exc:
+            if exc.error != "resource_already_exists_exception":  # another indexer won the race
+                raise
+        except ESConnectionError as exc:
+            raise RetryLater(f"Elasticsearch at {self.url} is unreachable: {exc}") from exc
+
+    async def write(self, batch: Sequence[R]) -> list[tuple[R, str]]:
+        operations: list[dict[str, Any]] = []
+        for record in batch:
+            doc_id, document = self._to_document(record)
+            operations += [{"index": {"_index": self.index, "_id": doc_id}}, document]
+        started = time.perf_counter()
+        try:
+            response = await self._client.bulk(operations=operations)
+        except (ESConnectionError, ESTransportError) as exc:
+            raise RetryLater(f"bulk request to {self.url} failed: {exc}") from exc
+        metrics.BULK_SECONDS.observe(time.perf_counter() - started)
+        rejected: list[tuple[R, str]] = []
+        busy = 0
+        for record, item in zip(batch, response["items"], strict=True):
+            result = item["index"]
+            if result.get("status", 500) == 429:
+                busy += 1
+            elif "error" in result:
+                error = result["error"]
+                rejected.append((record, f"Elasticsearch refused the document: {error}"))
+        if busy:
+            raise RetryLater(f"Elasticsearch is overloaded (429 on {busy} documents)")
+        metrics.INDEXED.inc(len(batch) - len(rejected))
+        return rejected
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    async def check(self) -> bool:
+        try:
+            health = await self._client.cluster.health()
+            return health["status"] in ("green", "yellow")
+        except (ESConnectionError, ESTransportError):
+            return False
+
+
+def mentions_sink(url: str, index: str) -> ElasticsearchSink[ScoredMention]:
+    return ElasticsearchSink(url, index, MENTION_MAPPING, mention_document)
+
+
+def alerts_sink(url: str, index: str) -> ElasticsearchSink[Alert]:
+    return ElasticsearchSink(url, index, ALERT_MAPPING, alert_document)
