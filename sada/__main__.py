@@ -1,0 +1,5 @@
+"""`python -m sada` is the `sada` command."""
+
+from sada.cli import main
+
+main()
