@@ -1,85 +1,426 @@
-"""Spike detection per brand: a pure state machine, usable outside Faust (tests, backtests).
+"""Spike and crisis detection per brand: a pure state machine, usable outside Faust.
 
-This version counts mentions per time bucket and raises a volume alert when the current
-bucket reaches `factor` x the mean of the previous buckets and at least `min_count`; a
-cooldown keeps one incident to one alert. Evaluated on every mention, so the alert fires as
-soon as the partial bucket crosses the line, not when it closes.
+Each mention is counted into the current time bucket and tested at once against the brand's
+seasonal baseline (processors.baseline). A partial bucket is a lower bound on the final count,
+so when it is already surprising the spike is certain and the alert goes out without waiting
+for the bucket to close. Three kinds are tested on the same counts:
+
+- volume_spike: the bucket's count against its expected count (Anscombe z-score);
+- sustained_drift: an exponentially weighted mean of those z-scores over hours, scaled to unit
+  variance, which a slow rise pushes up long before any single bucket looks odd;
+- negative_share_spike: recent negative mentions against the brand's usual negative share
+  (binomial z-score), which moves even when the volume does not.
+
+Floors (a minimum count and ratio) keep 1 -> 4 mentions from being a crisis, and a warm-up
+keeps new brands quiet until their baseline means something. An incident is one alert thread
+with a deterministic id (client/brand/kind/start): it opens, escalates when its severity
+rises, and resolves after a quiet spell; a new crossing within the cooldown after that joins
+the same thread instead of opening another.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+from typing import Literal, NamedTuple
 
-from core.config import DetectionConfig
-from core.events import Alert, now
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.events import Alert, AlertKind, ScoredMention, Severity, now
+from processors import baseline as bl
+from processors import evidence as ev
+from processors.baseline import Baseline, Rates
+from processors.evidence import Evidence
+from processors.normalize import normalize
+
+Status = Literal["open", "escalate", "resolve"]
+_RANK = {"info": 1, "warning": 2, "critical": 3}
+_MAX_TERMS = 16  # terms taken from one mention
 
 
-@dataclass
+class DetectorConfig(BaseModel):
+    """Detection settings; every duration is in time, so any bucket size shares the defaults."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    bucket_seconds: int = Field(default=60, gt=0, description="Width of a count bucket.")
+    warmup_hours: float = Field(default=24.0, ge=0, description="A new brand's quiet start.")
+    level_half_life_hours: float = Field(default=6.0, gt=0, description="Baseline memory.")
+    seasonal_half_life_cycles: float = Field(
+        default=4.0, gt=0, description="Memory of the hour-of-day (days) and weekday (weeks) shape."
+    )
+    spread_half_life_hours: float = Field(default=24.0, gt=0, description="Noise-level memory.")
+    min_count: int = Field(default=10, gt=0, description="Fewer mentions in a bucket never alert.")
+    min_ratio: float = Field(default=1.5, gt=1, description="Observed/expected below this never alerts.")
+    open_z: float = Field(default=4.0, gt=0, description="Least surprise (z) that opens an alert.")
+    memory_hours: float = Field(
+        default=48.0, gt=0, description="Half-life of the largest recent surprise, which must be beaten."
+    )
+    warning_factor: float = Field(default=1.5, gt=1, description="x the bar: warning.")
+    critical_factor: float = Field(default=2.5, gt=1, description="x the bar: critical.")
+    resolve_z: float = Field(default=2.0, ge=0, description="Below this an incident is quiet.")
+    drift_half_life_hours: float = Field(default=2.0, gt=0, description="Drift averaging memory.")
+    negative_half_life_hours: float = Field(default=48.0, gt=0, description="Usual-share memory.")
+    share_half_life_minutes: float = Field(default=10.0, gt=0, description="Recent-share memory.")
+    min_negative_count: int = Field(default=5, gt=0, description="Fewer negatives never alert.")
+    min_share_increase: float = Field(
+        default=0.2, gt=0, lt=1, description="Negative share must exceed the usual by this."
+    )
+    resolve_after_minutes: float = Field(default=60.0, ge=0, description="Quiet time to resolve.")
+    cooldown_minutes: float = Field(
+        default=360.0, ge=0, description="After resolving, crossings rejoin the same incident."
+    )
+    evidence_size: int = Field(default=3, gt=0, description="Mentions, authors, terms shown.")
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One scored mention as the detector sees it; `count` > 1 stands for a whole bucket."""
+
+    client: str
+    brand: str
+    at: float  # event time, epoch seconds
+    count: float = 1.0
+    negative: bool = False
+    uid: str = ""
+    url: str | None = None
+    author: str = ""
+    reach: int = 0
+    terms: tuple[str, ...] = ()
+
+
+class Transition(NamedTuple):
+    """A step of an alert thread; the Alert carries the thread's id."""
+
+    status: Status
+    alert: Alert
+
+
+@dataclass(slots=True)
 class BrandState:
-    """Counts per bucket start (epoch seconds) and the event time of the last alert."""
+    """Everything the detector remembers about one brand; a few hundred JSON values at most."""
 
-    counts: dict[int, int] = field(default_factory=dict)
-    last_alert_at: int | None = None
+    bucket: int = -1  # start of the current bucket, epoch seconds
+    count: float = 0.0  # mentions in it so far
+    negatives: float = 0.0
+    first: int = -1  # first bucket seen, for the warm-up
+    base: Baseline = field(default_factory=Baseline)
+    drift: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])  # z, count, expected
+    share: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0, 0.0])  # usual k, n; recent k, n
+    records: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])  # decayed max z per kind
+    incidents: dict[str, dict[str, object]] = field(default_factory=dict)
+    evidence: Evidence = field(default_factory=Evidence)
 
     def to_dict(self) -> dict[str, object]:
-        return {"counts": {str(k): v for k, v in self.counts.items()}, "last_alert_at": self.last_alert_at}
+        return {
+            "bucket": self.bucket,
+            "count": self.count,
+            "negatives": self.negatives,
+            "first": self.first,
+            "base": self.base.to_list(),
+            "drift": self.drift,
+            "share": self.share,
+            "records": self.records,
+            "incidents": self.incidents,
+            "evidence": self.evidence.to_list(),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, object] | None) -> BrandState:
         if not data:
             return cls()
-        counts = data.get("counts") or {}
-        assert isinstance(counts, dict)
-        last = data.get("last_alert_at")
-        return cls({int(k): int(v) for k, v in counts.items()}, int(last) if last is not None else None)  # type: ignore[arg-type]
+        return cls(
+            bucket=int(data["bucket"]),  # type: ignore[call-overload]
+            count=float(data["count"]),  # type: ignore[arg-type]
+            negatives=float(data["negatives"]),  # type: ignore[arg-type]
+            first=int(data["first"]),  # type: ignore[call-overload]
+            base=Baseline.from_list(data["base"]),  # type: ignore[arg-type]
+            drift=list(data["drift"]),  # type: ignore[call-overload]
+            share=list(data["share"]),  # type: ignore[call-overload]
+            records=list(data["records"]),  # type: ignore[call-overload]
+            incidents={k: dict(v) for k, v in data["incidents"].items()},  # type: ignore[attr-defined]
+            evidence=Evidence.from_list(data["evidence"]),  # type: ignore[arg-type]
+        )
 
 
-def add(
-    state: BrandState,
-    at: datetime,
-    *,
-    client: str,
-    brand: str,
-    uid: str,
-    config: DetectionConfig,
-) -> Alert | None:
-    """Count one mention at event time `at` into `state`; return an Alert if one opens."""
-    width = config.window_seconds
-    bucket = int(at.timestamp()) // width * width
-    state.counts[bucket] = state.counts.get(bucket, 0) + 1
-    oldest = bucket - width * (config.baseline_windows + 1)
-    for stale in [b for b in state.counts if b < oldest]:
-        del state.counts[stale]
-
-    history = [state.counts.get(bucket - width * i, 0) for i in range(1, config.baseline_windows + 1)]
-    first_seen = min(state.counts)
-    if (bucket - first_seen) // width < config.warmup_windows:
-        return None
-    expected = max(sum(history) / len(history), 1.0)
-    observed = state.counts[bucket]
-    if observed < config.min_count or observed < config.factor * expected:
-        return None
-    if state.last_alert_at is not None and bucket - state.last_alert_at < config.cooldown_seconds:
-        return None
-    state.last_alert_at = bucket
-    start = datetime.fromtimestamp(bucket, UTC)
-    ratio = observed / expected
-    return Alert(
-        id=f"{client}/{brand}/volume_spike/{bucket}",
-        client=client,
-        brand=brand,
-        kind="volume_spike",
-        window_start=start,
-        window_end=start + timedelta(seconds=width),
-        observed=observed,
-        expected=round(expected, 3),
-        score=round(ratio, 3),
-        severity="critical" if ratio >= 2 * config.factor else "warning",
-        sample_uids=[uid],
-        explanation=(
-            f"{observed} mentions in the {width}s window from {start.isoformat()} against "
-            f"{expected:.1f} expected (mean of the previous {config.baseline_windows} windows)"
-        ),
-        raised_at=now(),
+def observation(record: ScoredMention) -> Observation:
+    """What the detector needs from a scored mention (terms: words of 3+ letters, not the brand's)."""
+    mention = record.mention
+    matched = {normalize(t).strip('"') for t in record.matched_terms}
+    words = dict.fromkeys(w for w in normalize(mention.text).split() if len(w) >= 3)
+    return Observation(
+        client=record.client,
+        brand=record.brand,
+        at=mention.created_at.timestamp(),
+        negative=record.sentiment.label == "negative",
+        uid=mention.uid,
+        url=mention.url,
+        author=mention.author.handle,
+        reach=mention.author.followers or 0,
+        terms=tuple(w for w in words if w not in matched)[:_MAX_TERMS],
     )
+
+
+def _decay(seconds: float, half_life_seconds: float) -> float:
+    return 0.5 ** (seconds / half_life_seconds)
+
+
+class Detector:
+    """The detector for one configuration: learning rates are derived once, here."""
+
+    def __init__(self, config: DetectorConfig | None = None) -> None:
+        c = self.config = config or DetectorConfig()
+        w = c.bucket_seconds
+        self.rates = Rates.of(
+            w,
+            level_half_life_hours=c.level_half_life_hours,
+            seasonal_half_life_cycles=c.seasonal_half_life_cycles,
+            spread_half_life_hours=c.spread_half_life_hours,
+            clip_z=c.open_z,
+        )
+        self.drift_rate = 1.0 - _decay(w, c.drift_half_life_hours * 3600)
+        self.drift_norm = math.sqrt(self.drift_rate / (2.0 - self.drift_rate))
+        self.usual_decay = _decay(w, c.negative_half_life_hours * 3600)
+        self.recent_decay = _decay(w, c.share_half_life_minutes * 60)
+        self.memory_decay = _decay(w, c.memory_hours * 3600)
+        self.warmup = c.warmup_hours * 3600
+        self.max_gap = max(1, 86_400 // w)  # silent buckets learned after a gap, at most a day
+
+    # -- the public surface ------------------------------------------------------------------
+
+    def add(self, state: BrandState, obs: Observation) -> list[Transition]:
+        """Count one observation into `state`; return the alert transitions it caused."""
+        w = self.config.bucket_seconds
+        bucket = int(obs.at) // w * w
+        out: list[Transition] = []
+        if state.bucket < 0:
+            state.bucket = state.first = bucket
+        elif bucket > state.bucket:
+            self._advance(state, bucket, obs, out)
+        state.count += obs.count  # a late mention counts in the current bucket
+        if obs.negative:
+            state.negatives += obs.count
+        ev.note(
+            state.evidence,
+            terms=obs.terms,
+            negative=obs.negative,
+            reach=obs.reach,
+            uid=obs.uid,
+            url=obs.url,
+            author=obs.author,
+            size=self.config.evidence_size,
+        )
+        if state.bucket - state.first >= self.warmup:
+            for i, (kind, z, observed, expected) in enumerate(self._tests(state)):
+                self._step(state, obs, kind, z, self._bar(state, i), observed, expected, out)
+        return out
+
+    def score(self, state: BrandState) -> float:
+        """Anomaly score of the current bucket in 0..1; 0.5 where an alert would open."""
+        if state.bucket < 0 or state.bucket - state.first < self.warmup:
+            return 0.0
+        r = max(max(t[1], 0.0) / self._bar(state, i) for i, t in enumerate(self._tests(state)))
+        return r * r / (r * r + 1.0)
+
+    def _bar(self, state: BrandState, i: int) -> float:
+        """The surprise that opens an alert of test `i`: the floor, or the largest recent one."""
+        return max(self.config.open_z, state.records[i])
+
+    # -- statistics --------------------------------------------------------------------------
+
+    def _tests(self, state: BrandState) -> list[tuple[AlertKind, float, float, float]]:
+        """(kind, z, observed, expected) of the current partial bucket; z is 0 below a floor."""
+        c = self.config
+        mean = bl.expected(state.base, state.bucket)
+        count = state.count
+        z = bl.zscore(state.base, count, mean)
+        volume = z if count >= c.min_count and count >= c.min_ratio * mean else 0.0
+        a = self.drift_rate
+        drift_z = ((1 - a) * state.drift[0] + a * z) / self.drift_norm
+        drift_n = (1 - a) * state.drift[1] + a * count
+        drift_e = (1 - a) * state.drift[2] + a * mean
+        if drift_n / a < c.min_count or drift_n < c.min_ratio * drift_e:
+            drift_z = 0.0
+        usual_k, usual_n, recent_k, recent_n = state.share
+        k = recent_k * self.recent_decay + state.negatives
+        n = recent_n * self.recent_decay + count
+        p = (usual_k + 1.0) / (usual_n + 2.0)
+        share_z = 0.0
+        if n > 0 and k >= c.min_negative_count and k / n >= p + c.min_share_increase:
+            share_z = (k - n * p) / math.sqrt(n * p * (1 - p))
+        return [
+            ("volume_spike", volume, count, mean),
+            ("negative_share_spike", share_z, k / n if n else 0.0, p),
+            ("sustained_drift", drift_z, drift_n, drift_e),
+        ]
+
+    def _advance(self, state: BrandState, bucket: int, obs: Observation, out: list[Transition]) -> None:
+        """Close the current bucket and any silent ones up to `bucket`; learn; resolve."""
+        w = self.config.bucket_seconds
+        warm = state.bucket - state.first >= self.warmup
+        tests = self._tests(state)
+        hot = {kind for kind, z, _, _ in tests if z >= self.config.resolve_z}
+        gap = (bucket - state.bucket) // w - 1
+        decay = self.memory_decay ** (1 + gap)
+        state.records = [max(r * decay, t[1]) for r, t in zip(state.records, tests, strict=True)]
+        self._learn(state, state.count, state.negatives)
+        for _ in range(min(gap, self.max_gap)):
+            state.bucket += w
+            self._learn(state, 0.0, 0.0)
+        state.bucket, state.count, state.negatives = bucket, 0.0, 0.0
+        if warm:
+            for kind in hot:
+                if kind in state.incidents:
+                    state.incidents[kind]["hot"] = bucket - w
+            self._resolve(state, obs, out)
+        if not state.incidents:
+            ev.roll(state.evidence, self.usual_decay)
+
+    def _learn(self, state: BrandState, count: float, negatives: float) -> None:
+        start = state.bucket
+        mean = bl.expected(state.base, start)
+        if start % 3600 == 0:
+            bl.renormalise(state.base)
+        z = bl.learn(state.base, start, count, self.rates)
+        a = self.drift_rate
+        d = state.drift
+        d[0] += a * (max(-self.config.open_z, min(self.config.open_z, z)) - d[0])
+        d[1] += a * (count - d[1])
+        d[2] += a * (mean - d[2])
+        s = state.share
+        if "negative_share_spike" not in state.incidents:
+            s[0] = s[0] * self.usual_decay + negatives
+            s[1] = s[1] * self.usual_decay + count
+        s[2] = s[2] * self.recent_decay + negatives
+        s[3] = s[3] * self.recent_decay + count
+
+    # -- the alert lifecycle -----------------------------------------------------------------
+
+    def _severity(self, z: float, bar: float) -> Severity | None:
+        c = self.config
+        if z >= bar * c.critical_factor:
+            return "critical"
+        if z >= bar * c.warning_factor:
+            return "warning"
+        return "info" if z >= bar else None
+
+    def _step(
+        self,
+        state: BrandState,
+        obs: Observation,
+        kind: AlertKind,
+        z: float,
+        bar: float,
+        observed: float,
+        expected: float,
+        out: list[Transition],
+    ) -> None:
+        incident = state.incidents.get(kind)
+        cooldown = self.config.cooldown_minutes * 60
+        if incident is None or (
+            incident["resolved"] is not None and state.bucket - incident["resolved"] > cooldown  # type: ignore[operator]
+        ):
+            incident = None
+        else:
+            bar = incident["bar"]  # type: ignore[assignment]  # escalation is judged against the opening bar
+        severity = self._severity(z, bar)
+        if severity is None:
+            return
+        status: Status | None = None
+        if incident is None:
+            incident = {"start": state.bucket, "bar": bar, "severity": severity, "peak": z}
+            state.incidents[kind] = incident
+            status = "open"
+        elif _RANK[severity] > _RANK[incident["severity"]]:  # type: ignore[index]
+            incident["severity"] = severity
+            status = "escalate"
+        incident["resolved"] = None
+        incident["hot"] = state.bucket
+        incident["peak"] = max(z, incident["peak"])  # type: ignore[call-overload]
+        if status is not None:
+            out.append(Transition(status, self._alert(state, obs, kind, status, z, observed, expected)))
+
+    def _resolve(self, state: BrandState, obs: Observation, out: list[Transition]) -> None:
+        quiet = self.config.resolve_after_minutes * 60
+        cooldown = self.config.cooldown_minutes * 60
+        for kind in list(state.incidents):
+            incident = state.incidents[kind]
+            resolved = incident["resolved"]
+            if resolved is None and state.bucket - incident["hot"] >= quiet:  # type: ignore[operator]
+                incident["resolved"] = state.bucket
+                alert = self._alert(state, obs, kind, "resolve", 0.0, 0.0, 0.0)  # type: ignore[arg-type]
+                out.append(Transition("resolve", alert))
+            elif resolved is not None and state.bucket - resolved > cooldown:  # type: ignore[operator]
+                del state.incidents[kind]
+
+    def _alert(
+        self,
+        state: BrandState,
+        obs: Observation,
+        kind: AlertKind,
+        status: Status,
+        z: float,
+        observed: float,
+        expected: float,
+    ) -> Alert:
+        incident = state.incidents[kind]
+        start = datetime.fromtimestamp(incident["start"], UTC)  # type: ignore[arg-type]
+        end = datetime.fromtimestamp(state.bucket + self.config.bucket_seconds, UTC)
+        return Alert(
+            id=f"{obs.client}/{obs.brand}/{kind}/{start.strftime('%Y%m%dT%H%M%SZ')}",
+            client=obs.client,
+            brand=obs.brand,
+            kind=kind,
+            window_start=start,
+            window_end=end,
+            observed=round(observed, 4),
+            expected=round(expected, 4),
+            score=round(z if status != "resolve" else float(incident["peak"]), 3),  # type: ignore[arg-type]
+            severity=incident["severity"],  # type: ignore[arg-type]
+            sample_uids=self._samples(state),
+            explanation=self._explain(state, kind, status, z, observed, expected, start, end),
+            raised_at=now(),
+        )
+
+    def _samples(self, state: BrandState) -> list[str]:
+        uids = [str(e[1]) for e in state.evidence.negatives]
+        uids += [str(e[2]) for e in state.evidence.authors if e[2]]
+        return list(dict.fromkeys(uids))[: 2 * self.config.evidence_size]
+
+    def _explain(
+        self,
+        state: BrandState,
+        kind: AlertKind,
+        status: Status,
+        z: float,
+        observed: float,
+        expected: float,
+        start: datetime,
+        end: datetime,
+    ) -> str:
+        c = self.config
+        what = kind.replace("_", " ")
+        if status == "resolve":
+            return f"{what} resolved: quiet for {c.resolve_after_minutes:g} min ({start:%Y-%m-%d %H:%M} to {end:%H:%M} UTC)"
+        if kind == "negative_share_spike":
+            seen = f"negative share {observed:.0%} against the usual {expected:.0%}"
+        else:
+            low, high = bl.interval(state.base, expected, c.open_z)
+            per = f"per {c.bucket_seconds // 60 or 1} min" if kind == "volume_spike" else "per bucket, averaged over hours"
+            seen = (
+                f"{observed:.0f} mentions {per} against {expected:.1f} expected "
+                f"(usual range {low:.0f}-{high:.0f})"
+            )
+        lines = [f"{what} {status}: {seen}; z={z:.1f}; window {start:%Y-%m-%d %H:%M} to {end:%H:%M} UTC"]
+        terms = ev.rising(state.evidence, c.evidence_size)
+        if terms:
+            lines.append("rising terms: " + ", ".join(terms))
+        negatives = [str(e[2] or e[1]) for e in state.evidence.negatives]
+        if negatives:
+            lines.append("top negative mentions: " + " ".join(negatives))
+        authors = [f"{e[1]} ({e[0]:,} followers)" for e in state.evidence.authors]
+        if authors:
+            lines.append("largest reach: " + ", ".join(authors))
+        return "\n".join(lines)
+

@@ -1,0 +1,93 @@
+"""What an alert shows so a person can judge it: terms that rose, negative posts, loud authors.
+
+Everything is bounded so a brand's state stays small in a Faust table: term counts are pruned
+to the most frequent, and only the few negative mentions and authors with the largest reach
+are kept. Evidence gathers over the current bucket, or over the whole incident while one is
+open; between incidents the bucket's terms are folded into the brand's usual vocabulary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+TERMS_KEPT = 32  # pruned back to this many terms once twice as many are held
+
+
+@dataclass(slots=True)
+class Evidence:
+    terms: dict[str, float] = field(default_factory=dict)  # now: bucket or incident
+    usual: dict[str, float] = field(default_factory=dict)  # decayed counts before
+    negatives: list[list[object]] = field(default_factory=list)  # [reach, uid, url], largest first
+    authors: list[list[object]] = field(default_factory=list)  # [reach, author, uid], largest first
+
+    def to_list(self) -> list[object]:
+        return [self.terms, self.usual, self.negatives, self.authors]
+
+    @classmethod
+    def from_list(cls, data: list[object]) -> Evidence:
+        terms, usual, negatives, authors = data
+        return cls(dict(terms), dict(usual), list(negatives), list(authors))  # type: ignore[call-overload]
+
+
+def _prune(counts: dict[str, float]) -> None:
+    if len(counts) > 2 * TERMS_KEPT:
+        keep = sorted(counts.items(), key=lambda kv: -kv[1])[:TERMS_KEPT]
+        counts.clear()
+        counts.update(keep)
+
+
+def _keep_top(ranked: list[list[object]], entry: list[object], size: int) -> None:
+    """Insert `entry` (reach first) into a short list sorted by reach; one entry per key."""
+    if len(ranked) >= size and entry[0] <= ranked[-1][0]:  # type: ignore[operator]
+        return
+    ranked[:] = [e for e in ranked if e[1] != entry[1]]
+    ranked.append(entry)
+    ranked.sort(key=lambda e: -e[0])  # type: ignore[operator]
+    del ranked[size:]
+
+
+def note(
+    ev: Evidence,
+    *,
+    terms: tuple[str, ...],
+    negative: bool,
+    reach: int,
+    uid: str,
+    url: str | None,
+    author: str,
+    size: int,
+) -> None:
+    """Record one mention's contribution to the evidence."""
+    counts = ev.terms
+    for term in terms:
+        counts[term] = counts.get(term, 0.0) + 1.0
+    _prune(counts)
+    if negative and uid:
+        _keep_top(ev.negatives, [reach, uid, url], size)
+    if author:
+        _keep_top(ev.authors, [reach, author, uid], size)
+
+
+def roll(ev: Evidence, decay: float) -> None:
+    """Close the evidence window: fold its terms into the usual ones, start afresh."""
+    usual = ev.usual
+    for term in list(usual):
+        usual[term] *= decay
+    for term, count in ev.terms.items():
+        usual[term] = usual.get(term, 0.0) + count
+    _prune(usual)
+    ev.terms.clear()
+    ev.negatives.clear()
+    ev.authors.clear()
+
+
+def rising(ev: Evidence, n: int) -> list[str]:
+    """The `n` terms whose share grew most against the usual vocabulary."""
+    now_total = sum(ev.terms.values()) or 1.0
+    usual_total = sum(ev.usual.values()) or 1.0
+    gains = {
+        term: count / now_total - ev.usual.get(term, 0.0) / usual_total
+        for term, count in ev.terms.items()
+        if count >= 2
+    }
+    return [t for t, gain in sorted(gains.items(), key=lambda kv: -kv[1])[:n] if gain > 0]
