@@ -1,17 +1,54 @@
-"""Brand matching: which configured brands a mention concerns.
+"""Brand matching: which configured brands a mention concerns, and through which query terms.
 
-This version matches each include/exclude entry as a plain term or "quoted phrase" on word
-boundaries of the normalised text.
+Every brand's include and exclude queries compile into one token index: the first word of each
+query term (with its Arabic clitic forms, its wildcard prefix or its Arabizi key) points at the
+term. A mention's tokens are looked up once each, so the cost grows with the text, not with the
+number of brands; only brands with a term found are then evaluated (boolean, NEAR, fields).
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
-from core.config import SadaConfig
+from core.config import ConfigError, SadaConfig
 from core.events import Mention
-from processors.normalize import normalize
+from processors.language import detect_language
+from processors.normalize import arabizi_key, normalize, tokenize
+from processors.query import (
+    And,
+    Field,
+    Near,
+    Node,
+    Not,
+    Or,
+    QueryError,
+    Term,
+    anchored,
+    parse,
+    terms,
+)
+
+_MARKERS = "#@$"
+_PROCLITICS = ("و", "ف", "ب", "ك", "ل", "وب", "فب", "وك", "فك", "ول", "فل")
+# ل + ال is written لل
+_WITH_ARTICLE = (
+    "ال",
+    "وال",
+    "فال",
+    "بال",
+    "كال",
+    "وبال",
+    "فبال",
+    "وكال",
+    "فكال",
+    "لل",
+    "ولل",
+    "فلل",
+)
+_CACHE_SIZE = 200_000
+
+Span = tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -25,41 +62,252 @@ class BrandMatch:
 class _Rule:
     client: str
     brand: str
-    include: tuple[tuple[str, re.Pattern[str]], ...]
-    exclude: tuple[re.Pattern[str], ...]
+    include: tuple[Node, ...]
+    exclude: tuple[Node, ...]
 
 
 @dataclass(frozen=True)
+class _Atom:
+    """One distinct query term: the marker its first token needs, the words that must follow."""
+
+    marker: str
+    rest: tuple[str, ...]
+    fuzzy: bool
+    rules: list[int] = field(default_factory=list, compare=False)
+
+
+@dataclass
 class Matcher:
+    """All brands' queries, compiled once at start-up; reuse it for every mention."""
+
     rules: tuple[_Rule, ...]
+    atoms: list[_Atom]
+    atom_of: dict[Term, int]
+    exact: dict[str, list[int]]
+    prefixes: dict[str, list[int]]
+    prefix_lengths: tuple[int, ...]
+    fuzzy: dict[str, list[int]]
+    cache: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
 
-def _pattern(term: str) -> re.Pattern[str]:
-    words = normalize(term.strip().strip('"'))
-    return re.compile(rf"(?<!\w){re.escape(words)}(?!\w)")
+def _is_arabic(word: str) -> bool:
+    return "\u0600" <= word[0] <= "\u06ff"
+
+
+def clitic_forms(word: str) -> set[str]:
+    """The word and the forms it takes after و ف ب ك ل and the article ال, alone or combined."""
+    if not _is_arabic(word):
+        return {word}
+    forms = {word, *(p + word for p in _PROCLITICS)}
+    if word.startswith("ال"):
+        forms -= {"ل" + word, "ول" + word, "فل" + word}
+        forms |= {"لل" + word[2:], "ولل" + word[2:], "فلل" + word[2:]}
+    else:
+        forms |= {a + word for a in _WITH_ARTICLE}
+    return forms
+
+
+def _parse_all(config: SadaConfig) -> tuple[list[_Rule], list[str]]:
+    rules, errors = [], []
+    for client in config.clients:
+        for brand in client.brands:
+            parsed: dict[str, list[Node]] = {"include": [], "exclude": []}
+            for kind, queries in (("include", brand.include), ("exclude", brand.exclude)):
+                for index, query in enumerate(queries):
+                    where = f"client {client.id!r}, brand {brand.id!r}, {kind}[{index}] {query!r}"
+                    try:
+                        node = parse(query)
+                        if kind == "include" and not anchored(node):
+                            raise QueryError(
+                                0,
+                                "a term outside NOT (field filters and NOT "
+                                "alone would match every post)",
+                                "none",
+                            )
+                    except QueryError as exc:
+                        errors.append(f"{where}: {exc}")
+                        continue
+                    parsed[kind].append(node)
+            rules.append(
+                _Rule(client.id, brand.id, tuple(parsed["include"]), tuple(parsed["exclude"]))
+            )
+    return rules, errors
+
+
+def check_queries(config: SadaConfig) -> list[str]:
+    """Every query error of the config at once, each naming client, brand, field and position."""
+    return _parse_all(config)[1]
+
+
+def compile_rules(rules: list[_Rule]) -> Matcher:
+    """Index the terms of parsed rules; `build_matcher` is the way in from a config."""
+    matcher = Matcher(tuple(rules), [], {}, {}, {}, (), {})
+    by_signature: dict[tuple[object, ...], int] = {}
+    for rule_id, rule in enumerate(rules):
+        for term in (t for q in rule.include + rule.exclude for t in terms(q)):
+            fuzzy = term.fuzzy and all(w.isascii() for w in term.words)
+            signature = (term.words, term.marker, term.wildcard, fuzzy)
+            if signature not in by_signature:
+                by_signature[signature] = len(matcher.atoms)
+                _index(matcher, term, fuzzy, len(matcher.atoms))
+            atom_id = by_signature[signature]
+            matcher.atom_of[term] = atom_id
+            if rule_id not in matcher.atoms[atom_id].rules:
+                matcher.atoms[atom_id].rules.append(rule_id)
+    matcher.prefix_lengths = tuple(sorted({len(key) for key in matcher.prefixes}))
+    return matcher
+
+
+def _index(matcher: Matcher, term: Term, fuzzy: bool, atom_id: int) -> None:
+    first, rest = term.words[0], term.words[1:]
+    if fuzzy:
+        matcher.atoms.append(_Atom(term.marker, tuple(arabizi_key(w) for w in rest), True))
+        matcher.fuzzy.setdefault(arabizi_key(first), []).append(atom_id)
+        return
+    matcher.atoms.append(_Atom(term.marker, rest, False))
+    table = matcher.prefixes if term.wildcard else matcher.exact
+    for form in clitic_forms(first) if not term.marker else {first}:
+        table.setdefault(form, []).append(atom_id)
 
 
 def build_matcher(config: SadaConfig) -> Matcher:
-    """Compile every brand's queries once, at start-up."""
-    rules = tuple(
-        _Rule(
-            client=client.id,
-            brand=brand.id,
-            include=tuple((term, _pattern(term)) for term in brand.include),
-            exclude=tuple(_pattern(term) for term in brand.exclude),
+    """Compile every brand's queries once, at start-up; raise ConfigError listing bad queries."""
+    rules, errors = _parse_all(config)
+    if errors:
+        raise ConfigError(
+            f"{len(errors)} invalid quer{'y' if len(errors) == 1 else 'ies'}:\n  "
+            + "\n  ".join(errors)
         )
-        for client in config.clients
-        for brand in client.brands
-    )
-    return Matcher(rules)
+    return compile_rules(rules)
+
+
+def _candidates(matcher: Matcher, word: str) -> tuple[int, ...]:
+    """Atoms whose first word can be this token (without its marker); cached per word."""
+    found = matcher.cache.get(word)
+    if found is not None:
+        return found
+    hits = list(matcher.exact.get(word, ()))
+    for length in matcher.prefix_lengths:
+        if length > len(word):
+            break
+        hits.extend(matcher.prefixes.get(word[:length], ()))
+    if matcher.fuzzy and word.isascii():
+        hits.extend(matcher.fuzzy.get(arabizi_key(word), ()))
+    if len(matcher.cache) >= _CACHE_SIZE:
+        matcher.cache.clear()
+    found = matcher.cache[word] = tuple(dict.fromkeys(hits))
+    return found
+
+
+def _scan(matcher: Matcher, tokens: list[str]) -> dict[int, list[Span]]:
+    """Where each query term occurs in the tokens, as (start, end) token spans."""
+    hits: dict[int, list[Span]] = {}
+    bare: list[str] | None = None
+    for i, token in enumerate(tokens):
+        marker = token[0] if token[0] in _MARKERS else ""
+        for atom_id in _candidates(matcher, token[1:] if marker else token):
+            atom = matcher.atoms[atom_id]
+            if atom.marker and atom.marker != marker:
+                continue
+            end = i + 1 + len(atom.rest)
+            if atom.rest:
+                if end > len(tokens):
+                    continue
+                bare = bare or [t.lstrip(_MARKERS) for t in tokens]
+                following = bare[i + 1 : end]
+                if atom.fuzzy:
+                    following = [arabizi_key(w) for w in following]
+                if tuple(following) != atom.rest:
+                    continue
+            hits.setdefault(atom_id, []).append((i, end))
+    return hits
+
+
+class _Context:
+    """What a query is evaluated against: the term spans and, lazily, the mention's fields."""
+
+    def __init__(self, matcher: Matcher, hits: dict[int, list[Span]], mention: Mention) -> None:
+        self.matcher = matcher
+        self.hits = hits
+        self.mention = mention
+        self._language: str | None = None
+
+    def spans(self, node: Node) -> list[Span]:
+        if isinstance(node, Term):
+            return self.hits.get(self.matcher.atom_of[node], [])
+        if isinstance(node, Or):
+            return [span for child in node.children for span in self.spans(child)]
+        assert isinstance(node, Near)
+        found = []
+        for a_start, a_end in self.spans(node.left):
+            for b_start, b_end in self.spans(node.right):
+                gap = b_start - a_end if node.ordered else max(b_start - a_end, a_start - b_end)
+                if 0 <= gap <= node.distance:
+                    found.append((min(a_start, b_start), max(a_end, b_end)))
+        return found
+
+    def holds(self, node: Node) -> bool:
+        if isinstance(node, Term):
+            return self.matcher.atom_of[node] in self.hits
+        if isinstance(node, And):
+            return all(self.holds(child) for child in node.children)
+        if isinstance(node, Or):
+            return any(self.holds(child) for child in node.children)
+        if isinstance(node, Not):
+            return not self.holds(node.child)
+        if isinstance(node, Near):
+            return bool(self.spans(node))
+        return self.field(node)
+
+    def field(self, node: Field) -> bool:
+        mention = self.mention
+        if node.name == "lang":
+            if self._language is None:
+                self._language = detect_language(mention.text)
+            return self._language == node.value
+        if node.name == "source":
+            return mention.source.lower() == node.value
+        if node.name == "author":
+            return mention.author.handle.lower().lstrip("@") == node.value
+        if node.name == "min_followers":
+            return (mention.author.followers or 0) >= int(node.value)
+        return _on_site(mention.url, node.value)
+
+    def hit_terms(self, node: Node) -> list[str]:
+        """Terms of a matching query that were found, NOT branches left out."""
+        if isinstance(node, Term):
+            found = self.matcher.atom_of[node] in self.hits
+            return [node.text.strip('"~')] if found else []
+        if isinstance(node, Near):
+            return self.hit_terms(node.left) + self.hit_terms(node.right)
+        if isinstance(node, And | Or):
+            return [t for child in node.children for t in self.hit_terms(child)]
+        return []
+
+
+def _on_site(url: str | None, site: str) -> bool:
+    if not url:
+        return False
+    parts = urlsplit(url if "://" in url else f"https://{url}")
+    host = (parts.hostname or "").removeprefix("www.")
+    domain, _, path = site.partition("/")
+    on_host = host == domain or host.endswith("." + domain)
+    return on_host and (not path or parts.path.lstrip("/").startswith(path))
 
 
 def match(mention: Mention, matcher: Matcher) -> list[BrandMatch]:
     """Return one BrandMatch per brand whose include queries hit and no exclude query does."""
-    text = normalize(mention.text)
+    tokens = tokenize(normalize(mention.text, fold_ta_marbuta=True))
+    hits = _scan(matcher, tokens)
+    if not hits:
+        return []
+    candidates = sorted({r for atom_id in hits for r in matcher.atoms[atom_id].rules})
+    context = _Context(matcher, hits, mention)
     found = []
-    for rule in matcher.rules:
-        terms = tuple(term for term, pattern in rule.include if pattern.search(text))
-        if terms and not any(pattern.search(text) for pattern in rule.exclude):
-            found.append(BrandMatch(rule.client, rule.brand, terms))
+    for rule_id in candidates:
+        rule = matcher.rules[rule_id]
+        matched = [query for query in rule.include if context.holds(query)]
+        if matched and not any(context.holds(query) for query in rule.exclude):
+            hit = dict.fromkeys(t for query in matched for t in context.hit_terms(query))
+            found.append(BrandMatch(rule.client, rule.brand, tuple(hit)))
     return found
