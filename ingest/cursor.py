@@ -1,0 +1,110 @@
+"""Where each source stopped, kept on disk so a restart resumes with no gap.
+
+One small JSON file per source and configuration (`<state_dir>/<source>-<digest>.json`), written
+atomically (temporary file, fsync, rename), so a crash leaves either the old cursor or the new
+one. The digest covers the config, so changing a source's queries starts a fresh cursor instead
+of applying one to searches it was not made for.
+
+At-least-once: before a cursor is written the store calls `barrier` — the runner passes its
+producer's flush — so a cursor never runs ahead of what Kafka acknowledged. A crash in between
+replays a little; the stable `uid` makes that harmless downstream.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+Cursor = dict[str, Any]
+
+
+class CursorError(Exception):
+    """A cursor file exists but cannot be read; the message names it and how to recover."""
+
+
+def config_digest(config: BaseModel) -> str:
+    """Stable digest of a config; secrets are not in it (SecretStr dumps masked)."""
+    text = json.dumps(config.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class CursorStore:
+    """Loads and saves cursors; with `directory=None` it only remembers them in memory."""
+
+    def __init__(
+        self, directory: Path | str | None = None, *, barrier: Callable[[], None] | None = None
+    ) -> None:
+        self.directory = Path(directory) if directory is not None else None
+        self.barrier = barrier
+        self._memory: dict[str, Cursor] = {}
+
+    def path(self, source: str, config: BaseModel) -> Path | None:
+        if self.directory is None:
+            return None
+        return self.directory / f"{source}-{config_digest(config)}.json"
+
+    def load(self, source: str, config: BaseModel) -> Cursor:
+        """The saved cursor, or `{}` when this source and config never saved one."""
+        key = f"{source}-{config_digest(config)}"
+        if key in self._memory:
+            return json.loads(json.dumps(self._memory[key]))
+        path = self.path(source, config)
+        if path is None or not path.exists():
+            return {}
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+            cursor = document["cursor"]
+            if not isinstance(cursor, dict):
+                raise TypeError("cursor is not an object")
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise CursorError(
+                f"{path}: unreadable cursor ({exc}); delete the file to restart this source "
+                "from its configured lookback"
+            ) from exc
+        return cursor
+
+    def save(self, source: str, config: BaseModel, cursor: Cursor) -> None:
+        """Persist the cursor atomically, after the barrier (producer flush) returned."""
+        if self.barrier is not None:
+            self.barrier()
+        key = f"{source}-{config_digest(config)}"
+        self._memory[key] = json.loads(json.dumps(cursor))
+        path = self.path(source, config)
+        if path is None:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        document = {"source": source, "config_digest": key.rsplit("-", 1)[1], "cursor": cursor}
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(document, handle, ensure_ascii=False, sort_keys=True)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        directory_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory_fd)
+        finally:
+            os.close(directory_fd)
+
+
+def forget_before(seen: dict[str, float], horizon: float, keep_at_most: int) -> dict[str, float]:
+    """The seen-ids map without entries older than `horizon`, and at most the newest N.
+
+    Sources whose items arrive out of order (feeds, search indexes that lag) keep such a map in
+    their cursor; pruning keeps the file small.
+    """
+    kept = {k: v for k, v in seen.items() if v >= horizon}
+    if len(kept) > keep_at_most:
+        kept = dict(sorted(kept.items(), key=lambda kv: kv[1])[-keep_at_most:])
+    return kept

@@ -1,0 +1,133 @@
+"""Hacker News stories and comments, through the Algolia search API (no auth).
+
+Polls `search_by_date` (newest first) per query with `numericFilters=created_at_i>X`. Algolia
+indexes items some minutes after they are posted, so each poll reaches back `overlap_seconds`
+before the cursor and drops the ids it already yielded. Typo-tolerance false positives (a
+search for "apple" matching "applauded") are left to the brand matcher downstream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import time
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.errors import Rejected
+from core.events import Author, Engagement, Mention, make_uid, now
+from ingest.cursor import CursorStore, forget_before
+from ingest.http import HttpPolicy, Polite, Sleep
+from ingest.normalize import canonical_url, from_epoch, from_iso, html_to_text
+from ingest.parsing import Item, each, field, load_json, text_of
+from ingest.polling import observe, poll
+
+NAME = "hackernews"
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    queries: list[str] = Field(min_length=1, description="Search queries, one request each.")
+    tags: str = Field(
+        default="(story,comment)", description="Algolia tags filter: stories, comments or both."
+    )
+    base_url: str = Field(
+        default="https://hn.algolia.com/api/v1", description="Algolia HN API root."
+    )
+    hits_per_page: int = Field(default=100, ge=1, le=1000, description="Hits per request.")
+    max_pages_per_poll: int = Field(default=10, ge=1, description="Page cap for one poll.")
+    poll_interval_seconds: float = Field(default=60.0, gt=0, description="Pause between polls.")
+    initial_lookback_seconds: int = Field(
+        default=3600, ge=0, description="How far back the first poll (no cursor yet) reaches."
+    )
+    overlap_seconds: int = Field(
+        default=600, ge=0, description="Re-read window for items Algolia indexed late."
+    )
+    http: HttpPolicy = HttpPolicy()
+
+
+def parse(payload: bytes | str, *, fetched_at: datetime) -> list[Item]:
+    """One `search_by_date` response to mentions; a hit that does not map is rejected alone."""
+    body = load_json(payload, NAME)
+    if isinstance(body, Rejected):
+        return [body]
+    hits = body.get("hits") if isinstance(body, dict) else None
+    if not isinstance(hits, list):
+        return [Rejected(payload=text_of(payload), reason=f"{NAME}: response has no 'hits' list")]
+    return each(hits, lambda hit: _mention(hit, fetched_at), NAME)
+
+
+def _mention(hit: dict[str, Any], fetched_at: datetime) -> Mention:
+    object_id = str(field(hit, "objectID"))
+    title = html.unescape(hit.get("title") or hit.get("story_title") or "")
+    body = hit.get("comment_text") or hit.get("story_text") or ""
+    is_comment = bool(hit.get("comment_text")) or "comment" in (hit.get("_tags") or [])
+    text = html_to_text(body) if body else ""
+    if not is_comment and title:
+        text = f"{title}\n\n{text}" if text else title
+    if not text:
+        raise ValueError("hit has neither title nor text")
+    created = (from_epoch(hit["created_at_i"]) if hit.get("created_at_i") is not None
+               else from_iso(field(hit, "created_at")))
+    return Mention(
+        uid=make_uid(NAME, object_id),
+        source=NAME,
+        source_id=object_id,
+        url=canonical_url(f"https://news.ycombinator.com/item?id={object_id}"),
+        author=Author(handle=str(field(hit, "author"))),
+        text=text,
+        created_at=created,
+        fetched_at=fetched_at,
+        engagement=Engagement(
+            likes=max(0, int(hit.get("points") or 0)),
+            replies=0 if is_comment else max(0, int(hit.get("num_comments") or 0)),
+        ),
+    )
+
+
+async def fetch(
+    config: Config,
+    client: httpx.AsyncClient,
+    *,
+    cursors: CursorStore | None = None,
+    once: bool = False,
+    sleep: Sleep = asyncio.sleep,
+) -> AsyncIterator[Item]:
+    """Poll every query forever (one round with `once`), resuming from the saved cursor."""
+    store = cursors or CursorStore()
+    cursor = store.load(NAME, config)
+    polite = Polite(client, config.http, source=NAME, sleep=sleep)
+
+    async def run(query: str) -> AsyncIterator[Item]:
+        state = cursor.get(query) or {
+            "after": int(time.time()) - config.initial_lookback_seconds, "seen": {}}
+        seen: dict[str, float] = state["seen"]
+        since = state["after"] - config.overlap_seconds
+        newest = state["after"]
+        for page in range(config.max_pages_per_poll):
+            response = await polite.get(f"{config.base_url}/search_by_date", params={
+                "query": query, "tags": config.tags, "numericFilters": f"created_at_i>{since}",
+                "hitsPerPage": config.hits_per_page, "page": page})
+            items = observe(NAME, parse(response.content, fetched_at=now()))
+            for item in items:
+                if isinstance(item, Mention):
+                    stamp = item.created_at.timestamp()
+                    if item.source_id in seen or stamp <= since:  # yielded by an earlier poll
+                        continue
+                    seen[item.source_id] = stamp
+                    newest = max(newest, int(stamp))
+                yield item
+            if len(items) < config.hits_per_page:
+                break
+        cursor[query] = {"after": newest,
+                         "seen": forget_before(seen, since, keep_at_most=10_000)}
+        store.save(NAME, config, cursor)
+
+    async for item in poll(NAME, config.queries, run, interval_seconds=config.poll_interval_seconds,
+                           once=once, sleep=sleep):
+        yield item

@@ -1,0 +1,243 @@
+"""Politeness every HTTP source shares, so no source re-implements (or forgets) it.
+
+- one request at a time per host, spaced by that host's rate limit, shared by every source in
+  the process (two sources polling one host share its budget);
+- a timeout on every call;
+- 429, 5xx, timeouts and dropped connections retried with exponential backoff and full jitter,
+  waiting at least what the server asked for (`Retry-After`, or the source's own reset header
+  once its remaining budget is spent) — the reset header may be epoch seconds, an ISO time or
+  seconds remaining, and `parse_reset` tells them apart;
+- errors translated at the boundary: `RetryLater` when retrying did not help (the caller tries
+  again on its next poll), `SourceError` when retrying never will (401, 403, 404...), both with
+  a message naming the source, the URL and what to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.errors import RetryLater
+from core.metrics import ERRORS
+
+log = logging.getLogger(__name__)
+
+Sleep = Callable[[float], Awaitable[None]]
+
+_RETRIED = frozenset({408, 425, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524})
+_HINTS = {
+    401: "the server wants credentials: set the source's token, or drop this target",
+    403: "the server refuses this client: check the token's scopes and the user agent",
+    404: "nothing at this address: check the URL, instance or query in the config",
+    410: "the resource is gone: remove it from the config",
+}
+
+
+class SourceError(Exception):
+    """The source answered in a way retrying will not fix; the message says what to change."""
+
+
+class HttpPolicy(BaseModel):
+    """How politely a source talks to a host; every HTTP source's Config embeds one."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    requests_per_second_per_host: float = Field(
+        default=1.0, gt=0, description="Most requests per second sent to one host."
+    )
+    timeout_seconds: float = Field(default=20.0, gt=0, description="Timeout of each request.")
+    max_attempts: int = Field(
+        default=5, ge=1, description="Tries per request before giving up until the next poll."
+    )
+    backoff_initial_seconds: float = Field(
+        default=1.0, gt=0, description="Backoff before the second try; doubles each try."
+    )
+    backoff_max_seconds: float = Field(default=120.0, gt=0, description="Longest backoff.")
+    max_wait_seconds: float = Field(
+        default=900.0,
+        gt=0,
+        description="Longest server-requested wait honoured in place; longer ones end the "
+        "poll with RetryLater so the runner can schedule the source later.",
+    )
+
+
+def backoff_seconds(attempt: int, policy: HttpPolicy, rand: Callable[[], float]) -> float:
+    """Full-jitter exponential backoff for try number `attempt` (1 = first retry)."""
+    ceiling = min(policy.backoff_max_seconds, policy.backoff_initial_seconds * 2 ** (attempt - 1))
+    return ceiling * (0.5 + rand() / 2)
+
+
+def parse_reset(value: str | None, now: float) -> float | None:
+    """Seconds to wait, from a Retry-After or rate-limit reset header, or None if unreadable.
+
+    Servers write one of: seconds remaining (Reddit `15`, `Retry-After: 120`), epoch seconds
+    (Bluesky `RateLimit-Reset: 1747676784`), an ISO time (Mastodon `X-RateLimit-Reset`), or an
+    HTTP date (`Retry-After: Wed, 21 Oct 2026 07:28:00 GMT`).
+    """
+    if not value or not (value := value.strip()):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        number = None
+    if number is not None:
+        if number != number or number < 0:  # NaN or negative
+            return None
+        return max(0.0, number - now) if number > 1_000_000_000 else number
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - now)
+
+
+class _Host:
+    """Spacing and server-imposed pauses for one host."""
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.next_at = 0.0
+
+
+_HOSTS: dict[str, _Host] = {}
+
+
+class Polite:
+    """An httpx client wrapped with the politeness above, for one source.
+
+    `reset_header` names the source's rate-limit reset header (read when the matching
+    `remaining_header` reaches 0, or on a 429 without Retry-After). `sleep`, `rand` and `clock`
+    are injectable so tests run the real retry logic with scaled-down waits.
+    """
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        policy: HttpPolicy,
+        *,
+        source: str,
+        reset_header: str | None = None,
+        remaining_header: str | None = None,
+        sleep: Sleep = asyncio.sleep,
+        rand: Callable[[], float] = random.random,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.client = client
+        self.policy = policy
+        self.source = source
+        self.reset_header = reset_header
+        self.remaining_header = remaining_header
+        self.sleep = sleep
+        self.rand = rand
+        self.clock = clock
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """Send with retries; return a 2xx/3xx response, raise SourceError or RetryLater."""
+        host = httpx.URL(url).netloc.decode()
+        what = f"{self.source}: {method} {_redact(url)}"
+        problem = ""
+        hint: float | None = None
+        for attempt in range(1, self.policy.max_attempts + 1):
+            if attempt > 1:
+                wait = max(hint or 0.0, backoff_seconds(attempt - 1, self.policy, self.rand))
+                if wait > self.policy.max_wait_seconds:
+                    raise RetryLater(f"{what}: {problem}; server asks to wait {wait:.0f}s",
+                                     after_seconds=wait)
+                log.info("%s: %s; retry %d in %.2fs", what, problem, attempt, wait)
+                self._pause(host, wait)  # the host's spacing does the waiting, for every caller
+            try:
+                response = await self._send(host, method, url, **kwargs)
+            except httpx.TimeoutException as exc:
+                problem, hint = f"timed out after {self.policy.timeout_seconds}s", None
+                ERRORS.labels(stage=f"ingest.{self.source}", kind="timeout").inc()
+                log.debug("%s: %r", what, exc)
+                continue
+            except httpx.TransportError as exc:
+                problem, hint = f"connection failed ({type(exc).__name__}: {exc})", None
+                ERRORS.labels(stage=f"ingest.{self.source}", kind="network").inc()
+                continue
+            status = response.status_code
+            if status in _RETRIED or status >= 500:
+                kind = "http_429" if status == 429 else "http_5xx"
+                ERRORS.labels(stage=f"ingest.{self.source}", kind=kind).inc()
+                problem = f"HTTP {status}"
+                hint = self._server_wait(response, status == 429)
+                continue
+            if status >= 400:
+                ERRORS.labels(stage=f"ingest.{self.source}", kind=f"http_{status}").inc()
+                snippet = response.text[:200].strip().replace("\n", " ")
+                advice = _HINTS.get(status, "check the request parameters in the config")
+                raise SourceError(f"{what}: HTTP {status} ({snippet!r}); {advice}")
+            self._note_budget(host, response)
+            return response
+        raise RetryLater(f"{what}: {problem} after {self.policy.max_attempts} tries; "
+                         "will try again on the next poll", after_seconds=hint)
+
+    async def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("GET", url, **kwargs)
+
+    async def _send(self, host: str, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        state = _HOSTS.setdefault(host, _Host())
+        async with state.lock:
+            delay = state.next_at - self.clock()
+            if delay > 0:
+                await self.sleep(delay)
+            state.next_at = self.clock() + 1.0 / self.policy.requests_per_second_per_host
+            return await self.client.request(
+                method, url, timeout=self.policy.timeout_seconds, **kwargs
+            )
+
+    def _server_wait(self, response: httpx.Response, throttled: bool) -> float | None:
+        now = self.clock()
+        after = parse_reset(response.headers.get("retry-after"), now)
+        if after is None and throttled and self.reset_header:
+            after = parse_reset(response.headers.get(self.reset_header), now)
+        return after
+
+    def _note_budget(self, host: str, response: httpx.Response) -> None:
+        """Once the server says the budget is spent, hold the host until its reset time."""
+        if not (self.remaining_header and self.reset_header):
+            return
+        try:
+            remaining = float(response.headers.get(self.remaining_header, "nan"))
+        except ValueError:
+            return
+        if remaining < 1:
+            wait = parse_reset(response.headers.get(self.reset_header), self.clock())
+            if wait is not None:
+                self._pause(host, min(wait, self.policy.max_wait_seconds))
+
+    def _pause(self, host: str, seconds: float) -> None:
+        state = _HOSTS.setdefault(host, _Host())
+        state.next_at = max(state.next_at, self.clock() + seconds)
+
+
+def _redact(url: str) -> str:
+    """The URL for messages, without its query (which may carry a key)."""
+    return url.split("?", 1)[0]
+
+
+def json_body(response: httpx.Response, source: str) -> Any:
+    """The decoded JSON of a response, or SourceError saying what came back instead."""
+    try:
+        return response.json()
+    except ValueError as exc:
+        snippet = response.text[:120].strip().replace("\n", " ")
+        raise SourceError(
+            f"{source}: {_redact(str(response.url))} answered {response.status_code} with "
+            f"something that is not JSON ({snippet!r})"
+        ) from exc

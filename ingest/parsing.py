@@ -1,0 +1,78 @@
+"""What every source parser does around its own field mapping: decode, isolate, explain.
+
+A parser maps one payload to a list of `Mention | Rejected`: a page that is not what the source
+documents becomes one `Rejected`; an item that cannot be mapped becomes a `Rejected` with the
+item and the reason, and its neighbours still parse.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from pydantic import ValidationError
+
+from core.errors import Rejected
+from core.events import Mention
+
+Item = Mention | Rejected
+
+
+def text_of(payload: bytes | str) -> str:
+    return payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else payload
+
+
+def load_json(payload: bytes | str, source: str) -> Any | Rejected:
+    """The decoded JSON, or a Rejected saying the payload is not JSON (and what it looks like)."""
+    try:
+        return json.loads(payload)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        text = text_of(payload)
+        start = text.lstrip()[:80]
+        kind = "HTML" if start[:1] == "<" else "text"
+        return Rejected(payload=text, reason=f"{source}: payload is not JSON ({kind} starting "
+                        f"{start!r}; {type(exc).__name__}: {exc})")
+
+
+def field(obj: Any, *path: str | int) -> Any:
+    """`obj[a][b]...`, raising a KeyError that names the path when any step is missing."""
+    for step in path:
+        try:
+            obj = obj[step]
+        except (KeyError, IndexError, TypeError) as exc:
+            raise KeyError(".".join(map(str, path))) from exc
+    return obj
+
+
+def explain(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "record"
+        return f"invalid {where}: {first['msg']}"
+    if isinstance(exc, KeyError):
+        return f"missing or malformed field {exc.args[0]!r}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def each(
+    raw_items: Iterable[Any], build: Callable[[Any], Mention | None], source: str
+) -> list[Item]:
+    """Map every raw item with `build` (None: not a mention, skip it) isolating failures."""
+    out: list[Item] = []
+    for raw in raw_items:
+        try:
+            mention = build(raw)
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+            out.append(Rejected(payload=_dump(raw), reason=f"{source}: {explain(exc)}"))
+        else:
+            if mention is not None:
+                out.append(mention)
+    return out
+
+
+def _dump(raw: Any) -> str:
+    try:
+        return json.dumps(raw, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return repr(raw)

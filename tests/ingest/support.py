@@ -1,0 +1,91 @@
+"""Test helpers for sources: a local HTTP server replaying scripted responses, a recording sleep.
+
+Sources are tested through a real socket: each test scripts what a path answers (429 with
+Retry-After, 5xx, a hang past the client timeout, malformed JSON, a body cut mid-stream) and
+checks what the source made of it. Waits go through `Sleeps`, which records what was asked
+and sleeps a scaled-down amount, so the retry logic is real and the suite stays fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "sources"
+
+
+def fixture(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: bytes | str = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    delay_seconds: float = 0.0  # answer late: longer than the client timeout means a timeout
+    cut: bool = False  # announce the whole body, send half of it, drop the connection
+
+
+@dataclass
+class Seen:
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+    at: float
+
+
+class ReplayServer:
+    """Serves each path's replies in order; the last reply of a path repeats."""
+
+    def __init__(self) -> None:
+        self.scripts: dict[str, list[Reply]] = {}
+        self.requests: list[Seen] = []
+        self.base_url = ""
+
+    def script(self, path: str, *replies: Reply) -> None:
+        self.scripts[path] = list(replies)
+
+    def url(self, path: str = "") -> str:
+        return f"{self.base_url}{path}"
+
+    def seen(self, path: str) -> list[Seen]:
+        return [r for r in self.requests if r.path == path]
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        self.requests.append(Seen(request.path, dict(request.query), dict(request.headers),
+                                  await request.read(), time.monotonic()))
+        replies = self.scripts.get(request.path)
+        if not replies:
+            return web.Response(status=404, text=f"no script for {request.path}")
+        reply = replies.pop(0) if len(replies) > 1 else replies[0]
+        if reply.delay_seconds:
+            await asyncio.sleep(reply.delay_seconds)
+        body = reply.body.encode() if isinstance(reply.body, str) else reply.body
+        if reply.cut:
+            response = web.StreamResponse(status=reply.status, headers=reply.headers)
+            response.content_length = len(body)
+            await response.prepare(request)
+            await response.write(body[: len(body) // 2])
+            assert request.transport is not None
+            request.transport.close()
+            return response
+        return web.Response(status=reply.status, body=body, headers=reply.headers)
+
+
+class Sleeps:
+    """Records every requested wait and sleeps `scale` of it (capped), for retry-timing tests."""
+
+    def __init__(self, scale: float = 0.001) -> None:
+        self.scale = scale
+        self.calls: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+        await asyncio.sleep(min(seconds * self.scale, 0.05))

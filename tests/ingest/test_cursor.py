@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel, SecretStr
+
+from ingest.cursor import CursorError, CursorStore, config_digest, forget_before
+
+
+class Conf(BaseModel):
+    terms: list[str]
+    token: SecretStr | None = None
+
+
+def test_a_restarted_store_resumes_from_the_saved_cursor(tmp_path: Path) -> None:
+    config = Conf(terms=["acme"])
+    CursorStore(tmp_path).save("demo", config, {"after": 42, "seen": {"a": 1.0}})
+    assert CursorStore(tmp_path).load("demo", config) == {"after": 42, "seen": {"a": 1.0}}
+    assert [p.name for p in tmp_path.iterdir()] == [f"demo-{config_digest(config)}.json"]
+
+
+def test_each_config_has_its_own_cursor_and_secrets_stay_out(tmp_path: Path) -> None:
+    store = CursorStore(tmp_path)
+    store.save("demo", Conf(terms=["acme"], token=SecretStr("s3cret")), {"after": 1})
+    assert store.load("demo", Conf(terms=["other"])) == {}
+    assert all("s3cret" not in p.read_text() for p in tmp_path.iterdir())
+
+
+def test_memory_store_keeps_cursors_without_a_directory() -> None:
+    store = CursorStore()
+    store.save("demo", Conf(terms=["a"]), {"n": 1})
+    loaded = store.load("demo", Conf(terms=["a"]))
+    loaded["n"] = 2  # a caller's edits do not leak into the store
+    assert store.load("demo", Conf(terms=["a"])) == {"n": 1}
+
+
+def test_barrier_runs_before_the_cursor_is_written(tmp_path: Path) -> None:
+    order: list[str] = []
+    store = CursorStore(tmp_path, barrier=lambda: order.append(
+        "flush" if not list(tmp_path.glob("*.json")) else "late"))
+    store.save("demo", Conf(terms=["a"]), {"n": 1})
+    assert order == ["flush"]
+
+
+def test_a_failed_write_keeps_the_previous_cursor(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    store = CursorStore(tmp_path)
+    config = Conf(terms=["a"])
+    store.save("demo", config, {"n": 1})
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(json, "dump", broken)
+    with pytest.raises(OSError):
+        store.save("demo", config, {"n": 2})
+    monkeypatch.undo()
+    assert CursorStore(tmp_path).load("demo", config) == {"n": 1}
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_an_unreadable_cursor_says_which_file_and_how_to_recover(tmp_path: Path) -> None:
+    config = Conf(terms=["a"])
+    store = CursorStore(tmp_path)
+    path = store.path("demo", config)
+    assert path is not None
+    path.write_text("{not json")
+    with pytest.raises(CursorError, match=r"demo-.*\.json: unreadable cursor.*delete the file"):
+        store.load("demo", config)
+
+
+def test_forget_before_prunes_old_and_excess_ids() -> None:
+    seen = {"a": 1.0, "b": 5.0, "c": 6.0, "d": 7.0}
+    assert forget_before(seen, horizon=5.0, keep_at_most=10) == {"b": 5.0, "c": 6.0, "d": 7.0}
+    assert forget_before(seen, horizon=0.0, keep_at_most=2) == {"c": 6.0, "d": 7.0}

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+
+from core.errors import Rejected
+from core.events import Mention, now
+from ingest import hackernews
+from ingest.cursor import CursorStore
+from ingest.http import HttpPolicy
+from tests.ingest.support import ReplayServer, Reply, Sleeps, fixture
+
+PAGE = fixture("hackernews_search_by_date.json")
+
+
+def config(server: ReplayServer, **kw: object) -> hackernews.Config:
+    values: dict[str, object] = {
+        "queries": ["acmecloud"], "base_url": server.url("/api/v1"), "hits_per_page": 4,
+        "initial_lookback_seconds": 400 * 86400,
+        "http": HttpPolicy(requests_per_second_per_host=1000, timeout_seconds=0.5,
+                           backoff_initial_seconds=2)}
+    return hackernews.Config.model_validate({**values, **kw})
+
+
+def test_parse_decodes_entities_and_markup_and_maps_stories_and_comments() -> None:
+    items = hackernews.parse(PAGE, fetched_at=now())
+    assert all(isinstance(i, Mention) for i in items)
+    comment, story, ask, link = items  # type: ignore[misc]
+    assert comment.text.startswith('We moved off AcmeCloud last month. Their support said '
+                                   '"working as intended" & closed the ticket.\n\nLatency')
+    assert "40ms to 400ms overnight / no notice" in comment.text
+    assert story.text == "AcmeCloud raises prices by 30% for EU customers"
+    assert story.engagement.likes == 212 and story.engagement.replies == 57
+    assert ask.text.startswith("Ask HN: AcmeCloud OCR for Arabic & Persian?\n\nHas anyone tried "
+                               "AcmeCloud's Arabic OCR?")
+    assert '"دعم كامل للغة العربية"' in ask.text
+    assert link.text == "Applauded by whom? https://example.org/acme"
+    assert story.url == "https://news.ycombinator.com/item?id=46100001"
+    assert story.created_at.isoformat() == "2026-11-25T08:58:41+00:00"
+    assert story.uid == hackernews.parse(PAGE, fetched_at=now())[1].uid  # type: ignore[union-attr]
+
+
+def test_parse_rejects_a_bad_hit_alone_and_a_bad_page_whole() -> None:
+    body = json.loads(PAGE)
+    body["hits"][1].pop("author")
+    items = hackernews.parse(json.dumps(body), fetched_at=now())
+    assert [type(i).__name__ for i in items] == ["Mention", "Rejected", "Mention", "Mention"]
+    assert "author" in items[1].reason  # type: ignore[union-attr]
+    (page,) = hackernews.parse(b'{"message":"Invalid numericFilters"}', fetched_at=now())
+    assert isinstance(page, Rejected) and "no 'hits' list" in page.reason
+
+
+async def test_fetch_pages_retries_resumes_and_loses_nothing(
+    server: ReplayServer, client: httpx.AsyncClient, sleeps: Sleeps, tmp_path: Path
+) -> None:
+    path = "/api/v1/search_by_date"
+    server.script(path, Reply(429, "", {"Retry-After": "3"}), Reply(200, PAGE),
+                  Reply(503, "busy"), Reply(200, b'{"hits": [ {"objectID": '),
+                  Reply(200, PAGE))
+    store = CursorStore(tmp_path)
+    first = [i async for i in hackernews.fetch(config(server), client, cursors=store,
+                                                once=True, sleep=sleeps)]
+    mentions = [i for i in first if isinstance(i, Mention)]
+    assert sorted(m.source_id for m in mentions) == ["46099985", "46099990", "46100001",
+                                                     "46100002"]
+    assert [type(i) for i in first].count(Rejected) == 1  # the malformed page, dead-lettered
+    assert sleeps.calls[0] == 3.0 or abs(sleeps.calls[0] - 3.0) < 0.1
+    assert [r.query["page"] for r in server.seen(path)] == ["0", "0", "1", "1"]
+
+    # A restart reads the saved cursor: it asks only for newer items, and drops the overlap.
+    again = [i async for i in hackernews.fetch(config(server), client,
+                                                cursors=CursorStore(tmp_path), once=True,
+                                                sleep=sleeps)]
+    assert again == []
+    newest = max(m.created_at for m in mentions)
+    overlap = config(server).overlap_seconds
+    assert server.seen(path)[-1].query["numericFilters"] == (
+        f"created_at_i>{int(newest.timestamp()) - overlap}")
+
+
+async def test_one_failing_query_does_not_stop_the_others(
+    server: ReplayServer, client: httpx.AsyncClient, sleeps: Sleeps
+) -> None:
+    answers = {"broken": Reply(400, '{"message":"bad query"}'), "acmecloud": Reply(200, PAGE)}
+    path = "/api/v1/search_by_date"
+
+    server.script(path, answers["broken"], answers["acmecloud"])
+    items = [i async for i in hackernews.fetch(
+        config(server, queries=["broken", "acmecloud"], hits_per_page=100), client,
+        once=True, sleep=sleeps)]
+    assert len(items) == 4
