@@ -166,6 +166,10 @@ class Settings(Strict):
     def topic(self, topic: Topic) -> str:
         return topic.name(self.namespace)
 
+    def group(self, stage: str) -> str:
+        """Kafka consumer group of a stage (the Faust app id for `processors`)."""
+        return f"{self.namespace}-{stage}"
+
     @property
     def mentions_index(self) -> str:
         return f"{self.namespace}-mentions"

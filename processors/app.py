@@ -40,7 +40,7 @@ def create_app(settings: Settings, config: SadaConfig) -> faust.App:
     datadir = settings.cache_dir / "faust" / settings.namespace
     datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
-        f"{settings.namespace}-processors",
+        settings.group("processors"),
         broker=f"kafka://{settings.kafka_bootstrap}",
         store="memory://",
         datadir=str(datadir),

@@ -51,7 +51,7 @@ class SinkRunner:
         self._consumer = KafkaConsumer(
             self._topic,
             bootstrap_servers=settings.kafka_bootstrap,
-            group_id=f"{settings.namespace}-{stage}",
+            group_id=settings.group(stage),
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=batch_size,

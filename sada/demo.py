@@ -1,0 +1,142 @@
+"""`make demo`: the whole pipeline on the synthetic stream, with live progress and a summary.
+
+The processors and sinks run as their own processes, exactly as in production; the demo only
+produces the synthetic mentions, runs a local webhook receiver, watches, and reports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from core import topics
+from core.config import SadaConfig, Settings
+from core.display import isolate
+from ingest import synthetic
+from ingest.producer import KafkaEmitter
+from ingest.runner import Job, run
+from sada.receiver import Receiver
+from sada.topics import end_offsets, ensure_topics, lag
+
+RECEIVER_PORT = 8765  # the sample config's webhook routes point here
+DRAIN_TIMEOUT_SECONDS = 240.0
+console = Console()
+
+
+@dataclass
+class Progress:
+    produced: int = 0
+    dead_lettered: int = 0
+    scored: int = 0
+    indexed: int = 0
+    alerts_raised: int = 0
+    alerts_received: int = 0
+    backlog: int = 0
+
+    def table(self, settings: Settings) -> Table:
+        table = Table(title="Sada demo", show_header=False)
+        rows = [
+            ("mentions produced", self.produced),
+            ("dead-lettered at ingest", self.dead_lettered),
+            ("scored mentions (brand hits)", self.scored),
+            (f"documents in {settings.mentions_index}", self.indexed),
+            ("alerts raised", self.alerts_raised),
+            (f"alerts received at {RECEIVER_PORT}", self.alerts_received),
+            ("records still in flight", self.backlog),
+        ]
+        for name, value in rows:
+            table.add_row(name, str(value))
+        return table
+
+
+def _start(stage: str, settings: Settings, log_dir: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "SADA_NAMESPACE": settings.namespace,
+           "SADA_CONFIG": str(settings.config_path), "SADA_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+           "SADA_ES_URL": settings.es_url, "SADA_CACHE_DIR": str(settings.cache_dir)}
+    log = (log_dir / f"{stage}.log").open("ab")
+    return subprocess.Popen([sys.executable, "-m", "sada", stage], env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+
+
+def _count(settings: Settings, index: str) -> int:
+    response = httpx.get(f"{settings.es_url}/{index}/_count", timeout=5)
+    return int(response.json()["count"]) if response.status_code == 200 else 0
+
+
+def _backlog(settings: Settings) -> int:
+    return (lag(settings, settings.group("processors"), topics.RAW)
+            + lag(settings, settings.group("index-mentions"), topics.SCORED)
+            + lag(settings, settings.group("notify"), topics.ALERTS))
+
+
+def _print_alert(alert: dict[str, Any]) -> None:
+    console.print(
+        f"[bold red]ALERT[/] {alert['severity']} {alert['kind']} for "
+        f"{isolate(alert['client'])}/{isolate(alert['brand'])}: {alert['explanation']}"
+    )
+
+
+def run_demo(settings: Settings, config: SadaConfig, *, count: int, rate: float) -> Progress:
+    ensure_topics(settings)
+    log_dir = settings.cache_dir / "demo"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    workers = [_start(stage, settings, log_dir) for stage in ("process", "sinks")]
+    try:
+        with Receiver(RECEIVER_PORT, on_receive=_print_alert) as receiver:
+            progress = asyncio.run(_watch(settings, receiver, workers, log_dir, count, rate))
+    finally:
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(timeout=60)
+    console.print(
+        f"Indices: [bold]{settings.mentions_index}[/] (mentions), [bold]{settings.alerts_index}[/] "
+        f"(alerts) at {settings.es_url}. Webhook alerts went to http://127.0.0.1:{RECEIVER_PORT}/"
+        f"alerts (printed above). Worker logs: {log_dir}."
+    )
+    return progress
+
+
+async def _watch(
+    settings: Settings,
+    receiver: Receiver,
+    workers: list[subprocess.Popen[bytes]],
+    log_dir: Path,
+    count: int,
+    rate: float,
+) -> Progress:
+    """Produce the stream while showing progress, until every stage has caught up."""
+    scored_before = end_offsets(settings, topics.SCORED)
+    alerts_before = end_offsets(settings, topics.ALERTS)
+    progress = Progress()
+    job = Job("synthetic", synthetic, synthetic.Config(count=count, rate_per_second=rate))
+    ingest = asyncio.create_task(run([job], KafkaEmitter(settings), once=True))
+    deadline = time.monotonic() + count / rate + DRAIN_TIMEOUT_SECONDS
+    with Live(progress.table(settings), console=console, refresh_per_second=2) as live:
+        while time.monotonic() < deadline:
+            await asyncio.sleep(1.0)
+            if any(worker.poll() is not None for worker in workers):
+                raise RuntimeError(f"a worker stopped early; see the logs in {log_dir}")
+            progress.scored = end_offsets(settings, topics.SCORED) - scored_before
+            progress.alerts_raised = end_offsets(settings, topics.ALERTS) - alerts_before
+            progress.indexed = _count(settings, settings.mentions_index)
+            progress.alerts_received = len(receiver.received)
+            progress.backlog = await asyncio.to_thread(_backlog, settings)
+            if ingest.done():
+                tally = ingest.result()["synthetic"]
+                progress.produced, progress.dead_lettered = tally.mentions, tally.rejected
+            live.update(progress.table(settings))
+            if ingest.done() and progress.backlog == 0 and progress.scored > 0:
+                return progress
+    raise RuntimeError(f"the pipeline did not catch up in time; see the logs in {log_dir}")
