@@ -92,7 +92,14 @@ class Config(BaseModel):
 
 
 def generate(config: Config) -> Iterator[Mention]:
-    """The whole stream in event-time order (pure: no clock, no I/O beyond `start`)."""
+    """The whole stream in event-time order."""
+    for mention, _brand in generate_labelled(config):
+        yield mention
+
+
+def generate_labelled(config: Config) -> Iterator[tuple[Mention, str | None]]:
+    """The stream with the brand each mention was written about (None: no brand), so tests know
+    exactly what the matcher should find. Pure but for `start`, which defaults to the clock."""
     rng = random.Random(config.seed)
     start = config.start or datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=config.minutes)
     crisis_count = config.spike_minutes * config.spike_per_minute
@@ -110,11 +117,11 @@ def generate(config: Config) -> Iterator[Mention]:
         at = (config.spike_at_minute + rng.uniform(0, config.spike_minutes)) * 60
         items.append((at, rng.choice(CRISIS), config.spike_brand))
     items.sort(key=lambda item: item[0])
-    for index, (offset, text, _brand) in enumerate(items):
+    for index, (offset, text, brand) in enumerate(items):
         created = start + timedelta(seconds=offset)
         source_id = f"{config.seed}-{index}"
         handle = f"user{rng.randrange(10_000)}"
-        yield Mention(
+        mention = Mention(
             uid=make_uid("synthetic", source_id),
             source="synthetic",
             source_id=source_id,
@@ -126,6 +133,7 @@ def generate(config: Config) -> Iterator[Mention]:
             fetched_at=created + timedelta(seconds=rng.uniform(1, 30)),
             engagement=Engagement(likes=rng.randrange(50), reposts=rng.randrange(10)),
         )
+        yield mention, brand
 
 
 async def fetch(

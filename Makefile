@@ -1,0 +1,40 @@
+# Sada: `make demo` runs the pipeline on the embedded local services; `make test` runs every test.
+# Everything installs from scratch: the venv and Python packages here, the Kafka and
+# Elasticsearch artifacts from Maven Central into ~/.cache/sada (or /var/lib/sada) on first use.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install demo test unit bench services down lint
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+services: install
+	$(PY) -m sada services up
+
+down: install
+	$(PY) -m sada services down
+
+demo: install
+	$(PY) -m sada demo
+
+test: install
+	$(PY) -m pytest -q
+
+unit: install
+	$(PY) -m pytest -q -m "not integration"
+
+bench: install
+	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy core ingest processors sinks sada

@@ -1,0 +1,132 @@
+"""The whole pipeline on the real local Kafka and Elasticsearch, with a real webhook receiver.
+
+Replays 2,000 mentions with a planted spike and one malformed line through `sada process` and
+`sada sinks` (real processes), then replays the same file again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import yaml
+from conftest import eventually, pipeline_workers
+from kafka import KafkaConsumer
+
+from core import topics
+from core.config import Settings
+from ingest import replay, synthetic
+from ingest.producer import KafkaEmitter
+from ingest.runner import Job, run
+from sada.receiver import Receiver
+from sada.topics import ensure_topics, lag
+
+SAMPLE = Path(__file__).resolve().parents[1] / "deploy" / "sample-config.yaml"
+MALFORMED = '{"uid": "broken-1", "text": 42}'
+
+
+def _config_with_webhook(url: str, path: Path) -> Path:
+    data = yaml.safe_load(SAMPLE.read_text(encoding="utf-8"))
+    for client in data["clients"]:
+        for route in client["routes"].values():
+            route["url"] = url
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def _replay_file(path: Path) -> tuple[Path, int, int]:
+    """Write the synthetic stream plus one malformed line; return the expected counts."""
+    stream = list(synthetic.generate_labelled(
+        synthetic.Config(count=2000, start=datetime(2026, 1, 1, 10, tzinfo=UTC))
+    ))
+    lines = [mention.model_dump_json() for mention, _ in stream]
+    lines.insert(1000, MALFORMED)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    crisis = sum(1 for m, brand in stream if brand == "skyline-air" and m.text in synthetic.CRISIS)
+    return path, sum(1 for _, brand in stream if brand is not None), crisis
+
+
+def _replay(settings: Settings, path: Path) -> None:
+    job = Job("replay", replay, replay.Config(path=path))
+    tallies = asyncio.run(run([job], KafkaEmitter(settings), once=True))
+    assert tallies["replay"].mentions == 2000
+    assert tallies["replay"].rejected == 1
+
+
+def _count(settings: Settings) -> int:
+    httpx.post(f"{settings.es_url}/{settings.mentions_index}/_refresh", timeout=10)
+    response = httpx.get(f"{settings.es_url}/{settings.mentions_index}/_count", timeout=10)
+    return int(response.json()["count"]) if response.status_code == 200 else -1
+
+
+def _drained(settings: Settings) -> bool:
+    return (
+        lag(settings, settings.group("processors"), topics.RAW) == 0
+        and lag(settings, settings.group("index-mentions"), topics.SCORED) == 0
+        and lag(settings, settings.group("notify"), topics.ALERTS) == 0
+    )
+
+
+def _dead_letters(settings: Settings) -> list[dict[str, str]]:
+    consumer = KafkaConsumer(
+        settings.topic(topics.DEADLETTER), bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest", consumer_timeout_ms=3000,
+    )
+    try:
+        return [json.loads(message.value) for message in consumer]
+    finally:
+        consumer.close()
+
+
+def test_replay_through_the_whole_pipeline(settings: Settings, tmp_path: Path) -> None:
+    with Receiver() as receiver:
+        settings = settings.model_copy(
+            update={"config_path": _config_with_webhook(receiver.url, tmp_path / "config.yaml")}
+        )
+        path, expected_docs, crisis = _replay_file(tmp_path / "mentions.jsonl")
+        assert crisis > 200  # the planted spike is really in the file
+        ensure_topics(settings)
+        with pipeline_workers(settings, tmp_path) as workers:
+            _replay(settings, path)
+            eventually(lambda: _count(settings) == expected_docs and _drained(settings),
+                       what=f"{expected_docs} documents indexed and every stage caught up")
+            eventually(lambda: len(receiver.received) >= 1, timeout=30, what="the alert")
+
+            # Exactly one alert, for the planted crisis, with its evidence.
+            assert len(receiver.received) == 1
+            alert = receiver.received[0]
+            assert (alert["client"], alert["brand"]) == ("northwind", "skyline-air")
+            assert alert["kind"] == "volume_spike"
+            assert alert["observed"] >= 20 and alert["observed"] > 3 * alert["expected"]
+            assert alert["window_start"].startswith("2026-01-01T11:0")
+
+            # Documents carry the scored fields, under their deterministic ids.
+            first = next(m for m, brand in synthetic.generate_labelled(synthetic.Config(
+                count=2000, start=datetime(2026, 1, 1, 10, tzinfo=UTC))) if brand == "amr-diab")
+            doc_id = f"{first.uid}.nagham-agency.amr-diab"
+            doc = httpx.get(f"{settings.es_url}/{settings.mentions_index}/_doc/{doc_id}").json()
+            source = doc["_source"]
+            assert source["text"] == first.text
+            assert source["client"] == "nagham-agency" and source["brand"] == "amr-diab"
+            assert source["sentiment"]["label"] in ("negative", "neutral", "positive")
+            assert source["triage"] in ("complaint", "question", "praise", "other")
+            assert source["created_at"].startswith(first.created_at.isoformat()[:19])
+
+            # The malformed line is in the dead-letter topic, with file, line and reason.
+            letters = _dead_letters(settings)
+            assert len(letters) == 1
+            assert letters[0]["payload"] == MALFORMED
+            assert f"{path}:1001: not a valid Mention" in letters[0]["reason"]
+            assert "text" in letters[0]["reason"]
+
+            # Replaying the same file adds no documents.
+            _replay(settings, path)
+            eventually(lambda: _drained(settings), what="the replay to drain")
+            assert _count(settings) == expected_docs
+            assert len(receiver.received) == 1  # the replayed spike is the same incident
+            assert all(worker.poll() is None for worker in workers)
+    for index in (settings.mentions_index, settings.alerts_index):
+        httpx.delete(f"{settings.es_url}/{index}", timeout=10)
