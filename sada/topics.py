@@ -33,7 +33,8 @@ def ensure_topics(settings: Settings) -> list[str]:
 def end_offsets(settings: Settings, topic: topics.Topic) -> int:
     """Records ever written to a topic (sum of its partitions' end offsets)."""
     name = settings.topic(topic)
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
+                             enable_auto_commit=False)
     try:
         parts = [TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or ()]
         return sum(consumer.end_offsets(parts).values())
@@ -45,15 +46,13 @@ def lag(settings: Settings, group: str, topic: topics.Topic) -> int:
     """Records in `topic` that consumer group `group` has not committed yet."""
     name = settings.topic(topic)
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
     try:
         parts = [TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or ()]
         ends = consumer.end_offsets(parts)
-        committed = admin.list_consumer_group_offsets(group, partitions=parts)
-        return sum(
-            end - max((committed.get(tp).offset if committed.get(tp) else 0), 0)
-            for tp, end in ends.items()
-        )
+        committed = admin.list_group_offsets({group: parts}).get(group, {})
+        done = {tp: max(meta.offset, 0) for tp, meta in committed.items()}
+        return sum(end - done.get(tp, 0) for tp, end in ends.items())
     finally:
         consumer.close()
         admin.close()
