@@ -45,6 +45,10 @@ _HINTS = {
 class SourceError(Exception):
     """The source answered in a way retrying will not fix; the message says what to change."""
 
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
 
 class HttpPolicy(BaseModel):
     """How politely a source talks to a host; every HTTP source's Config embeds one."""
@@ -181,7 +185,7 @@ class Polite:
                 ERRORS.labels(stage=f"ingest.{self.source}", kind=f"http_{status}").inc()
                 snippet = response.text[:200].strip().replace("\n", " ")
                 advice = _HINTS.get(status, "check the request parameters in the config")
-                raise SourceError(f"{what}: HTTP {status} ({snippet!r}); {advice}")
+                raise SourceError(f"{what}: HTTP {status} ({snippet!r}); {advice}", status=status)
             self._note_budget(host, response)
             return response
         raise RetryLater(f"{what}: {problem} after {self.policy.max_attempts} tries; "
@@ -230,14 +234,3 @@ def _redact(url: str) -> str:
     """The URL for messages, without its query (which may carry a key)."""
     return url.split("?", 1)[0]
 
-
-def json_body(response: httpx.Response, source: str) -> Any:
-    """The decoded JSON of a response, or SourceError saying what came back instead."""
-    try:
-        return response.json()
-    except ValueError as exc:
-        snippet = response.text[:120].strip().replace("\n", " ")
-        raise SourceError(
-            f"{source}: {_redact(str(response.url))} answered {response.status_code} with "
-            f"something that is not JSON ({snippet!r})"
-        ) from exc

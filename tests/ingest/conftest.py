@@ -6,24 +6,21 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from aiohttp import web
 
-from tests.ingest.support import ReplayServer, Sleeps
+from tests.ingest.support import ReplayServer, Sleeps, serve
 
 
 @pytest.fixture
 async def server() -> AsyncIterator[ReplayServer]:
-    replay = ReplayServer()
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", replay.handle)
-    runner = web.AppRunner(app, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    replay.base_url = f"http://127.0.0.1:{port}"
-    yield replay
-    await runner.cleanup()
+    async with serve() as replay:
+        yield replay
+
+
+@pytest.fixture
+async def other_server() -> AsyncIterator[ReplayServer]:
+    """A second host, for sources that talk to several (instances, feeds)."""
+    async with serve() as replay:
+        yield replay
 
 
 @pytest.fixture

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,3 +91,21 @@ class Sleeps:
     async def __call__(self, seconds: float) -> None:
         self.calls.append(seconds)
         await asyncio.sleep(min(seconds * self.scale, 0.05))
+
+
+@asynccontextmanager
+async def serve() -> AsyncIterator[ReplayServer]:
+    """Run a ReplayServer on a free loopback port for the duration of the block."""
+    replay = ReplayServer()
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", replay.handle)
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    replay.base_url = f"http://127.0.0.1:{port}"
+    try:
+        yield replay
+    finally:
+        await runner.cleanup()

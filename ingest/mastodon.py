@@ -1,0 +1,186 @@
+"""Mastodon hashtag and public timelines on a list of instances (no auth by default).
+
+Each (instance, timeline) polls forward with `min_id`, following the `Link: rel="prev"` page
+(the next newer one) until it has caught up, and saves its cursor after every page. Boosts are
+unwrapped to the post they boost; the post's ActivityPub `uri` is its id, so one post seen on
+two instances (or boosted twice) is one mention downstream. Instances that require login for
+timelines answer 401: that instance is reported with what to do and skipped, the others go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any, Literal
+from urllib.parse import parse_qs, quote, urlsplit
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from core.errors import Rejected
+from core.events import Author, Engagement, Mention, make_uid, now
+from ingest.cursor import CursorStore
+from ingest.http import HttpPolicy, Polite, Sleep, SourceError
+from ingest.normalize import canonical_url, from_iso, html_to_text
+from ingest.parsing import Item, each, field, load_json, text_of
+from ingest.polling import observe, poll
+
+NAME = "mastodon"
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    instances: list[str] = Field(
+        min_length=1, description="Instance base URLs, e.g. https://mastodon.social."
+    )
+    hashtags: list[str] = Field(default=[], description="Hashtags to follow, without '#'.")
+    public_timeline: Literal["off", "local", "all"] = Field(
+        default="off", description="Also poll the public timeline: only local posts, or all."
+    )
+    access_tokens: dict[str, SecretStr] = Field(
+        default={}, description="Bearer tokens by instance URL, for instances that require login."
+    )
+    page_limit: int = Field(default=40, ge=1, le=40, description="Statuses per request.")
+    max_pages_per_poll: int = Field(default=10, ge=1, description="Page cap per timeline poll.")
+    poll_interval_seconds: float = Field(default=60.0, gt=0, description="Pause between polls.")
+    http: HttpPolicy = HttpPolicy()
+
+    @field_validator("instances")
+    @classmethod
+    def _bare_urls(cls, value: list[str]) -> list[str]:
+        out = []
+        for url in value:
+            parts = urlsplit(url.strip())
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ValueError(f"{url!r} is not an instance URL; write https://host")
+            out.append(f"{parts.scheme}://{parts.netloc}")
+        return out
+
+    @model_validator(mode="after")
+    def _something_to_poll(self) -> Config:
+        if not self.hashtags and self.public_timeline == "off":
+            raise ValueError("nothing to poll: list hashtags, or set public_timeline")
+        return self
+
+
+def parse(payload: bytes | str, *, instance: str, fetched_at: datetime) -> list[Item]:
+    """One timeline page (a JSON array of statuses) to mentions; `instance` qualifies handles."""
+    body = load_json(payload, NAME)
+    if isinstance(body, Rejected):
+        return [body]
+    if not isinstance(body, list):
+        reason = f"{NAME}: expected a JSON array of statuses, got {type(body).__name__}"
+        if isinstance(body, dict) and "error" in body:
+            reason += f" (server said {str(body['error'])[:200]!r})"
+        return [Rejected(payload=text_of(payload), reason=reason)]
+    host = urlsplit(instance).netloc or instance
+    return each(body, lambda status: _mention(status, host, fetched_at), NAME)
+
+
+def _mention(status: dict[str, Any], host: str, fetched_at: datetime) -> Mention | None:
+    post = status.get("reblog") or status  # a boost: the mention is the boosted post
+    account = field(post, "account")
+    content = html_to_text(post.get("content") or "")
+    spoiler = (post.get("spoiler_text") or "").strip()
+    text = f"{spoiler}\n\n{content}" if spoiler and content else spoiler or content
+    if not text:
+        return None  # media only: nothing a brand could be matched in
+    acct = str(field(account, "acct"))
+    uri = str(field(post, "uri"))
+    return Mention(
+        uid=make_uid(NAME, uri),
+        source=NAME,
+        source_id=uri,
+        url=canonical_url(post.get("url") or uri),
+        author=Author(
+            handle=acct if "@" in acct else f"{acct}@{host}",
+            name=account.get("display_name") or None,
+            followers=max(0, int(account.get("followers_count") or 0)),
+        ),
+        text=text,
+        language_hint=post.get("language") or None,
+        created_at=from_iso(field(post, "created_at")),
+        fetched_at=fetched_at,
+        engagement=Engagement(
+            likes=max(0, int(post.get("favourites_count") or 0)),
+            reposts=max(0, int(post.get("reblogs_count") or 0)),
+            replies=max(0, int(post.get("replies_count") or 0)),
+        ),
+    )
+
+
+def timelines(config: Config) -> list[tuple[str, str, dict[str, str]]]:
+    """Every (instance, path, fixed params) the config asks to poll."""
+    paths: list[tuple[str, dict[str, str]]] = [
+        (f"/api/v1/timelines/tag/{quote(tag.lstrip('#'), safe='')}", {})
+        for tag in config.hashtags
+    ]
+    if config.public_timeline != "off":
+        paths.append(("/api/v1/timelines/public",
+                      {"local": "true"} if config.public_timeline == "local" else {}))
+    return [(instance, path, params) for instance in config.instances for path, params in paths]
+
+
+def _page(response: httpx.Response) -> tuple[int, str | None]:
+    """How many statuses a page held, and its newest id (rel="prev" `min_id`, else the JSON)."""
+    try:
+        statuses = json.loads(response.content)
+    except ValueError:
+        return 0, None
+    if not isinstance(statuses, list):
+        return 0, None
+    prev = response.links.get("prev", {}).get("url")
+    if prev and (ids := parse_qs(urlsplit(prev).query).get("min_id")):
+        return len(statuses), ids[0]
+    ids = [str(s["id"]) for s in statuses if isinstance(s, dict) and "id" in s]
+    return len(statuses), max(ids, key=lambda i: (len(i), i), default=None)
+
+
+async def fetch(
+    config: Config,
+    client: httpx.AsyncClient,
+    *,
+    cursors: CursorStore | None = None,
+    once: bool = False,
+    sleep: Sleep = asyncio.sleep,
+) -> AsyncIterator[Item]:
+    """Poll every timeline on every instance forward from its saved position."""
+    store = cursors or CursorStore()
+    cursor = store.load(NAME, config)
+    polite = Polite(client, config.http, source=NAME, reset_header="x-ratelimit-reset",
+                    remaining_header="x-ratelimit-remaining", sleep=sleep)
+
+    async def run(target: tuple[str, str, dict[str, str]]) -> AsyncIterator[Item]:
+        instance, path, params = target
+        key = f"{instance}{path}?{'&'.join(f'{k}={v}' for k, v in params.items())}"
+        token = config.access_tokens.get(instance)
+        headers = {"Authorization": f"Bearer {token.get_secret_value()}"} if token else {}
+        for _ in range(config.max_pages_per_poll):
+            query = {**params, "limit": str(config.page_limit)}
+            if cursor.get(key):
+                query["min_id"] = cursor[key]
+            try:
+                response = await polite.get(f"{instance}{path}", params=query, headers=headers)
+            except SourceError as exc:
+                if exc.status == 401:
+                    raise SourceError(
+                        f"{NAME}: {instance} requires login to read {path} (HTTP 401); add a "
+                        f"token for it under access_tokens, or remove it from instances",
+                        status=401) from exc
+                raise
+            items = observe(NAME, parse(response.content, instance=instance, fetched_at=now()))
+            for item in items:
+                yield item
+            count, newest = _page(response)
+            if newest is not None and newest != cursor.get(key):
+                cursor[key] = newest
+                store.save(NAME, config, cursor)
+            if count < config.page_limit:
+                return
+
+    async for item in poll(NAME, timelines(config), run,
+                           interval_seconds=config.poll_interval_seconds, once=once, sleep=sleep):
+        yield item
