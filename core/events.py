@@ -18,6 +18,7 @@ SentimentLabel = Literal["negative", "neutral", "positive"]
 TriageLabel = Literal["complaint", "question", "praise", "other"]
 AlertKind = Literal["volume_spike", "negative_share_spike", "sustained_drift"]
 Severity = Literal["info", "warning", "critical"]
+AlertStatus = Literal["open", "escalate", "resolve"]
 
 
 class Record(BaseModel):
@@ -116,9 +117,11 @@ def brand_key(client: str, brand: str) -> str:
 
 
 class Alert(Record):
-    """A detected incident for one brand, with what was seen against what was expected."""
+    """One step (open, escalate, resolve) of an incident's thread for one brand, with what was
+    seen against what was expected. Every step of a thread carries the same `id`."""
 
     id: str
+    status: AlertStatus = "open"
     client: str
     brand: str
     kind: AlertKind

@@ -77,13 +77,17 @@ class Config(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     count: int = Field(default=2000, gt=0, description="Mentions to generate in all.")
-    minutes: int = Field(default=90, gt=0, description="Event-time span of the stream, minutes.")
+    minutes: int = Field(
+        default=26 * 60,
+        gt=0,
+        description="Event-time span, minutes: a day of chatter lets the detector warm up.",
+    )
     seed: int = Field(default=7, description="Random seed; the same seed gives the same stream.")
     start: datetime | None = Field(
         default=None, description="Event time of the first mention; empty means `minutes` ago."
     )
     spike_brand: str = Field(default="skyline-air", description="Brand of the planted crisis.")
-    spike_at_minute: int = Field(default=60, ge=0, description="Minute the crisis starts.")
+    spike_at_minute: int = Field(default=25 * 60, ge=0, description="Minute the crisis starts.")
     spike_minutes: int = Field(default=4, ge=0, description="How long the crisis lasts.")
     spike_per_minute: int = Field(default=70, ge=0, description="Crisis mentions per minute.")
     rate_per_second: float | None = Field(

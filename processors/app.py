@@ -62,6 +62,7 @@ def create_app(settings: Settings, config: SadaConfig) -> faust.App:
         value_type=dict,
     )
     matcher = build_matcher(config)
+    detector = detect.Detector()
 
     async def reject(stage: str, reason: str, payload: bytes, topic: str) -> None:
         metrics.DEADLETTERED.labels(stage).inc()
@@ -98,18 +99,12 @@ def create_app(settings: Settings, config: SadaConfig) -> faust.App:
                 await reject("detect", f"not a valid ScoredMention: {exc}", payload, topic)
                 continue
             state = detect.BrandState.from_dict(detector_state[record.key])
-            alert = detect.add(
-                state,
-                record.mention.created_at,
-                client=record.client,
-                brand=record.brand,
-                uid=record.mention.uid,
-                config=config.detection,
-            )
+            transitions = detector.add(state, detect.observation(record))
             detector_state[record.key] = state.to_dict()
-            if alert is not None:
+            for status, alert in transitions:
+                alert = alert.model_copy(update={"status": status})
                 metrics.ALERTS.labels(alert.kind).inc()
-                log.info("alert %s: %s", alert.id, alert.explanation)
+                log.info("alert %s %s: %s", status, alert.id, alert.explanation)
                 await alerts.send(key=alert.key.encode(), value=alert.to_bytes())
 
     return app

@@ -96,12 +96,13 @@ def test_replay_through_the_whole_pipeline(settings: Settings, tmp_path: Path) -
             eventually(lambda: len(receiver.received) >= 1, timeout=30, what="the alert")
 
             # Exactly one alert, for the planted crisis, with its evidence.
+            print(json.dumps(receiver.received, indent=1, ensure_ascii=False))
             assert len(receiver.received) == 1
             alert = receiver.received[0]
             assert (alert["client"], alert["brand"]) == ("northwind", "skyline-air")
             assert alert["kind"] == "volume_spike"
             assert alert["observed"] >= 20 and alert["observed"] > 3 * alert["expected"]
-            assert alert["window_start"].startswith("2026-01-01T11:0")
+            assert alert["window_start"].startswith("2026-01-02T11:0")
 
             # Documents carry the scored fields, under their deterministic ids.
             first = next(m for m, brand in synthetic.generate_labelled(synthetic.Config(
