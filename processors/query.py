@@ -23,7 +23,7 @@ LANGUAGES = ("ar", "arz", "en", "fr", "und")
 FIELDS = ("lang", "source", "author", "site", "min_followers")
 MAX_DEPTH = 32
 _PRIMARY = 'a term, a "phrase", a field filter such as lang:ar, or "("'
-_NEAR = re.compile(r"(O?NEAR)(?:/(\d*))?")
+_NEAR = re.compile(r"(O?NEAR)(?:/(.*))?")
 _FIELD = re.compile(r"([a-z_]+):(.*)", re.DOTALL)
 
 
@@ -132,6 +132,12 @@ def _term(raw: str, position: int, *, quoted: bool) -> Term:
     body = body[len(marker) :]
     wildcard = not quoted and body.endswith("*")
     body = body.rstrip("*") if wildcard else body
+    if quoted and "*" in body:
+        raise QueryError(
+            position + raw.index("*"),
+            "a phrase without * (wildcards work on single unquoted terms)",
+            repr(raw),
+        )
     if "*" in body:
         raise QueryError(position + raw.index("*"), "* only at the end of a term", repr(raw))
     text = normalize(body, fold_ta_marbuta=True)
@@ -217,7 +223,7 @@ class _Parser:
         node = self.unary()
         while self.peek().kind == "op" and (found := _NEAR.fullmatch(self.peek().value)):
             operator = self.take()
-            if not found.group(2):
+            if not (found.group(2) or "").isdigit():
                 raise QueryError(
                     operator.position + len(found.group(1)),
                     f"a distance in words, as in {found.group(1)}/3",
