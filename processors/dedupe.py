@@ -121,18 +121,14 @@ class Deduper:
         return first.first if first else None
 
     def _first_similar(self, sig: array[int], keys: tuple[int, ...], when: float) -> _Entry | None:
-        seen: set[str] = set()
-        best: _Entry | None = None
-        for key in keys:
-            other = self._buckets.get(key)
-            if other is None or other.uid in seen:
-                continue
-            seen.add(other.uid)
-            close = abs(other.at - when) <= self.window_seconds
-            if close and similarity(sig, other.signature) >= self.threshold:
-                if best is None or other.at < best.at:
-                    best = other
-        return best
+        found = {e.uid: e for key in keys if (e := self._buckets.get(key)) is not None}
+        similar = [
+            entry
+            for entry in found.values()
+            if abs(entry.at - when) <= self.window_seconds
+            and similarity(sig, entry.signature) >= self.threshold
+        ]
+        return min(similar, key=lambda entry: entry.at, default=None)
 
     def _remember(self, entry: _Entry) -> None:
         self._entries.append(entry)
