@@ -44,8 +44,10 @@ def _content(text: str) -> str:
 def signature(text: str, *, slots: int = 64) -> array[int] | None:
     """MinHash signature of a text's 5-gram set, or None when the text is too short to judge."""
     content = _content(text)
-    if len(content) < _SHINGLE:
-        return None
+    return _minhash(content, slots) if len(content) >= _SHINGLE else None
+
+
+def _minhash(content: str, slots: int) -> array[int]:
     mins = array("I", [_EMPTY]) * slots
     for i in range(len(content) - _SHINGLE + 1):
         value = zlib.crc32(content[i : i + _SHINGLE].encode())
@@ -106,19 +108,17 @@ class Deduper:
             return None if first == uid else first
         when = at.timestamp()
         self._expire(max(self._newest, when))
-        if len(_content(text)) < self.min_chars:
+        content = _content(text)
+        if len(content) < max(self.min_chars, _SHINGLE):
             return None
-        sig = signature(text, slots=self.slots)
-        if sig is None:
-            return None
+        sig = _minhash(content, self.slots)
         keys = tuple(
             hash((band, *sig[start : start + self.rows]))
             for band, start in enumerate(range(0, self.slots, self.rows))
         )
-        first = self._first_similar(sig, keys, when)
-        entry = _Entry(uid, first.first if first else uid, when, sig, keys)
-        self._remember(entry)
-        return first.first if first else None
+        earlier = self._first_similar(sig, keys, when)
+        self._remember(_Entry(uid, earlier.first if earlier else uid, when, sig, keys))
+        return earlier.first if earlier else None
 
     def _first_similar(self, sig: array[int], keys: tuple[int, ...], when: float) -> _Entry | None:
         found = {e.uid: e for key in keys if (e := self._buckets.get(key)) is not None}
