@@ -98,13 +98,34 @@ class CursorStore:
             os.close(directory_fd)
 
 
-def forget_before(seen: dict[str, float], horizon: float, keep_at_most: int) -> dict[str, float]:
-    """The seen-ids map without entries older than `horizon`, and at most the newest N.
+class Window:
+    """Bookkeeping for sources polled by time: what to ask for, and what was already yielded.
 
-    Sources whose items arrive out of order (feeds, search indexes that lag) keep such a map in
-    their cursor; pruning keeps the file small.
+    Search indexes and feeds deliver late or out of order, so each poll reaches back
+    `overlap_seconds` before the newest time seen and drops ids it already yielded (the seen
+    map lives in the cursor). `state()` is what to save once every page of the poll was yielded.
     """
-    kept = {k: v for k, v in seen.items() if v >= horizon}
-    if len(kept) > keep_at_most:
-        kept = dict(sorted(kept.items(), key=lambda kv: kv[1])[-keep_at_most:])
-    return kept
+
+    def __init__(self, state: Cursor | None, *, now: float, lookback_seconds: float,
+                 overlap_seconds: float, keep_at_most: int = 10_000) -> None:
+        state = state or {"newest": now - lookback_seconds, "seen": {}}
+        self.newest: float = state["newest"]
+        self.seen: dict[str, float] = dict(state["seen"])
+        self.overlap_seconds = overlap_seconds
+        self.since = self.newest - overlap_seconds
+        self.keep_at_most = keep_at_most
+
+    def admit(self, item_id: str, at: float) -> bool:
+        """True the first time an item newer than `since` is offered; records it."""
+        if at <= self.since or item_id in self.seen:
+            return False
+        self.seen[item_id] = at
+        self.newest = max(self.newest, at)
+        return True
+
+    def state(self) -> Cursor:
+        horizon = self.newest - self.overlap_seconds  # the next poll's `since`
+        kept = {k: v for k, v in self.seen.items() if v > horizon}
+        if len(kept) > self.keep_at_most:
+            kept = dict(sorted(kept.items(), key=lambda kv: kv[1])[-self.keep_at_most:])
+        return {"newest": self.newest, "seen": kept}

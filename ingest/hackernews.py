@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import Rejected
 from core.events import Author, Engagement, Mention, make_uid, now
-from ingest.cursor import CursorStore, forget_before
+from ingest.cursor import CursorStore, Window
 from ingest.http import HttpPolicy, Polite, Sleep
 from ingest.normalize import canonical_url, from_epoch, from_iso, html_to_text
 from ingest.parsing import Item, each, field, load_json, text_of
@@ -104,28 +104,21 @@ async def fetch(
     polite = Polite(client, config.http, source=NAME, sleep=sleep)
 
     async def run(query: str) -> AsyncIterator[Item]:
-        state = cursor.get(query) or {
-            "after": int(time.time()) - config.initial_lookback_seconds, "seen": {}}
-        seen: dict[str, float] = state["seen"]
-        since = state["after"] - config.overlap_seconds
-        newest = state["after"]
+        window = Window(cursor.get(query), now=time.time(), overlap_seconds=config.overlap_seconds,
+                        lookback_seconds=config.initial_lookback_seconds)
         for page in range(config.max_pages_per_poll):
             response = await polite.get(f"{config.base_url}/search_by_date", params={
-                "query": query, "tags": config.tags, "numericFilters": f"created_at_i>{since}",
+                "query": query, "tags": config.tags,
+                "numericFilters": f"created_at_i>{int(window.since)}",
                 "hitsPerPage": config.hits_per_page, "page": page})
             items = observe(NAME, parse(response.content, fetched_at=now()))
             for item in items:
-                if isinstance(item, Mention):
-                    stamp = item.created_at.timestamp()
-                    if item.source_id in seen or stamp <= since:  # yielded by an earlier poll
-                        continue
-                    seen[item.source_id] = stamp
-                    newest = max(newest, int(stamp))
-                yield item
+                if isinstance(item, Rejected) or window.admit(item.source_id,
+                                                              item.created_at.timestamp()):
+                    yield item
             if len(items) < config.hits_per_page:
                 break
-        cursor[query] = {"after": newest,
-                         "seen": forget_before(seen, since, keep_at_most=10_000)}
+        cursor[query] = window.state()
         store.save(NAME, config, cursor)
 
     async for item in poll(NAME, config.queries, run, interval_seconds=config.poll_interval_seconds,

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, SecretStr
 
-from ingest.cursor import CursorError, CursorStore, config_digest, forget_before
+from ingest.cursor import CursorError, CursorStore, Window, config_digest
 
 
 class Conf(BaseModel):
@@ -71,7 +71,20 @@ def test_an_unreadable_cursor_says_which_file_and_how_to_recover(tmp_path: Path)
         store.load("demo", config)
 
 
-def test_forget_before_prunes_old_and_excess_ids() -> None:
-    seen = {"a": 1.0, "b": 5.0, "c": 6.0, "d": 7.0}
-    assert forget_before(seen, horizon=5.0, keep_at_most=10) == {"b": 5.0, "c": 6.0, "d": 7.0}
-    assert forget_before(seen, horizon=0.0, keep_at_most=2) == {"c": 6.0, "d": 7.0}
+def test_window_reaches_back_by_the_overlap_and_drops_what_it_yielded() -> None:
+    window = Window(None, now=1000.0, lookback_seconds=100, overlap_seconds=10)
+    assert window.since == 890.0
+    assert window.admit("a", 950.0) and window.admit("b", 990.0)
+    assert not window.admit("a", 950.0)  # already yielded
+    assert not window.admit("old", 880.0)  # before the window
+    state = window.state()
+    assert state == {"newest": 990.0, "seen": {"b": 990.0}}  # "a" can no longer come back
+    again = Window(state, now=2000.0, lookback_seconds=100, overlap_seconds=10)
+    assert again.since == 980.0 and not again.admit("b", 990.0) and again.admit("c", 985.0)
+
+
+def test_window_keeps_at_most_the_newest_ids() -> None:
+    window = Window(None, now=0.0, lookback_seconds=0, overlap_seconds=100, keep_at_most=2)
+    for i in range(5):
+        window.admit(str(i), float(i + 1))
+    assert window.state()["seen"] == {"3": 4.0, "4": 5.0}

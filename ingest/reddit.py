@@ -1,0 +1,189 @@
+"""Reddit posts and comments, through the OAuth API with an app's client credentials.
+
+Reddit requires OAuth and a descriptive user agent for API access; an application-only token
+(client credentials grant) is enough to search. Each query is searched newest first with
+`raw_json=1` (so text is not HTML-escaped), walking `after` pages back to the cursor; the
+search index lags, so each poll reaches back `overlap_seconds` and drops ids already yielded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from core.errors import Rejected
+from core.events import Author, Engagement, Mention, make_uid, now
+from ingest.cursor import CursorStore, Window
+from ingest.http import HttpPolicy, Polite, Sleep, SourceError
+from ingest.normalize import canonical_url, from_epoch
+from ingest.parsing import Item, each, field, load_json, text_of
+from ingest.polling import observe, poll
+
+NAME = "reddit"
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    client_id: str = Field(min_length=1, description="The Reddit app's client id.")
+    client_secret: SecretStr = Field(description="The Reddit app's secret.")
+    user_agent: str = Field(
+        min_length=10,
+        description="Unique and descriptive, as Reddit requires: "
+        "'<platform>:<app id>:<version> (by /u/<username>)'.",
+    )
+    queries: list[str] = Field(min_length=1, description="Search queries (Reddit syntax).")
+    subreddits: list[str] = Field(
+        default=[], description="Restrict searches to these subreddits (names without r/)."
+    )
+    token_url: str = Field(
+        default="https://www.reddit.com/api/v1/access_token", description="OAuth token endpoint."
+    )
+    api_url: str = Field(default="https://oauth.reddit.com", description="OAuth API root.")
+    page_limit: int = Field(default=100, ge=1, le=100, description="Results per request.")
+    max_pages_per_poll: int = Field(default=5, ge=1, description="Page cap for one poll.")
+    poll_interval_seconds: float = Field(default=120.0, gt=0, description="Pause between polls.")
+    initial_lookback_seconds: int = Field(
+        default=3600, ge=0, description="How far back the first poll (no cursor yet) reaches."
+    )
+    overlap_seconds: int = Field(
+        default=900, ge=0, description="Re-read window for posts the search index added late."
+    )
+    http: HttpPolicy = HttpPolicy()
+
+
+def parse(payload: bytes | str, *, fetched_at: datetime) -> list[Item]:
+    """A `Listing` of posts (t3) or comments (t1) to mentions; other kinds are skipped."""
+    body = load_json(payload, NAME)
+    if isinstance(body, Rejected):
+        return [body]
+    children = body.get("data", {}).get("children") if isinstance(body, dict) else None
+    if not isinstance(children, list):
+        return [Rejected(payload=text_of(payload), reason=f"{NAME}: not a Listing with children")]
+    return each(children, lambda child: _mention(child, fetched_at), NAME)
+
+
+def _mention(child: dict[str, Any], fetched_at: datetime) -> Mention | None:
+    kind = field(child, "kind")
+    if kind not in ("t1", "t3"):
+        return None  # "more" stubs, subreddits, accounts: not posts
+    data = field(child, "data")
+    if kind == "t3":
+        title, body = str(field(data, "title")), data.get("selftext") or ""
+        text = f"{title}\n\n{body}" if body else title
+        replies = int(data.get("num_comments") or 0)
+    else:
+        text, replies = str(field(data, "body")), 0
+    name = str(field(data, "name"))
+    return Mention(
+        uid=make_uid(NAME, name),
+        source=NAME,
+        source_id=name,
+        url=canonical_url(f"https://www.reddit.com{field(data, 'permalink')}"),
+        author=Author(handle=str(field(data, "author"))),
+        text=text,
+        created_at=from_epoch(field(data, "created_utc")),
+        fetched_at=fetched_at,
+        engagement=Engagement(likes=max(0, int(data.get("score") or 0)),
+                              replies=max(0, replies)),
+    )
+
+
+class _Token:
+    """The application-only bearer token, fetched on first use and again before it expires."""
+
+    def __init__(self, config: Config, polite: Polite) -> None:
+        self.config = config
+        self.polite = polite
+        self.value = ""
+        self.expires_at = 0.0
+
+    async def header(self, *, renew: bool = False) -> dict[str, str]:
+        if renew or time.time() >= self.expires_at:
+            secret = self.config.client_secret.get_secret_value()
+            try:
+                response = await self.polite.request(
+                    "POST", self.config.token_url, data={"grant_type": "client_credentials"},
+                    auth=(self.config.client_id, secret),
+                    headers={"User-Agent": self.config.user_agent})
+                body = response.json()
+                self.value = body["access_token"]
+            except SourceError as exc:
+                raise SourceError(f"{NAME}: the token endpoint refused the app credentials "
+                                  f"({exc}); check client_id and client_secret",
+                                  status=exc.status) from exc
+            except (ValueError, KeyError, TypeError) as exc:
+                raise SourceError(f"{NAME}: the token endpoint answered without an access "
+                                  f"token ({response.text[:120]!r}); check client_id and "
+                                  "client_secret") from exc
+            self.expires_at = time.time() + float(body.get("expires_in", 3600)) - 60
+        return {"Authorization": f"bearer {self.value}", "User-Agent": self.config.user_agent}
+
+
+async def fetch(
+    config: Config,
+    client: httpx.AsyncClient,
+    *,
+    cursors: CursorStore | None = None,
+    once: bool = False,
+    sleep: Sleep = asyncio.sleep,
+) -> AsyncIterator[Item]:
+    """Search every query forever (one round with `once`), newest first back to the cursor."""
+    store = cursors or CursorStore()
+    cursor = store.load(NAME, config)
+    polite = Polite(client, config.http, source=NAME, reset_header="x-ratelimit-reset",
+                    remaining_header="x-ratelimit-remaining", sleep=sleep)
+    token = _Token(config, polite)
+    path = f"/r/{'+'.join(config.subreddits)}/search" if config.subreddits else "/search"
+
+    async def get(params: dict[str, str]) -> httpx.Response:
+        try:
+            return await polite.get(f"{config.api_url}{path}", params=params,
+                                    headers=await token.header())
+        except SourceError as exc:
+            if exc.status != 401:
+                raise
+            return await polite.get(f"{config.api_url}{path}", params=params,
+                                    headers=await token.header(renew=True))
+
+    async def run(query: str) -> AsyncIterator[Item]:
+        window = Window(cursor.get(query), now=time.time(), overlap_seconds=config.overlap_seconds,
+                        lookback_seconds=config.initial_lookback_seconds)
+        params = {"q": query, "sort": "new", "limit": str(config.page_limit), "raw_json": "1",
+                  "type": "link", **({"restrict_sr": "1"} if config.subreddits else {})}
+        for _ in range(config.max_pages_per_poll):
+            response = await get(params)
+            items = observe(NAME, parse(response.content, fetched_at=now()))
+            reached_cursor = False
+            for item in items:
+                if isinstance(item, Rejected):
+                    yield item
+                    continue
+                stamp = item.created_at.timestamp()
+                reached_cursor |= stamp <= window.since
+                if window.admit(item.source_id, stamp):
+                    yield item
+            after = _after(response)
+            if reached_cursor or not after:
+                break
+            params["after"] = after
+        cursor[query] = window.state()
+        store.save(NAME, config, cursor)
+
+    async for item in poll(NAME, config.queries, run, interval_seconds=config.poll_interval_seconds,
+                           once=once, sleep=sleep):
+        yield item
+
+
+def _after(response: httpx.Response) -> str | None:
+    try:
+        after = response.json()["data"]["after"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return after if isinstance(after, str) and after else None
