@@ -48,7 +48,7 @@ MENTION_MAPPING: dict[str, Any] = {
 ALERT_MAPPING: dict[str, Any] = {
     "dynamic": "strict",
     "properties": {
-        "id": KEYWORD, "client": KEYWORD, "brand": KEYWORD, "kind": KEYWORD,
+        "id": KEYWORD, "status": KEYWORD, "client": KEYWORD, "brand": KEYWORD, "kind": KEYWORD,
         "window_start": DATE, "window_end": DATE, "raised_at": DATE,
         "observed": {"type": "float"}, "expected": {"type": "float"}, "score": {"type": "float"},
         "severity": KEYWORD, "sample_uids": KEYWORD, "explanation": {"type": "text"},
