@@ -29,6 +29,7 @@ class Rates:
     weekday: float
     spread: float
     clip: float  # residuals are winsorised at this many spreads before learning
+    day: int  # buckets in a day: a shape is learned only once a whole cycle was seen
 
     @classmethod
     def of(
@@ -50,6 +51,7 @@ class Rates:
             weekday=rate(seasonal_half_life_cycles * 24 * per_hour),  # one day a week
             spread=rate(spread_half_life_hours * per_hour),
             clip=clip_z,
+            day=max(1, round(24 * per_hour)),
         )
 
 
@@ -120,12 +122,10 @@ def learn(base: Baseline, start: int, count: float, rates: Rates) -> float:
     season_h, season_d = base.hour[hour], base.weekday[day]
     a = max(rates.level, 1.0 / n)
     base.level = max(_FLOOR, base.level + a * (count / (season_h * season_d) - base.level))
-    a = max(rates.hour, 24.0 / n)  # each hour slot has seen about n/24 buckets
-    if a < 1.0:
-        base.hour[hour] = season_h + a * (count / (base.level * season_d) - season_h)
-    a = max(rates.weekday, 7.0 / n)
-    if a < 1.0:
-        base.weekday[day] = season_d + a * (count / (base.level * season_h) - season_d)
+    if n > rates.day:
+        base.hour[hour] = season_h + rates.hour * (count / (base.level * season_d) - season_h)
+    if n > 7 * rates.day:
+        base.weekday[day] = season_d + rates.weekday * (count / (base.level * season_h) - season_d)
     return z
 
 

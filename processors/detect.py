@@ -53,14 +53,17 @@ class DetectorConfig(BaseModel):
     spread_half_life_hours: float = Field(default=24.0, gt=0, description="Noise-level memory.")
     min_count: int = Field(default=10, gt=0, description="Fewer mentions in a bucket never alert.")
     min_ratio: float = Field(default=1.5, gt=1, description="Observed/expected below this never alerts.")
-    open_z: float = Field(default=4.0, gt=0, description="Least surprise (z) that opens an alert.")
+    open_z: float = Field(default=6.0, gt=0, description="Least surprise (z) that opens an alert.")
     memory_hours: float = Field(
-        default=48.0, gt=0, description="Half-life of the largest recent surprise, which must be beaten."
+        default=240.0, gt=0, description="Half-life of the largest recent surprise, which must be beaten."
     )
-    warning_factor: float = Field(default=1.5, gt=1, description="x the bar: warning.")
-    critical_factor: float = Field(default=2.5, gt=1, description="x the bar: critical.")
+    warning_factor: float = Field(default=2.0, gt=1, description="x the bar: warning.")
+    critical_factor: float = Field(default=4.0, gt=1, description="x the bar: critical.")
     resolve_z: float = Field(default=2.0, ge=0, description="Below this an incident is quiet.")
     drift_half_life_hours: float = Field(default=2.0, gt=0, description="Drift averaging memory.")
+    drift_min_ratio: float = Field(
+        default=1.5, gt=1, description="Averaged observed/expected below this is no drift."
+    )
     negative_half_life_hours: float = Field(default=48.0, gt=0, description="Usual-share memory.")
     share_half_life_minutes: float = Field(default=10.0, gt=0, description="Recent-share memory.")
     min_negative_count: int = Field(default=5, gt=0, description="Fewer negatives never alert.")
@@ -69,7 +72,7 @@ class DetectorConfig(BaseModel):
     )
     resolve_after_minutes: float = Field(default=60.0, ge=0, description="Quiet time to resolve.")
     cooldown_minutes: float = Field(
-        default=360.0, ge=0, description="After resolving, crossings rejoin the same incident."
+        default=1440.0, ge=0, description="After resolving, crossings rejoin the same incident."
     )
     evidence_size: int = Field(default=3, gt=0, description="Mentions, authors, terms shown.")
 
@@ -88,6 +91,9 @@ class Observation:
     author: str = ""
     reach: int = 0
     terms: tuple[str, ...] = ()
+
+
+Test = tuple[AlertKind, float, float, float]  # kind, z (0 below a floor), observed, expected
 
 
 class Transition(NamedTuple):
@@ -109,7 +115,7 @@ class BrandState:
     drift: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])  # z, count, expected
     share: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0, 0.0])  # usual k, n; recent k, n
     records: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])  # decayed max z per kind
-    incidents: dict[str, dict[str, object]] = field(default_factory=dict)
+    thread: dict[str, object] | None = None  # the open (or cooling) incident, see Detector._step
     evidence: Evidence = field(default_factory=Evidence)
 
     def to_dict(self) -> dict[str, object]:
@@ -122,7 +128,7 @@ class BrandState:
             "drift": self.drift,
             "share": self.share,
             "records": self.records,
-            "incidents": self.incidents,
+            "thread": self.thread,
             "evidence": self.evidence.to_list(),
         }
 
@@ -139,7 +145,7 @@ class BrandState:
             drift=list(data["drift"]),  # type: ignore[call-overload]
             share=list(data["share"]),  # type: ignore[call-overload]
             records=list(data["records"]),  # type: ignore[call-overload]
-            incidents={k: dict(v) for k, v in data["incidents"].items()},  # type: ignore[attr-defined]
+            thread=data["thread"],  # type: ignore[arg-type]
             evidence=Evidence.from_list(data["evidence"]),  # type: ignore[arg-type]
         )
 
@@ -148,7 +154,7 @@ def observation(record: ScoredMention) -> Observation:
     """What the detector needs from a scored mention (terms: words of 3+ letters, not the brand's)."""
     mention = record.mention
     matched = {normalize(t).strip('"') for t in record.matched_terms}
-    words = dict.fromkeys(w for w in normalize(mention.text).split() if len(w) >= 3)
+    words = dict.fromkeys(w for w in record.text_normalized.split() if len(w) >= 3)
     return Observation(
         client=record.client,
         brand=record.brand,
@@ -212,8 +218,8 @@ class Detector:
             size=self.config.evidence_size,
         )
         if state.bucket - state.first >= self.warmup:
-            for i, (kind, z, observed, expected) in enumerate(self._tests(state)):
-                self._step(state, obs, kind, z, self._bar(state, i), observed, expected, out)
+            for i, test in enumerate(self._tests(state)):
+                self._step(state, obs, i, test, out)
         return out
 
     def score(self, state: BrandState) -> float:
@@ -229,7 +235,7 @@ class Detector:
 
     # -- statistics --------------------------------------------------------------------------
 
-    def _tests(self, state: BrandState) -> list[tuple[AlertKind, float, float, float]]:
+    def _tests(self, state: BrandState) -> list[Test]:
         """(kind, z, observed, expected) of the current partial bucket; z is 0 below a floor."""
         c = self.config
         mean = bl.expected(state.base, state.bucket)
@@ -240,7 +246,7 @@ class Detector:
         drift_z = ((1 - a) * state.drift[0] + a * z) / self.drift_norm
         drift_n = (1 - a) * state.drift[1] + a * count
         drift_e = (1 - a) * state.drift[2] + a * mean
-        if drift_n / a < c.min_count or drift_n < c.min_ratio * drift_e:
+        if drift_n / a < c.min_count or drift_n < c.drift_min_ratio * drift_e:
             drift_z = 0.0
         usual_k, usual_n, recent_k, recent_n = state.share
         k = recent_k * self.recent_decay + state.negatives
@@ -258,23 +264,21 @@ class Detector:
     def _advance(self, state: BrandState, bucket: int, obs: Observation, out: list[Transition]) -> None:
         """Close the current bucket and any silent ones up to `bucket`; learn; resolve."""
         w = self.config.bucket_seconds
-        warm = state.bucket - state.first >= self.warmup
         tests = self._tests(state)
-        hot = {kind for kind, z, _, _ in tests if z >= self.config.resolve_z}
         gap = (bucket - state.bucket) // w - 1
         decay = self.memory_decay ** (1 + gap)
         state.records = [max(r * decay, t[1]) for r, t in zip(state.records, tests, strict=True)]
+        thread = state.thread
+        if thread is not None and any(t[1] >= self.config.resolve_z for t in tests):
+            thread["hot"] = state.bucket
         self._learn(state, state.count, state.negatives)
         for _ in range(min(gap, self.max_gap)):
             state.bucket += w
             self._learn(state, 0.0, 0.0)
         state.bucket, state.count, state.negatives = bucket, 0.0, 0.0
-        if warm:
-            for kind in hot:
-                if kind in state.incidents:
-                    state.incidents[kind]["hot"] = bucket - w
-            self._resolve(state, obs, out)
-        if not state.incidents:
+        if thread is not None:
+            self._cool(state, thread, obs, out)
+        if state.thread is None:
             ev.roll(state.evidence, self.usual_decay)
 
     def _learn(self, state: BrandState, count: float, negatives: float) -> None:
@@ -289,13 +293,13 @@ class Detector:
         d[1] += a * (count - d[1])
         d[2] += a * (mean - d[2])
         s = state.share
-        if "negative_share_spike" not in state.incidents:
+        if state.thread is None:  # an incident's mentions are not the usual share
             s[0] = s[0] * self.usual_decay + negatives
             s[1] = s[1] * self.usual_decay + count
         s[2] = s[2] * self.recent_decay + negatives
         s[3] = s[3] * self.recent_decay + count
 
-    # -- the alert lifecycle -----------------------------------------------------------------
+    # -- the alert lifecycle: one thread per brand and incident --------------------------------
 
     def _severity(self, z: float, bar: float) -> Severity | None:
         c = self.config
@@ -305,70 +309,60 @@ class Detector:
             return "warning"
         return "info" if z >= bar else None
 
-    def _step(
-        self,
-        state: BrandState,
-        obs: Observation,
-        kind: AlertKind,
-        z: float,
-        bar: float,
-        observed: float,
-        expected: float,
-        out: list[Transition],
-    ) -> None:
-        incident = state.incidents.get(kind)
-        cooldown = self.config.cooldown_minutes * 60
-        if incident is None or (
-            incident["resolved"] is not None and state.bucket - incident["resolved"] > cooldown  # type: ignore[operator]
-        ):
-            incident = None
-        else:
-            bar = incident["bar"]  # type: ignore[assignment]  # escalation is judged against the opening bar
-        severity = self._severity(z, bar)
+    def _step(self, state: BrandState, obs: Observation, i: int, test: Test, out: list[Transition]) -> None:
+        """Open, escalate or quietly rejoin the brand's thread on test `i` of the current bucket."""
+        thread = state.thread
+        bar = self._bar(state, i) if thread is None else thread["bars"][i]  # type: ignore[index]
+        severity = self._severity(test[1], bar)
         if severity is None:
             return
         status: Status | None = None
-        if incident is None:
-            incident = {"start": state.bucket, "bar": bar, "severity": severity, "peak": z}
-            state.incidents[kind] = incident
+        if thread is None:
+            bars = [self._bar(state, j) for j in range(len(state.records))]
+            thread = state.thread = {"kind": test[0], "start": state.bucket, "bars": bars, "severity": severity}
             status = "open"
-        elif _RANK[severity] > _RANK[incident["severity"]]:  # type: ignore[index]
-            incident["severity"] = severity
+        elif _RANK[severity] > _RANK[thread["severity"]]:  # type: ignore[index]
+            thread["severity"] = severity
             status = "escalate"
-        incident["resolved"] = None
-        incident["hot"] = state.bucket
-        incident["peak"] = max(z, incident["peak"])  # type: ignore[call-overload]
+        quietly_rejoined = status is None and thread.get("resolved") is not None
+        thread["resolved"] = state.bucket if quietly_rejoined else None  # restarts the cooldown
+        thread["hot"] = state.bucket
         if status is not None:
-            out.append(Transition(status, self._alert(state, obs, kind, status, z, observed, expected)))
+            out.append(Transition(status, self._alert(state, obs, status, test)))
 
-    def _resolve(self, state: BrandState, obs: Observation, out: list[Transition]) -> None:
-        quiet = self.config.resolve_after_minutes * 60
-        cooldown = self.config.cooldown_minutes * 60
-        for kind in list(state.incidents):
-            incident = state.incidents[kind]
-            resolved = incident["resolved"]
-            if resolved is None and state.bucket - incident["hot"] >= quiet:  # type: ignore[operator]
-                incident["resolved"] = state.bucket
-                alert = self._alert(state, obs, kind, "resolve", 0.0, 0.0, 0.0)  # type: ignore[arg-type]
-                out.append(Transition("resolve", alert))
-            elif resolved is not None and state.bucket - resolved > cooldown:  # type: ignore[operator]
-                del state.incidents[kind]
+    def _cool(self, state: BrandState, thread: dict[str, object], obs: Observation, out: list[Transition]) -> None:
+        """Resolve a thread after a quiet spell; forget it once its cooldown is over."""
+        resolved = thread["resolved"]
+        if resolved is None:
+            if state.bucket - thread["hot"] >= self.config.resolve_after_minutes * 60:  # type: ignore[operator]
+                thread["resolved"] = state.bucket
+                test = next(t for t in self._tests(state) if t[0] == thread["kind"])
+                out.append(Transition("resolve", self._alert(state, obs, "resolve", test)))
+        elif state.bucket - resolved > self.config.cooldown_minutes * 60:  # type: ignore[operator]
+            state.thread = None
 
-    def _alert(
-        self,
-        state: BrandState,
-        obs: Observation,
-        kind: AlertKind,
-        status: Status,
-        z: float,
-        observed: float,
-        expected: float,
-    ) -> Alert:
-        incident = state.incidents[kind]
-        start = datetime.fromtimestamp(incident["start"], UTC)  # type: ignore[arg-type]
+    def _alert(self, state: BrandState, obs: Observation, status: Status, test: Test) -> Alert:
+        kind, z, observed, expected = test
+        thread = state.thread
+        assert thread is not None
+        start = datetime.fromtimestamp(thread["start"], UTC)  # type: ignore[arg-type]
         end = datetime.fromtimestamp(state.bucket + self.config.bucket_seconds, UTC)
+        if status == "resolve":
+            what = f"resolved: quiet for {self.config.resolve_after_minutes:g} min"
+        elif kind == "negative_share_spike":
+            what = f"{kind.replace('_', ' ')} {status}: negative share {observed:.0%} against the usual {expected:.0%}; z={z:.1f}"
+        else:
+            low, high = bl.interval(state.base, expected, self.config.open_z)
+            per = "per bucket" if kind == "volume_spike" else "per bucket, averaged over hours"
+            what = (
+                f"{kind.replace('_', ' ')} {status}: {observed:.0f} mentions {per} against "
+                f"{expected:.1f} expected (usual range {low:.0f}-{high:.0f}); z={z:.1f}"
+            )
+        window = f"window {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC, {self.config.bucket_seconds}s buckets"
+        lines = [what, window, *ev.describe(state.evidence, self.config.evidence_size)]
         return Alert(
-            id=f"{obs.client}/{obs.brand}/{kind}/{start.strftime('%Y%m%dT%H%M%SZ')}",
+            id=f"{obs.client}/{obs.brand}/{start:%Y%m%dT%H%M%SZ}",
+            status=status,
             client=obs.client,
             brand=obs.brand,
             kind=kind,
@@ -376,51 +370,9 @@ class Detector:
             window_end=end,
             observed=round(observed, 4),
             expected=round(expected, 4),
-            score=round(z if status != "resolve" else float(incident["peak"]), 3),  # type: ignore[arg-type]
-            severity=incident["severity"],  # type: ignore[arg-type]
-            sample_uids=self._samples(state),
-            explanation=self._explain(state, kind, status, z, observed, expected, start, end),
+            score=round(z, 3),
+            severity=thread["severity"],  # type: ignore[arg-type]
+            sample_uids=ev.samples(state.evidence, 2 * self.config.evidence_size),
+            explanation="\n".join(lines),
             raised_at=now(),
         )
-
-    def _samples(self, state: BrandState) -> list[str]:
-        uids = [str(e[1]) for e in state.evidence.negatives]
-        uids += [str(e[2]) for e in state.evidence.authors if e[2]]
-        return list(dict.fromkeys(uids))[: 2 * self.config.evidence_size]
-
-    def _explain(
-        self,
-        state: BrandState,
-        kind: AlertKind,
-        status: Status,
-        z: float,
-        observed: float,
-        expected: float,
-        start: datetime,
-        end: datetime,
-    ) -> str:
-        c = self.config
-        what = kind.replace("_", " ")
-        if status == "resolve":
-            return f"{what} resolved: quiet for {c.resolve_after_minutes:g} min ({start:%Y-%m-%d %H:%M} to {end:%H:%M} UTC)"
-        if kind == "negative_share_spike":
-            seen = f"negative share {observed:.0%} against the usual {expected:.0%}"
-        else:
-            low, high = bl.interval(state.base, expected, c.open_z)
-            per = f"per {c.bucket_seconds // 60 or 1} min" if kind == "volume_spike" else "per bucket, averaged over hours"
-            seen = (
-                f"{observed:.0f} mentions {per} against {expected:.1f} expected "
-                f"(usual range {low:.0f}-{high:.0f})"
-            )
-        lines = [f"{what} {status}: {seen}; z={z:.1f}; window {start:%Y-%m-%d %H:%M} to {end:%H:%M} UTC"]
-        terms = ev.rising(state.evidence, c.evidence_size)
-        if terms:
-            lines.append("rising terms: " + ", ".join(terms))
-        negatives = [str(e[2] or e[1]) for e in state.evidence.negatives]
-        if negatives:
-            lines.append("top negative mentions: " + " ".join(negatives))
-        authors = [f"{e[1]} ({e[0]:,} followers)" for e in state.evidence.authors]
-        if authors:
-            lines.append("largest reach: " + ", ".join(authors))
-        return "\n".join(lines)
-

@@ -91,3 +91,22 @@ def rising(ev: Evidence, n: int) -> list[str]:
         if count >= 2
     }
     return [t for t, gain in sorted(gains.items(), key=lambda kv: -kv[1])[:n] if gain > 0]
+
+
+def describe(ev: Evidence, n: int) -> list[str]:
+    """Lines of an alert's explanation: rising terms, negative mentions (links), loudest authors."""
+    lines = []
+    terms = rising(ev, n)
+    if terms:
+        lines.append("rising terms: " + ", ".join(terms))
+    if ev.negatives:
+        lines.append("top negative mentions: " + " ".join(str(e[2] or e[1]) for e in ev.negatives))
+    if ev.authors:
+        lines.append("largest reach: " + ", ".join(f"{e[1]} ({e[0]:,} followers)" for e in ev.authors))
+    return lines
+
+
+def samples(ev: Evidence, n: int) -> list[str]:
+    """Uids of the mentions an alert points at: negative ones first, then the loudest authors'."""
+    uids = [str(e[1]) for e in ev.negatives] + [str(e[2]) for e in ev.authors if e[2]]
+    return list(dict.fromkeys(uids))[:n]

@@ -1,0 +1,39 @@
+"""Alert evidence stays bounded and names what rose."""
+
+from __future__ import annotations
+
+from processors.evidence import TERMS_KEPT, Evidence, note, rising, roll
+
+
+def add(ev: Evidence, terms: tuple[str, ...], *, negative: bool = False, reach: int = 0, n: int = 0) -> None:
+    note(ev, terms=terms, negative=negative, reach=reach, uid=f"u{n}", url=f"https://x.test/{n}", author=f"a{n}", size=3)
+
+
+def test_terms_are_bounded() -> None:
+    ev = Evidence()
+    for i in range(1000):
+        add(ev, (f"word{i}", "common"))
+    assert len(ev.terms) <= 2 * TERMS_KEPT
+    assert ev.terms["common"] == 1000
+
+
+def test_largest_reach_kept_once_per_author() -> None:
+    ev = Evidence()
+    for n, reach in enumerate([5, 900, 30, 70000, 12, 900]):
+        add(ev, (), negative=True, reach=reach, n=n)
+    assert [e[0] for e in ev.authors] == [70000, 900, 900]
+    assert [e[1] for e in ev.negatives] == ["u3", "u1", "u5"]
+    note(ev, terms=(), negative=False, reach=10**6, uid="u9", url=None, author="a3", size=3)
+    assert [e[1] for e in ev.authors] == ["a3", "a1", "a5"]
+
+
+def test_rising_terms_against_the_usual_vocabulary() -> None:
+    ev = Evidence()
+    for _ in range(50):
+        add(ev, ("price", "shop"))
+    roll(ev, 0.9)
+    assert ev.terms == {} and ev.usual["price"] == 50
+    for _ in range(10):
+        add(ev, ("price", "recall", "fire"))
+    assert rising(ev, 2) == ["recall", "fire"] or rising(ev, 2) == ["fire", "recall"]
+    assert "price" not in rising(ev, 3)
