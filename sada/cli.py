@@ -168,7 +168,7 @@ def sinks() -> None:
 @app.command()
 def demo(
     count: Annotated[int, typer.Option(help="Synthetic mentions to stream.")] = 2000,
-    rate: Annotated[float, typer.Option(help="Mentions per second.")] = 400.0,
+    rate: Annotated[float, typer.Option(help="Mentions per second.")] = 200.0,
 ) -> None:
     """Start the local services and run the whole pipeline on the synthetic stream."""
     from sada.demo import run_demo

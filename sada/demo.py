@@ -7,9 +7,7 @@ produces the synthetic mentions, runs a local webhook receiver, watches, and rep
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +25,8 @@ from ingest import synthetic
 from ingest.producer import KafkaEmitter
 from ingest.runner import Job, run
 from sada.receiver import Receiver
-from sada.topics import end_offsets, ensure_topics, lag
+from sada.topics import backlog, end_offsets, ensure_topics
+from sada.workers import spawn, stop
 
 RECEIVER_PORT = 8765  # the sample config's webhook routes point here
 DRAIN_TIMEOUT_SECONDS = 240.0
@@ -60,24 +59,9 @@ class Progress:
         return table
 
 
-def _start(stage: str, settings: Settings, log_dir: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "SADA_NAMESPACE": settings.namespace,
-           "SADA_CONFIG": str(settings.config_path), "SADA_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-           "SADA_ES_URL": settings.es_url, "SADA_CACHE_DIR": str(settings.cache_dir)}
-    log = (log_dir / f"{stage}.log").open("ab")
-    return subprocess.Popen([sys.executable, "-m", "sada", stage], env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-
-
 def _count(settings: Settings, index: str) -> int:
     response = httpx.get(f"{settings.es_url}/{index}/_count", timeout=5)
     return int(response.json()["count"]) if response.status_code == 200 else 0
-
-
-def _backlog(settings: Settings) -> int:
-    return (lag(settings, settings.group("processors"), topics.RAW)
-            + lag(settings, settings.group("index-mentions"), topics.SCORED)
-            + lag(settings, settings.group("notify"), topics.ALERTS))
 
 
 def _print_alert(alert: dict[str, Any]) -> None:
@@ -91,15 +75,12 @@ def run_demo(settings: Settings, config: SadaConfig, *, count: int, rate: float)
     ensure_topics(settings)
     log_dir = settings.cache_dir / "demo"
     log_dir.mkdir(parents=True, exist_ok=True)
-    workers = [_start(stage, settings, log_dir) for stage in ("process", "sinks")]
+    workers = [spawn(stage, settings, log_dir) for stage in ("process", "sinks")]
     try:
         with Receiver(RECEIVER_PORT, on_receive=_print_alert) as receiver:
             progress = asyncio.run(_watch(settings, receiver, workers, log_dir, count, rate))
     finally:
-        for worker in workers:
-            worker.terminate()
-        for worker in workers:
-            worker.wait(timeout=60)
+        stop(workers)
     console.print(
         f"Indices: [bold]{settings.mentions_index}[/] (mentions), [bold]{settings.alerts_index}[/] "
         f"(alerts) at {settings.es_url}. Webhook alerts went to http://127.0.0.1:{RECEIVER_PORT}/"
@@ -123,6 +104,7 @@ async def _watch(
     job = Job("synthetic", synthetic, synthetic.Config(count=count, rate_per_second=rate))
     ingest = asyncio.create_task(run([job], KafkaEmitter(settings), once=True))
     deadline = time.monotonic() + count / rate + DRAIN_TIMEOUT_SECONDS
+    calm = 0
     with Live(progress.table(settings), console=console, refresh_per_second=2) as live:
         while time.monotonic() < deadline:
             await asyncio.sleep(1.0)
@@ -132,11 +114,15 @@ async def _watch(
             progress.alerts_raised = end_offsets(settings, topics.ALERTS) - alerts_before
             progress.indexed = _count(settings, settings.mentions_index)
             progress.alerts_received = len(receiver.received)
-            progress.backlog = await asyncio.to_thread(_backlog, settings)
+            progress.backlog = await asyncio.to_thread(backlog, settings)
             if ingest.done():
                 tally = ingest.result()["synthetic"]
                 progress.produced, progress.dead_lettered = tally.mentions, tally.rejected
             live.update(progress.table(settings))
             if ingest.done() and progress.backlog == 0 and progress.scored > 0:
-                return progress
+                calm += 1  # caught up twice in a row: no record was between two stages
+                if calm == 2:
+                    return progress
+            else:
+                calm = 0
     raise RuntimeError(f"the pipeline did not catch up in time; see the logs in {log_dir}")

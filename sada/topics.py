@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
@@ -21,10 +23,8 @@ def ensure_topics(settings: Settings) -> list[str]:
             if settings.topic(t) not in existing
         ]
         if wanted:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another process was first
                 admin.create_topics(wanted)
-            except TopicAlreadyExistsError:
-                pass  # created concurrently by another process
         return [t.name for t in wanted]
     finally:
         admin.close()
@@ -56,3 +56,15 @@ def lag(settings: Settings, group: str, topic: topics.Topic) -> int:
     finally:
         consumer.close()
         admin.close()
+
+
+def backlog(settings: Settings) -> int:
+    """Records some stage has not finished yet: zero when the whole pipeline has caught up."""
+    consumers = [
+        ("processors", topics.RAW),
+        ("processors", topics.SCORED),
+        ("index-mentions", topics.SCORED),
+        ("index-alerts", topics.ALERTS),
+        ("notify", topics.ALERTS),
+    ]
+    return sum(lag(settings, settings.group(stage), topic) for stage, topic in consumers)

@@ -1,9 +1,14 @@
-"""The sink process: three runners side by side, stopped cleanly on SIGTERM or Ctrl-C."""
+"""Worker processes: the sink process (three runners side by side, stopped cleanly on SIGTERM
+or Ctrl-C), and starting/stopping `sada` stages as child processes."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import subprocess
+import sys
+from pathlib import Path
 
 from core import topics
 from core.config import SadaConfig, Settings
@@ -30,3 +35,30 @@ async def run_sinks(settings: Settings, config: SadaConfig) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, lambda: [r.stop() for r in runners])
     await asyncio.gather(*(r.run() for r in runners))
+
+
+def spawn(stage: str, settings: Settings, log_dir: Path) -> subprocess.Popen[bytes]:
+    """Start `python -m sada <stage>` as its own process with these settings, logging to a file."""
+    env = {
+        **os.environ,
+        "SADA_NAMESPACE": settings.namespace,
+        "SADA_CONFIG": str(settings.config_path),
+        "SADA_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "SADA_ES_URL": settings.es_url,
+        "SADA_CACHE_DIR": str(settings.cache_dir),
+    }
+    log = (log_dir / f"{stage}.log").open("ab")
+    return subprocess.Popen(
+        [sys.executable, "-m", "sada", stage], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+
+
+def stop(procs: list[subprocess.Popen[bytes]], timeout: float = 30.0) -> None:
+    """SIGTERM, then SIGKILL whatever has not exited within `timeout`."""
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -61,26 +60,11 @@ def eventually(check: Callable[[], bool], *, timeout: float = 120.0, what: str =
 @contextlib.contextmanager
 def pipeline_workers(settings: Settings, log_dir: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
     """The processors and sinks as real processes (`python -m sada process|sinks`)."""
-    env = {
-        **os.environ,
-        "SADA_NAMESPACE": settings.namespace,
-        "SADA_CONFIG": str(settings.config_path),
-        "SADA_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-        "SADA_ES_URL": settings.es_url,
-        "SADA_CACHE_DIR": str(log_dir / "cache"),
-    }
-    procs = []
-    for stage in ("process", "sinks"):
-        log = (log_dir / f"{stage}.log").open("ab")
-        procs.append(subprocess.Popen([sys.executable, "-m", "sada", stage], env=env,
-                                      stdout=log, stderr=subprocess.STDOUT))
+    from sada.workers import spawn, stop
+
+    settings = settings.model_copy(update={"cache_dir": log_dir / "cache"})
+    procs = [spawn(stage, settings, log_dir) for stage in ("process", "sinks")]
     try:
         yield procs
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop(procs)

@@ -22,7 +22,7 @@ from ingest import replay, synthetic
 from ingest.producer import KafkaEmitter
 from ingest.runner import Job, run
 from sada.receiver import Receiver
-from sada.topics import ensure_topics, lag
+from sada.topics import backlog, ensure_topics
 
 SAMPLE = Path(__file__).resolve().parents[1] / "deploy" / "sample-config.yaml"
 MALFORMED = '{"uid": "broken-1", "text": 42}'
@@ -64,11 +64,7 @@ def _count(settings: Settings) -> int:
 
 
 def _drained(settings: Settings) -> bool:
-    return (
-        lag(settings, settings.group("processors"), topics.RAW) == 0
-        and lag(settings, settings.group("index-mentions"), topics.SCORED) == 0
-        and lag(settings, settings.group("notify"), topics.ALERTS) == 0
-    )
+    return backlog(settings) == 0
 
 
 def _dead_letters(settings: Settings) -> list[dict[str, str]]:
