@@ -183,9 +183,6 @@ def build_matcher(config: SadaConfig) -> Matcher:
 
 def _candidates(matcher: Matcher, word: str) -> tuple[int, ...]:
     """Atoms whose first word can be this token (without its marker); cached per word."""
-    found = matcher.cache.get(word)
-    if found is not None:
-        return found
     hits = list(matcher.exact.get(word, ()))
     for length in matcher.prefix_lengths:
         if length > len(word):
@@ -205,7 +202,9 @@ def _scan(matcher: Matcher, tokens: list[str]) -> dict[int, list[Span]]:
     bare: list[str] | None = None
     for i, token in enumerate(tokens):
         marker = token[0] if token[0] in _MARKERS else ""
-        for atom_id in _candidates(matcher, token[1:] if marker else token):
+        word = token[1:] if marker else token
+        found = matcher.cache.get(word)
+        for atom_id in _candidates(matcher, word) if found is None else found:
             atom = matcher.atoms[atom_id]
             if atom.marker and atom.marker != marker:
                 continue
