@@ -24,7 +24,7 @@ from ingest.cursor import CursorStore, Window
 from ingest.http import HttpPolicy, Polite, Sleep
 from ingest.normalize import canonical_url, from_epoch, from_iso, html_to_text
 from ingest.parsing import Item, each, field, load_json, text_of
-from ingest.polling import observe, poll
+from ingest.polling import accept_page, observe, poll
 
 NAME = "hackernews"
 
@@ -111,7 +111,8 @@ async def fetch(
                 "query": query, "tags": config.tags,
                 "numericFilters": f"created_at_i>{int(window.since)}",
                 "hitsPerPage": config.hits_per_page, "page": page})
-            items = observe(NAME, parse(response.content, fetched_at=now()))
+            items = observe(NAME, accept_page(NAME, str(response.url), parse(
+                response.content, fetched_at=now()), response.content))
             for item in items:
                 if isinstance(item, Rejected) or window.admit(item.source_id,
                                                               item.created_at.timestamp()):

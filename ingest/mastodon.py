@@ -25,7 +25,7 @@ from ingest.cursor import CursorStore
 from ingest.http import HttpPolicy, Polite, Sleep, SourceError
 from ingest.normalize import canonical_url, from_iso, html_to_text
 from ingest.parsing import Item, each, field, load_json, text_of
-from ingest.polling import observe, poll
+from ingest.polling import accept_page, observe, poll
 
 NAME = "mastodon"
 
@@ -171,7 +171,8 @@ async def fetch(
                         f"token for it under access_tokens, or remove it from instances",
                         status=401) from exc
                 raise
-            items = observe(NAME, parse(response.content, instance=instance, fetched_at=now()))
+            items = observe(NAME, accept_page(NAME, str(response.url), parse(
+                response.content, instance=instance, fetched_at=now()), response.content))
             for item in items:
                 yield item
             count, newest = _page(response)

@@ -15,7 +15,7 @@ from typing import TypeVar
 from core.errors import Rejected, RetryLater
 from core.metrics import ERRORS, NEWEST_LAG, RECEIVED
 from ingest.http import Sleep, SourceError
-from ingest.parsing import Item
+from ingest.parsing import Item, text_of
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,21 @@ def observe(source: str, items: list[Item]) -> list[Item]:
     if newest is not None:
         _newest[source] = newest
         NEWEST_LAG.labels(source=source).set((datetime.now(UTC) - newest).total_seconds())
+    return items
+
+
+def accept_page(source: str, url: str, items: list[Item], payload: bytes) -> list[Item]:
+    """The items of a page, or RetryLater if the page as a whole is not what the source sends.
+
+    An HTML error page, an error object or a body cut short is the server's problem, not an
+    item's: the cursor stays where it was and the next round reads the page again, so nothing
+    is lost (and nothing is dead-lettered for it).
+    """
+    if len(items) == 1 and isinstance(items[0], Rejected) and (
+        items[0].payload == text_of(payload)
+    ):
+        raise RetryLater(f"{items[0].reason} (from {url.split('?', 1)[0]}); the cursor stays, "
+                         "this page is read again next round")
     return items
 
 

@@ -23,7 +23,7 @@ from ingest.cursor import CursorStore, Window
 from ingest.http import HttpPolicy, Polite, Sleep, SourceError
 from ingest.normalize import canonical_url, from_epoch
 from ingest.parsing import Item, each, field, load_json, text_of
-from ingest.polling import observe, poll
+from ingest.polling import accept_page, observe, poll
 
 NAME = "reddit"
 
@@ -159,7 +159,8 @@ async def fetch(
                   "type": "link", **({"restrict_sr": "1"} if config.subreddits else {})}
         for _ in range(config.max_pages_per_poll):
             response = await get(params)
-            items = observe(NAME, parse(response.content, fetched_at=now()))
+            items = observe(NAME, accept_page(NAME, str(response.url), parse(
+                response.content, fetched_at=now()), response.content))
             reached_cursor = False
             for item in items:
                 if isinstance(item, Rejected):
