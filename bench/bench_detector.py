@@ -50,10 +50,10 @@ def run(stream: list[Observation], *, round_trip: bool) -> float:
             table[obs.brand] = state.to_dict()
     else:
         for obs in stream:
-            state = states.get(obs.brand)
-            if state is None:
-                state = states[obs.brand] = BrandState()
-            detector.add(state, obs)
+            live = states.get(obs.brand)
+            if live is None:
+                live = states[obs.brand] = BrandState()
+            detector.add(live, obs)
     return len(stream) / (time.perf_counter() - began)
 
 

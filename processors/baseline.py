@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 _DAY = 86_400
 _HOUR = 3_600
@@ -69,9 +70,9 @@ class Baseline:
         return [self.level, self.hour, self.weekday, self.spread, self.buckets]
 
     @classmethod
-    def from_list(cls, data: list[object]) -> Baseline:
+    def from_list(cls, data: list[Any]) -> Baseline:
         level, hour, weekday, spread, buckets = data
-        return cls(float(level), list(hour), list(weekday), float(spread), int(buckets))  # type: ignore[arg-type, call-overload]
+        return cls(float(level), list(hour), list(weekday), float(spread), int(buckets))
 
 
 def slots(start: int) -> tuple[int, int]:

@@ -12,10 +12,14 @@ for the bucket to close. Three kinds are tested on the same counts:
   (binomial z-score), which moves even when the volume does not.
 
 Floors (a minimum count and ratio) keep 1 -> 4 mentions from being a crisis, and a warm-up
-keeps new brands quiet until their baseline means something. An incident is one alert thread
-with a deterministic id (client/brand/kind/start): it opens, escalates when its severity
-rises, and resolves after a quiet spell; a new crossing within the cooldown after that joins
-the same thread instead of opening another.
+keeps new brands quiet until their baseline means something. To open, a surprise must also
+beat the largest one of the brand's recent past (decaying over days): a brand that bursts
+daily needs a bigger burst, a quiet one is heard at once.
+
+An incident is one alert thread per brand, whatever kinds it shows, with a deterministic id
+(client/brand/start): it opens, escalates when its severity rises (judged against the bar at
+opening), and resolves after a quiet spell; a crossing within the cooldown after that joins
+the same thread quietly instead of opening another.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -96,6 +100,17 @@ class Observation:
 Test = tuple[AlertKind, float, float, float]  # kind, z (0 below a floor), observed, expected
 
 
+class Thread(TypedDict):
+    """The brand's open (or cooling) incident; plain JSON so the state stays a dict."""
+
+    kind: AlertKind  # what opened it
+    start: int  # bucket it opened in: the thread id
+    bars: list[float]  # per test, the surprise that was needed at opening
+    severity: Severity
+    hot: int  # last bucket with a test above resolve_z
+    resolved: int | None  # when it went quiet; crossings until the cooldown ends rejoin it
+
+
 class Transition(NamedTuple):
     """A step of an alert thread; the Alert carries the thread's id."""
 
@@ -115,7 +130,7 @@ class BrandState:
     drift: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])  # z, count, expected
     share: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0, 0.0])  # usual k, n; recent k, n
     records: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])  # decayed max z per kind
-    thread: dict[str, object] | None = None  # the open (or cooling) incident, see Detector._step
+    thread: Thread | None = None
     evidence: Evidence = field(default_factory=Evidence)
 
     def to_dict(self) -> dict[str, object]:
@@ -133,20 +148,20 @@ class BrandState:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, object] | None) -> BrandState:
+    def from_dict(cls, data: dict[str, Any] | None) -> BrandState:
         if not data:
             return cls()
         return cls(
-            bucket=int(data["bucket"]),  # type: ignore[call-overload]
-            count=float(data["count"]),  # type: ignore[arg-type]
-            negatives=float(data["negatives"]),  # type: ignore[arg-type]
-            first=int(data["first"]),  # type: ignore[call-overload]
-            base=Baseline.from_list(data["base"]),  # type: ignore[arg-type]
-            drift=list(data["drift"]),  # type: ignore[call-overload]
-            share=list(data["share"]),  # type: ignore[call-overload]
-            records=list(data["records"]),  # type: ignore[call-overload]
-            thread=data["thread"],  # type: ignore[arg-type]
-            evidence=Evidence.from_list(data["evidence"]),  # type: ignore[arg-type]
+            bucket=int(data["bucket"]),
+            count=float(data["count"]),
+            negatives=float(data["negatives"]),
+            first=int(data["first"]),
+            base=Baseline.from_list(data["base"]),
+            drift=list(data["drift"]),
+            share=list(data["share"]),
+            records=list(data["records"]),
+            thread=data["thread"],
+            evidence=Evidence.from_list(data["evidence"]),
         )
 
 
@@ -312,40 +327,42 @@ class Detector:
     def _step(self, state: BrandState, obs: Observation, i: int, test: Test, out: list[Transition]) -> None:
         """Open, escalate or quietly rejoin the brand's thread on test `i` of the current bucket."""
         thread = state.thread
-        bar = self._bar(state, i) if thread is None else thread["bars"][i]  # type: ignore[index]
+        bar = self._bar(state, i) if thread is None else thread["bars"][i]
         severity = self._severity(test[1], bar)
         if severity is None:
             return
         status: Status | None = None
         if thread is None:
             bars = [self._bar(state, j) for j in range(len(state.records))]
-            thread = state.thread = {"kind": test[0], "start": state.bucket, "bars": bars, "severity": severity}
+            thread = state.thread = Thread(
+                kind=test[0], start=state.bucket, bars=bars, severity=severity, hot=state.bucket, resolved=None
+            )
             status = "open"
-        elif _RANK[severity] > _RANK[thread["severity"]]:  # type: ignore[index]
+        elif _RANK[severity] > _RANK[thread["severity"]]:
             thread["severity"] = severity
             status = "escalate"
-        quietly_rejoined = status is None and thread.get("resolved") is not None
+        quietly_rejoined = status is None and thread["resolved"] is not None
         thread["resolved"] = state.bucket if quietly_rejoined else None  # restarts the cooldown
         thread["hot"] = state.bucket
         if status is not None:
             out.append(Transition(status, self._alert(state, obs, status, test)))
 
-    def _cool(self, state: BrandState, thread: dict[str, object], obs: Observation, out: list[Transition]) -> None:
+    def _cool(self, state: BrandState, thread: Thread, obs: Observation, out: list[Transition]) -> None:
         """Resolve a thread after a quiet spell; forget it once its cooldown is over."""
         resolved = thread["resolved"]
         if resolved is None:
-            if state.bucket - thread["hot"] >= self.config.resolve_after_minutes * 60:  # type: ignore[operator]
+            if state.bucket - thread["hot"] >= self.config.resolve_after_minutes * 60:
                 thread["resolved"] = state.bucket
                 test = next(t for t in self._tests(state) if t[0] == thread["kind"])
                 out.append(Transition("resolve", self._alert(state, obs, "resolve", test)))
-        elif state.bucket - resolved > self.config.cooldown_minutes * 60:  # type: ignore[operator]
+        elif state.bucket - resolved > self.config.cooldown_minutes * 60:
             state.thread = None
 
     def _alert(self, state: BrandState, obs: Observation, status: Status, test: Test) -> Alert:
         kind, z, observed, expected = test
         thread = state.thread
         assert thread is not None
-        start = datetime.fromtimestamp(thread["start"], UTC)  # type: ignore[arg-type]
+        start = datetime.fromtimestamp(thread["start"], UTC)
         end = datetime.fromtimestamp(state.bucket + self.config.bucket_seconds, UTC)
         if status == "resolve":
             what = f"resolved: quiet for {self.config.resolve_after_minutes:g} min"
@@ -371,7 +388,7 @@ class Detector:
             observed=round(observed, 4),
             expected=round(expected, 4),
             score=round(z, 3),
-            severity=thread["severity"],  # type: ignore[arg-type]
+            severity=thread["severity"],
             sample_uids=ev.samples(state.evidence, 2 * self.config.evidence_size),
             explanation="\n".join(lines),
             raised_at=now(),

@@ -9,6 +9,7 @@ open; between incidents the bucket's terms are folded into the brand's usual voc
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 TERMS_KEPT = 32  # pruned back to this many terms once twice as many are held
 
@@ -17,16 +18,16 @@ TERMS_KEPT = 32  # pruned back to this many terms once twice as many are held
 class Evidence:
     terms: dict[str, float] = field(default_factory=dict)  # now: bucket or incident
     usual: dict[str, float] = field(default_factory=dict)  # decayed counts before
-    negatives: list[list[object]] = field(default_factory=list)  # [reach, uid, url], largest first
-    authors: list[list[object]] = field(default_factory=list)  # [reach, author, uid], largest first
+    negatives: list[list[Any]] = field(default_factory=list)  # [reach, uid, url], largest first
+    authors: list[list[Any]] = field(default_factory=list)  # [reach, author, uid], largest first
 
     def to_list(self) -> list[object]:
         return [self.terms, self.usual, self.negatives, self.authors]
 
     @classmethod
-    def from_list(cls, data: list[object]) -> Evidence:
+    def from_list(cls, data: list[Any]) -> Evidence:
         terms, usual, negatives, authors = data
-        return cls(dict(terms), dict(usual), list(negatives), list(authors))  # type: ignore[call-overload]
+        return cls(dict(terms), dict(usual), list(negatives), list(authors))
 
 
 def _prune(counts: dict[str, float]) -> None:
@@ -36,13 +37,13 @@ def _prune(counts: dict[str, float]) -> None:
         counts.update(keep)
 
 
-def _keep_top(ranked: list[list[object]], entry: list[object], size: int) -> None:
+def _keep_top(ranked: list[list[Any]], entry: list[object], size: int) -> None:
     """Insert `entry` (reach first) into a short list sorted by reach; one entry per key."""
-    if len(ranked) >= size and entry[0] <= ranked[-1][0]:  # type: ignore[operator]
+    if len(ranked) >= size and entry[0] <= ranked[-1][0]:
         return
     ranked[:] = [e for e in ranked if e[1] != entry[1]]
     ranked.append(entry)
-    ranked.sort(key=lambda e: -e[0])  # type: ignore[operator]
+    ranked.sort(key=lambda e: -e[0])
     del ranked[size:]
 
 
