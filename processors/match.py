@@ -139,8 +139,7 @@ def check_queries(config: SadaConfig) -> list[str]:
     return _parse_all(config)[1]
 
 
-def compile_rules(rules: list[_Rule]) -> Matcher:
-    """Index the terms of parsed rules; `build_matcher` is the way in from a config."""
+def _compile(rules: list[_Rule]) -> Matcher:
     matcher = Matcher(tuple(rules), [], {}, {}, {}, (), {})
     by_signature: dict[tuple[object, ...], int] = {}
     for rule_id, rule in enumerate(rules):
@@ -178,7 +177,7 @@ def build_matcher(config: SadaConfig) -> Matcher:
             f"{len(errors)} invalid quer{'y' if len(errors) == 1 else 'ies'}:\n  "
             + "\n  ".join(errors)
         )
-    return compile_rules(rules)
+    return _compile(rules)
 
 
 def _candidates(matcher: Matcher, word: str) -> tuple[int, ...]:

@@ -3,6 +3,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.config import ConfigError, SadaConfig
 from core.events import Author, Mention
@@ -406,3 +408,11 @@ def test_clitic_forms() -> None:
     assert {"وسامسونج", "للسامسونج", "بالسامسونج", "وبالسامسونج"} <= clitic_forms("سامسونج")
     assert "للاهلي" in clitic_forms("الاهلي") and "لالاهلي" not in clitic_forms("الاهلي")
     assert clitic_forms("samsung") == {"samsung"}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text())
+def test_any_text_matches_without_raising(text: str) -> None:
+    config = {"clients": [{"id": "acme", "name": "Acme", "brands": BRANDS}]}
+    matcher = build_matcher(SadaConfig.model_validate(config))
+    assert isinstance(match(mention(text), matcher), list)

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from processors.query import (
     And,
@@ -161,3 +163,16 @@ def test_anchored(query: str, expected: bool) -> None:
 def test_terms_in_reading_order() -> None:
     found = terms(parse('(a OR "b c") NOT d e NEAR/2 f lang:ar'))
     assert [t.text for t in found] == ["a", '"b c"', "d", "e", "f"]
+
+
+_PIECES = [*'ab "()*~#@$:/0123456789', " AND ", " OR ", " NOT ", "NEAR/", "ONEAR/", "lang:"]
+_PIECES += ["site:", "min_followers:", "سا", "🍎"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES)).map("".join))
+def test_any_string_parses_or_fails_with_a_position(query: str) -> None:
+    try:
+        parse(query)
+    except QueryError as exc:
+        assert 0 <= exc.position <= len(query)
