@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -48,21 +49,27 @@ def matcher() -> Matcher:
     return build_matcher(SadaConfig.model_validate(config))
 
 
-def mention(text: str, **fields: object) -> Mention:
+def mention(
+    text: str,
+    *,
+    source: str = "bluesky",
+    handle: str = "someone",
+    followers: int | None = 0,
+    url: str | None = None,
+    language_hint: str | None = None,
+) -> Mention:
     at = datetime(2026, 1, 1, tzinfo=UTC)
-    author = Author(
-        handle=str(fields.pop("handle", "someone")), followers=fields.pop("followers", 0)
-    )
     return Mention(
         uid="u1",
-        source=str(fields.pop("source", "bluesky")),
+        source=source,
         source_id="1",
-        author=author,
+        author=Author(handle=handle, followers=followers),
         text=text,
+        url=url,
+        language_hint=language_hint,
         created_at=at,
         fetched_at=at,
-        **fields,
-    )  # type: ignore[arg-type]
+    )
 
 
 CASES = [
@@ -212,7 +219,7 @@ def test_brands(matcher: Matcher, text: str, expected: set[str]) -> None:
     assert {m.brand for m in match(mention(text), matcher)} == expected
 
 
-def hits(query: str, text: str, exclude: tuple[str, ...] = (), **fields: object) -> bool:
+def hits(query: str, text: str, exclude: tuple[str, ...] = (), **fields: Any) -> bool:
     brand = {"id": "b", "name": "B", "include": [query], "exclude": list(exclude)}
     config = {"clients": [{"id": "c", "name": "C", "brands": [brand]}]}
     return bool(match(mention(text, **fields), build_matcher(SadaConfig.model_validate(config))))
@@ -329,7 +336,7 @@ FIELDS = [
 
 
 @pytest.mark.parametrize(("query", "text", "fields", "expected"), FIELDS)
-def test_field_filters(query: str, text: str, fields: dict[str, object], expected: bool) -> None:
+def test_field_filters(query: str, text: str, fields: dict[str, Any], expected: bool) -> None:
     assert hits(query, text, **fields) is expected
 
 
