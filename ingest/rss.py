@@ -1,0 +1,241 @@
+"""Any RSS 2.0, RSS 1.0 or Atom feed, including Google News searches per brand and language.
+
+Feeds are fetched with conditional GET (ETag / Last-Modified) so an unchanged feed costs a 304.
+Items are not date-sorted and their dates are unreliable, so the cursor is the set of item ids
+already yielded (pruned past `max_item_age_hours`), not a time. Feeds in the wild declare the
+wrong encoding, or none, and write dates in their own language: the parser falls back through
+the HTTP charset and common encodings, and reads localized month names and digits; an item whose
+date still cannot be read is dated when it was fetched rather than dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import time
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+from xml.etree.ElementTree import Element, ParseError
+
+import httpx
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from core.errors import Rejected
+from core.events import Author, Mention, make_uid, now
+from ingest.cursor import CursorStore
+from ingest.http import HttpPolicy, Polite, Sleep
+from ingest.normalize import canonical_url, html_to_text, parse_feed_date
+from ingest.parsing import Item, each, text_of
+from ingest.polling import accept_page, observe, poll
+
+NAME = "rss"
+_DECLARATION = re.compile(rb"^\s*<\?xml[^>]*\?>")
+_WORD = re.compile(r"\w+")
+_EMAIL_NAME = re.compile(r"^\S+@\S+\s+\((.+)\)$")  # RSS <author>: "mail@host (Name)"
+
+
+class GoogleNewsSearch(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    query: str = Field(min_length=1, description='Search, e.g. "\\"acme bank\\"".')
+    language: str = Field(default="en", description="Interface language (hl), e.g. ar, en-GB.")
+    country: str = Field(default="US", description="Edition country (gl), e.g. EG, SA, GB.")
+
+    def url(self) -> str:
+        base_language = self.language.split("-")[0]
+        return "https://news.google.com/rss/search?" + urlencode({
+            "q": self.query, "hl": self.language, "gl": self.country,
+            "ceid": f"{self.country}:{base_language}"}, safe=":")
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    feeds: list[str] = Field(default=[], description="Feed URLs (RSS or Atom).")
+    google_news: list[GoogleNewsSearch] = Field(
+        default=[], description="Google News searches, each becoming a feed URL."
+    )
+    poll_interval_seconds: float = Field(default=600.0, gt=0, description="Pause between polls.")
+    max_item_age_hours: float = Field(
+        default=72.0, gt=0, description="Older items are skipped (feeds keep old items listed)."
+    )
+    max_seen_per_feed: int = Field(
+        default=5000, ge=10, description="Item ids remembered per feed to drop repeats."
+    )
+    http: HttpPolicy = HttpPolicy()
+
+    @model_validator(mode="after")
+    def _something_to_poll(self) -> Config:
+        if not self.feeds and not self.google_news:
+            raise ValueError("nothing to poll: list feeds, or google_news searches")
+        return self
+
+    def urls(self) -> list[str]:
+        return [*self.feeds, *(search.url() for search in self.google_news)]
+
+
+def _local(tag: Any) -> str:
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def _root(payload: bytes, charset: str | None) -> Element:
+    """The document root, trying the declared encoding, then the HTTP charset and fallbacks."""
+    try:
+        return fromstring(payload, forbid_dtd=False)
+    except ParseError as first:
+        body = _DECLARATION.sub(b"", payload, count=1)
+        for encoding in dict.fromkeys(e for e in (charset, "utf-8", "cp1252") if e):
+            try:
+                return fromstring(body.decode(encoding), forbid_dtd=False)
+            except (UnicodeDecodeError, LookupError, ParseError):
+                continue
+        raise first
+
+
+def parse(
+    payload: bytes | str, *, feed_url: str, fetched_at: datetime, charset: str | None = None
+) -> list[Item]:
+    """A feed document to mentions; a document that is not a feed is rejected whole."""
+    raw = payload.encode() if isinstance(payload, str) else payload
+    try:
+        root = _root(raw, charset)
+    except (ParseError, DefusedXmlException, ValueError) as exc:
+        return [Rejected(payload=text_of(payload),
+                         reason=f"{NAME}: {feed_url}: not a readable XML feed ({exc})")]
+    kind = _local(root.tag)
+    if kind == "rss":
+        channel = next((c for c in root if _local(c.tag) == "channel"), root)
+        entries = [c for c in channel if _local(c.tag) == "item"]
+        language = _child_text(channel, "language")
+    elif kind == "feed":
+        entries = [c for c in root if _local(c.tag) == "entry"]
+        language = root.get("{http://www.w3.org/XML/1998/namespace}lang") or ""
+    elif kind == "RDF":
+        entries = [c for c in root if _local(c.tag) == "item"]
+        channel = next((c for c in root if _local(c.tag) == "channel"), root)
+        language = _child_text(channel, "language")
+    else:
+        return [Rejected(payload=text_of(payload),
+                         reason=f"{NAME}: {feed_url}: root element <{kind}> is not RSS or Atom")]
+    hint = (language or "").split("-")[0].strip().lower() or None  # "en-GB" -> "en"
+    host = urlsplit(feed_url).netloc or feed_url
+    return each(entries, lambda e: _mention(e, hint, host, fetched_at), NAME)
+
+
+def _child_text(element: Element, name: str) -> str:
+    found = next((c for c in element if _local(c.tag) == name), None)
+    return (found.text or "").strip() if found is not None else ""
+
+
+def _mention(entry: Element, language: str | None, feed_host: str,
+             fetched_at: datetime) -> Mention | None:
+    fields: dict[str, Element] = {}
+    link = ""
+    for child in entry:
+        name = _local(child.tag)
+        fields.setdefault(name, child)
+        if name == "link" and not link:
+            href = child.get("href")
+            if href is None:
+                link = (child.text or "").strip()  # RSS: <link>url</link>
+            elif child.get("rel") in (None, "alternate"):
+                link = href  # Atom: <link rel="alternate" href="url"/>
+
+    def text(*names: str) -> str:
+        for name in names:
+            if name in fields:
+                value = "".join(fields[name].itertext()).strip()
+                if value:
+                    return html_to_text(value) if "<" in value or "&" in value else value
+        return ""
+
+    title = text("title")
+    summary = text("description", "summary", "encoded", "content")
+    source = fields.get("source")
+    publisher = (source.text or "").strip() if source is not None else ""
+    body = _join(title, summary, publisher)
+    if not body:
+        return None  # nothing to match a brand in
+    guid = text("guid", "id") or link
+    when = text("pubDate", "published", "updated", "date", "issued", "modified")
+    try:
+        created = parse_feed_date(when) if when else fetched_at
+    except ValueError:
+        created = fetched_at  # unreadable date: dated when seen rather than lost
+    author_name = _EMAIL_NAME.sub(r"\1", text("creator", "author")) or publisher
+    if "author" in fields and (name := _child_text(fields["author"], "name")):
+        author_name = name
+    handle = (urlsplit(source.get("url") or "").netloc if source is not None else "") or feed_host
+    source_id = guid or hashlib.sha256(f"{title}\x00{when}".encode()).hexdigest()[:32]
+    return Mention(
+        uid=make_uid(NAME, source_id),
+        source=NAME,
+        source_id=source_id,
+        url=canonical_url(link),
+        author=Author(handle=handle.removeprefix("www."), name=author_name or None),
+        text=body,
+        language_hint=language,
+        created_at=created,
+        fetched_at=fetched_at,
+    )
+
+
+def _join(title: str, summary: str, publisher: str) -> str:
+    """Title and summary, without a summary that only repeats the title (Google News does)."""
+    if not summary:
+        return title
+    extra = set(_WORD.findall(summary.casefold())) - set(_WORD.findall(
+        f"{title} {publisher}".casefold()))
+    return f"{title}\n\n{summary}" if title and extra else title or summary
+
+
+async def fetch(
+    config: Config,
+    client: httpx.AsyncClient,
+    *,
+    cursors: CursorStore | None = None,
+    once: bool = False,
+    sleep: Sleep = asyncio.sleep,
+) -> AsyncIterator[Item]:
+    """Poll every feed forever (one round with `once`), yielding items not seen before."""
+    store = cursors or CursorStore()
+    cursor = store.load(NAME, config)
+    polite = Polite(client, config.http, source=NAME, sleep=sleep)
+    max_age = config.max_item_age_hours * 3600
+
+    async def run(url: str) -> AsyncIterator[Item]:
+        state = cursor.get(url, {"seen": {}})
+        headers = {"Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9"}
+        if state.get("etag"):
+            headers["If-None-Match"] = state["etag"]
+        if state.get("last_modified"):
+            headers["If-Modified-Since"] = state["last_modified"]
+        response = await polite.get(url, headers=headers, follow_redirects=True)
+        if response.status_code == 304:
+            return
+        items = observe(NAME, accept_page(NAME, url, parse(
+            response.content, feed_url=url, fetched_at=now(),
+            charset=response.charset_encoding), response.content))
+        seen: dict[str, float] = state["seen"]
+        oldest = time.time() - max_age
+        for item in items:
+            if isinstance(item, Rejected):
+                yield item
+            elif item.source_id not in seen and item.created_at.timestamp() >= oldest:
+                seen[item.source_id] = item.created_at.timestamp()
+                yield item
+        kept = sorted(((k, v) for k, v in seen.items() if v >= oldest), key=lambda kv: kv[1])
+        cursor[url] = {"etag": response.headers.get("etag"),
+                       "last_modified": response.headers.get("last-modified"),
+                       "seen": dict(kept[-config.max_seen_per_feed:])}
+        store.save(NAME, config, cursor)
+
+    async for item in poll(NAME, config.urls(), run, interval_seconds=config.poll_interval_seconds,
+                           once=once, sleep=sleep):
+        yield item
+
