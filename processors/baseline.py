@@ -90,19 +90,25 @@ def anscombe(count: float) -> float:
     return 2.0 * math.sqrt(count + 0.375)
 
 
-def sigma(base: Baseline) -> float:
-    """Standard deviation of a residual on the Anscombe scale: Poisson's 1 at least."""
-    return max(1.0, _MAD * base.spread)
+def sigma(base: Baseline, buckets: int = 1) -> float:
+    """Standard deviation of a residual on the Anscombe scale, for a sum over `buckets`.
+
+    Poisson's 1 at least. Overdispersion (variance mu + alpha*mu^2) adds alpha*mu to the
+    Anscombe variance, so it grows with the span summed: a 5-minute sum of 1-minute buckets
+    is as noisy as one 5-minute bucket, and both bucket sizes agree on what is surprising.
+    """
+    one = max(1.0, _MAD * base.spread)
+    return math.sqrt(1.0 + buckets * (one * one - 1.0)) if buckets > 1 else one
 
 
-def zscore(base: Baseline, count: float, mean: float) -> float:
-    """How surprising `count` is against `mean`, in standard deviations (signed)."""
-    return (anscombe(count) - anscombe(mean)) / sigma(base)
+def zscore(base: Baseline, count: float, mean: float, buckets: int = 1) -> float:
+    """How surprising `count` (summed over `buckets`) is against `mean`, in standard deviations."""
+    return (anscombe(count) - anscombe(mean)) / sigma(base, buckets)
 
 
-def interval(base: Baseline, mean: float, z: float) -> tuple[float, float]:
+def interval(base: Baseline, mean: float, z: float, buckets: int = 1) -> tuple[float, float]:
     """Counts within `z` standard deviations of `mean`: what would not be surprising."""
-    centre, half = anscombe(mean), z * sigma(base)
+    centre, half = anscombe(mean), z * sigma(base, buckets)
     low = max(0.0, centre - half)
     return max(0.0, (low / 2) ** 2 - 0.375), ((centre + half) / 2) ** 2 - 0.375
 

@@ -5,7 +5,8 @@ seasonal baseline (processors.baseline). A partial bucket is a lower bound on th
 so when it is already surprising the spike is certain and the alert goes out without waiting
 for the bucket to close. Three kinds are tested on the same counts:
 
-- volume_spike: the bucket's count against its expected count (Anscombe z-score);
+- volume_spike: the count of the last few minutes (`spike_minutes`, the current bucket
+  included) against its expected count (Anscombe z-score);
 - sustained_drift: an exponentially weighted mean of those z-scores over hours, scaled to unit
   variance, which a slow rise pushes up long before any single bucket looks odd;
 - negative_share_spike: recent negative mentions against the brand's usual negative share
@@ -55,7 +56,10 @@ class DetectorConfig(BaseModel):
         default=4.0, gt=0, description="Memory of the hour-of-day (days) and weekday (weeks) shape."
     )
     spread_half_life_hours: float = Field(default=24.0, gt=0, description="Noise-level memory.")
-    min_count: int = Field(default=10, gt=0, description="Fewer mentions in a bucket never alert.")
+    spike_minutes: float = Field(
+        default=5.0, gt=0, description="Span of the volume test (at least one bucket)."
+    )
+    min_count: int = Field(default=10, gt=0, description="Fewer mentions in that span never alert.")
     min_ratio: float = Field(default=1.5, gt=1, description="Observed/expected below this never alerts.")
     open_z: float = Field(default=6.0, gt=0, description="Least surprise (z) that opens an alert.")
     memory_hours: float = Field(
@@ -127,6 +131,7 @@ class BrandState:
     negatives: float = 0.0
     first: int = -1  # first bucket seen, for the warm-up
     base: Baseline = field(default_factory=Baseline)
+    recent: list[list[float]] = field(default_factory=list)  # [count, expected] of closed buckets in the span
     drift: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])  # z, count, expected
     share: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0, 0.0])  # usual k, n; recent k, n
     records: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])  # decayed max z per kind
@@ -140,6 +145,7 @@ class BrandState:
             "negatives": self.negatives,
             "first": self.first,
             "base": self.base.to_list(),
+            "recent": self.recent,
             "drift": self.drift,
             "share": self.share,
             "records": self.records,
@@ -157,6 +163,7 @@ class BrandState:
             negatives=float(data["negatives"]),
             first=int(data["first"]),
             base=Baseline.from_list(data["base"]),
+            recent=[list(r) for r in data["recent"]],
             drift=list(data["drift"]),
             share=list(data["share"]),
             records=list(data["records"]),
@@ -206,6 +213,7 @@ class Detector:
         self.recent_decay = _decay(w, c.share_half_life_minutes * 60)
         self.memory_decay = _decay(w, c.memory_hours * 3600)
         self.warmup = c.warmup_hours * 3600
+        self.span = max(1, round(c.spike_minutes * 60 / w))
         self.max_gap = max(1, 86_400 // w)  # silent buckets learned after a gap, at most a day
 
     # -- the public surface ------------------------------------------------------------------
@@ -256,7 +264,11 @@ class Detector:
         mean = bl.expected(state.base, state.bucket)
         count = state.count
         z = bl.zscore(state.base, count, mean)
-        volume = z if count >= c.min_count and count >= c.min_ratio * mean else 0.0
+        span_n = count + sum(r[0] for r in state.recent)
+        span_e = mean + sum(r[1] for r in state.recent)
+        volume = 0.0
+        if span_n >= c.min_count and span_n >= c.min_ratio * span_e:
+            volume = bl.zscore(state.base, span_n, span_e, len(state.recent) + 1)
         a = self.drift_rate
         drift_z = ((1 - a) * state.drift[0] + a * z) / self.drift_norm
         drift_n = (1 - a) * state.drift[1] + a * count
@@ -271,7 +283,7 @@ class Detector:
         if n > 0 and k >= c.min_negative_count and k / n >= p + c.min_share_increase:
             share_z = (k - n * p) / math.sqrt(n * p * (1 - p))
         return [
-            ("volume_spike", volume, count, mean),
+            ("volume_spike", volume, span_n, span_e),
             ("negative_share_spike", share_z, k / n if n else 0.0, p),
             ("sustained_drift", drift_z, drift_n, drift_e),
         ]
@@ -302,6 +314,9 @@ class Detector:
         if start % 3600 == 0:
             bl.renormalise(state.base)
         z = bl.learn(state.base, start, count, self.rates)
+        if self.span > 1:
+            state.recent.append([count, mean])
+            del state.recent[: -(self.span - 1)]
         a = self.drift_rate
         d = state.drift
         d[0] += a * (max(-self.config.open_z, min(self.config.open_z, z)) - d[0])
@@ -369,8 +384,10 @@ class Detector:
         elif kind == "negative_share_spike":
             what = f"{kind.replace('_', ' ')} {status}: negative share {observed:.0%} against the usual {expected:.0%}; z={z:.1f}"
         else:
-            low, high = bl.interval(state.base, expected, self.config.open_z)
-            per = "per bucket" if kind == "volume_spike" else "per bucket, averaged over hours"
+            buckets = len(state.recent) + 1 if kind == "volume_spike" else 1
+            low, high = bl.interval(state.base, expected, self.config.open_z, buckets)
+            minutes = buckets * self.config.bucket_seconds / 60
+            per = f"in {minutes:g} min" if kind == "volume_spike" else "per bucket, averaged over hours"
             what = (
                 f"{kind.replace('_', ' ')} {status}: {observed:.0f} mentions {per} against "
                 f"{expected:.1f} expected (usual range {low:.0f}-{high:.0f}); z={z:.1f}"

@@ -253,3 +253,18 @@ def test_observation_from_a_scored_mention() -> None:
     assert obs.at == at.timestamp() and obs.negative and obs.reach == 1200
     assert obs.author == "alice" and obs.url == "https://bsky.app/x/1"
     assert "acme" not in obs.terms and "terrible" in obs.terms and "الدعم" in obs.terms
+
+
+def test_minute_and_five_minute_buckets_agree() -> None:
+    """The pipeline counts per minute, backtests often per 5 minutes: one history, one incident."""
+    minutes = draw([8.0] * 4 * 1440 + [120.0] * 3 + [8.0] * 120, seed=11)
+    fine = []
+    detector, state = Detector(DetectorConfig(bucket_seconds=60)), BrandState()
+    for i, (count, _) in enumerate(minutes):
+        fine += [(i, t) for t in detector.add(state, Observation("acme", "widget", START + 60 * i, count))]
+    coarse_rows = [
+        (sum(c for c, _ in minutes[i : i + 5]), 0) for i in range(0, len(minutes), 5)
+    ]
+    coarse = feed(Detector(CONFIG), BrandState(), [], rows=coarse_rows)
+    assert [(i, t.alert.kind) for i, t in fine if t.status == "open"] == [(4 * 1440, "volume_spike")]
+    assert [(i, t.alert.kind) for i, t in coarse if t.status == "open"] == [(4 * 288, "volume_spike")]
