@@ -31,22 +31,15 @@ from processors.query import (
 
 _MARKERS = "#@$"
 _PROCLITICS = ("و", "ف", "ب", "ك", "ل", "وب", "فب", "وك", "فك", "ول", "فل")
-# ل + ال is written لل
+# the article after each proclitic; ل + ال is written لل
 _WITH_ARTICLE = (
-    "ال",
-    "وال",
-    "فال",
-    "بال",
-    "كال",
-    "وبال",
-    "فبال",
-    "وكال",
-    "فكال",
+    *(p + "ال" for p in ("", "و", "ف", "ب", "ك", "وب", "فب", "وك", "فك")),
     "لل",
     "ولل",
     "فلل",
 )
 _CACHE_SIZE = 200_000
+_UNANCHORED = "expected a term outside NOT: field filters and NOT alone would match every post"
 
 Span = tuple[int, int]
 
@@ -117,15 +110,11 @@ def _parse_all(config: SadaConfig) -> tuple[list[_Rule], list[str]]:
                     where = f"client {client.id!r}, brand {brand.id!r}, {kind}[{index}] {query!r}"
                     try:
                         node = parse(query)
-                        if kind == "include" and not anchored(node):
-                            raise QueryError(
-                                0,
-                                "a term outside NOT (field filters and NOT "
-                                "alone would match every post)",
-                                "none",
-                            )
                     except QueryError as exc:
                         errors.append(f"{where}: {exc}")
+                        continue
+                    if kind == "include" and not anchored(node):
+                        errors.append(f"{where}: {_UNANCHORED}")
                         continue
                     parsed[kind].append(node)
             rules.append(
@@ -290,7 +279,8 @@ def _on_site(url: str | None, site: str) -> bool:
     host = (parts.hostname or "").removeprefix("www.")
     domain, _, path = site.partition("/")
     on_host = host == domain or host.endswith("." + domain)
-    return on_host and (not path or parts.path.lstrip("/").startswith(path))
+    under = parts.path.strip("/")
+    return on_host and (not path or under == path or under.startswith(path + "/"))
 
 
 def match(mention: Mention, matcher: Matcher) -> list[BrandMatch]:

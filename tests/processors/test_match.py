@@ -331,6 +331,8 @@ FIELDS = [
     ("samsung site:example.com", "samsung", {}, False),
     ("samsung site:example.com/blog", "samsung", {"url": "https://example.com/blog/x"}, True),
     ("samsung site:example.com/blog", "samsung", {"url": "https://example.com/shop"}, False),
+    ("samsung site:example.com/blog", "samsung", {"url": "https://example.com/blogs"}, False),
+    ("samsung site:example.com", "samsung", {"url": "example.com/x"}, True),
     ("samsung (source:reddit OR min_followers:10)", "samsung", {"followers": 20}, True),
 ]
 
