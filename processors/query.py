@@ -24,7 +24,7 @@ FIELDS = ("lang", "source", "author", "site", "min_followers")
 MAX_DEPTH = 32
 _PRIMARY = 'a term, a "phrase", a field filter such as lang:ar, or "("'
 _NEAR = re.compile(r"(O?NEAR)(?:/(.*))?")
-_FIELD = re.compile(r"([a-z_]+):(.*)", re.DOTALL)
+_FIELD = re.compile(r"([A-Za-z_]+):(.*)", re.DOTALL)
 
 
 class QueryError(ValueError):
@@ -269,8 +269,8 @@ class _Parser:
             return _term(token.value, token.position, quoted=True)
         if token.kind == "word":
             field = _FIELD.fullmatch(token.value)
-            if field and field.group(1) in FIELDS:
-                return _field(field.group(1), field.group(2), token.position)
+            if field and field.group(1).lower() in FIELDS:
+                return _field(field.group(1).lower(), field.group(2), token.position)
             if field and field.group(2):
                 raise QueryError(
                     token.position,

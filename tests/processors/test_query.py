@@ -61,6 +61,7 @@ PARSES = [
     ("@amr.diab", "@amr diab"),
     ("lang:ar", "lang=ar"),
     ("lang:ARZ", "lang=arz"),
+    ("Lang:fr", "lang=fr"),
     ("source:Bluesky", "source=bluesky"),
     ("author:@SamsungEG", "author=samsungeg"),
     ("site:https://www.Example.com/", "site=example.com"),
