@@ -132,14 +132,13 @@ def _term(raw: str, position: int, *, quoted: bool) -> Term:
     body = body[len(marker) :]
     wildcard = not quoted and body.endswith("*")
     body = body.rstrip("*") if wildcard else body
-    if quoted and "*" in body:
-        raise QueryError(
-            position + raw.index("*"),
-            "a phrase without * (wildcards work on single unquoted terms)",
-            repr(raw),
-        )
     if "*" in body:
-        raise QueryError(position + raw.index("*"), "* only at the end of a term", repr(raw))
+        expected = (
+            "a phrase without * (wildcards end single unquoted terms)"
+            if quoted
+            else "* only at the end of a term"
+        )
+        raise QueryError(position + raw.index("*"), expected, repr(raw))
     text = normalize(body, fold_ta_marbuta=True)
     if marker:
         tokens = tokenize(marker + text)
