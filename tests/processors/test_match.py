@@ -40,6 +40,8 @@ BRANDS = [
     {"id": "sg", "name": "Société Générale", "include": ['"société générale"']},
     {"id": "hospital", "name": "Hospital", "include": ['"مستشفى السلام"']},
     {"id": "telecom", "name": "Telecom", "include": ['"شركة الاتصالات"']},
+    {"id": "loreal", "name": "L'Oréal", "include": ['"l\'oréal"', "loreal"]},
+    {"id": "djezzy", "name": "Djezzy", "include": ["djezzy", "جازي"]},
 ]
 
 
@@ -196,6 +198,18 @@ CASES = [
     ("SOCIETE GENERALE", {"sg"}),
     ("societe generale", {"sg"}),
     ("la société est générale", set()),
+    ("L'Oréal lance une nouvelle crème", {"loreal"}),
+    ("l’oreal paris", {"loreal"}),
+    ("LOREAL", {"loreal"}),
+    ("le Réal Madrid a gagné", set()),
+    ("l'oral du bac", set()),
+    # --- Maghrebi: Djezzy in Latin, Arabic script and Darija
+    ("réseau Djezzy coupé depuis ce matin", {"djezzy"}),
+    ("ريزو جازي راهو مقطوع", {"djezzy"}),
+    ("وجازي ما تخدمش", {"djezzy"}),
+    ("بجازي نعيط", {"djezzy"}),
+    ("الجزيرة", set()),
+    ("جازية", set()),
     # --- Arabic letter variants: alef maqsura, ta marbuta
     ("مستشفى السلام", {"hospital"}),
     ("مستشفي السلام", {"hospital"}),
