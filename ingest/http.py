@@ -74,9 +74,15 @@ class HttpPolicy(BaseModel):
     )
 
 
-def backoff_seconds(attempt: int, policy: HttpPolicy, rand: Callable[[], float]) -> float:
-    """Full-jitter exponential backoff for try number `attempt` (1 = first retry)."""
-    ceiling = min(policy.backoff_max_seconds, policy.backoff_initial_seconds * 2 ** (attempt - 1))
+def backoff_seconds(
+    attempt: int, *, initial: float, maximum: float, rand: Callable[[], float] = random.random
+) -> float:
+    """Exponential backoff with jitter for retry number `attempt` (1 = first retry).
+
+    The jitter spreads the wait over the upper half of the step, so many clients that failed
+    together do not come back together.
+    """
+    ceiling = min(maximum, initial * 2 ** min(attempt - 1, 60))
     return ceiling * (0.5 + rand() / 2)
 
 
@@ -157,7 +163,9 @@ class Polite:
         hint: float | None = None
         for attempt in range(1, self.policy.max_attempts + 1):
             if attempt > 1:
-                wait = max(hint or 0.0, backoff_seconds(attempt - 1, self.policy, self.rand))
+                wait = max(hint or 0.0, backoff_seconds(
+                    attempt - 1, initial=self.policy.backoff_initial_seconds,
+                    maximum=self.policy.backoff_max_seconds, rand=self.rand))
                 if wait > self.policy.max_wait_seconds:
                     raise RetryLater(f"{what}: {problem}; server asks to wait {wait:.0f}s",
                                      after_seconds=wait)

@@ -37,11 +37,13 @@ def test_parse_reset_reads_every_form(value: str | None, expected: float | None)
 
 
 def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
-    policy = HttpPolicy(backoff_initial_seconds=1, backoff_max_seconds=10)
-    assert backoff_seconds(1, policy, lambda: 1.0) == 1.0
-    assert backoff_seconds(3, policy, lambda: 1.0) == 4.0
-    assert backoff_seconds(3, policy, lambda: 0.0) == 2.0  # jitter: half to full ceiling
-    assert backoff_seconds(20, policy, lambda: 1.0) == 10.0
+    def step(attempt: int, rand: float) -> float:
+        return backoff_seconds(attempt, initial=1, maximum=10, rand=lambda: rand)
+
+    assert step(1, 1.0) == 1.0
+    assert step(3, 1.0) == 4.0
+    assert step(3, 0.0) == 2.0  # jitter: half to full step
+    assert step(20, 1.0) == step(10_000, 1.0) == 10.0
 
 
 def polite(client: httpx.AsyncClient, sleeps: Sleeps, **kw: object) -> Polite:

@@ -1,0 +1,232 @@
+"""Bluesky posts in real time, from a Jetstream WebSocket (JSON events, no auth).
+
+Jetstream sends every public event of the network; we ask for `app.bsky.feed.post` only and
+keep the posts whose text contains a configured term, compared after the shared normalisation
+(so "أكمي" matches "اكمي" and "ACME" matches "acme"); the brand matcher downstream decides
+precisely. Identity, account and delete events, and edits, carry no new post and are skipped.
+Each event's `time_us` is the cursor: after a restart or a dropped connection we reconnect
+with `cursor=` a few seconds before the last event seen (Jetstream replays about 36 h), so
+nothing is missed and the repeats carry the same uid. A post's `langs` is whatever the client
+set, often a default: it is passed on only as a hint, and only when it names one language.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import websockets
+from pydantic import BaseModel, ConfigDict, Field
+from websockets.exceptions import InvalidStatus, WebSocketException
+
+from core.errors import Rejected
+from core.events import Author, Mention, make_uid, now
+from core.metrics import ERRORS
+from ingest.cursor import CursorStore
+from ingest.http import Sleep, backoff_seconds, parse_reset
+from ingest.normalize import from_iso
+from ingest.parsing import Item, explain, field, text_of
+from ingest.polling import observe
+from processors.normalize import normalize
+
+NAME = "bluesky"
+POST = "app.bsky.feed.post"
+_CLOCK_SKEW_US = 300 * 1_000_000  # a createdAt further ahead than this is a wrong clock
+
+log = logging.getLogger(__name__)
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: str = Field(
+        default="wss://jetstream2.us-east.bsky.network/subscribe",
+        description="Jetstream subscribe endpoint (any public instance).",
+    )
+    terms: list[str] = Field(
+        min_length=1, description="A post is kept when its text contains any of these."
+    )
+    resume_rewind_seconds: float = Field(
+        default=5.0, ge=0, description="Reconnect this far before the last event, for no gap."
+    )
+    cursor_save_interval_seconds: float = Field(
+        default=5.0, gt=0, description="How often the cursor is saved while streaming."
+    )
+    idle_timeout_seconds: float = Field(
+        default=60.0, gt=0, description="Reconnect when no event arrived for this long."
+    )
+    open_timeout_seconds: float = Field(default=10.0, gt=0, description="Handshake timeout.")
+    backoff_initial_seconds: float = Field(
+        default=1.0, gt=0, description="Wait before the first reconnect; doubles each failure."
+    )
+    backoff_max_seconds: float = Field(default=120.0, gt=0, description="Longest reconnect wait.")
+    max_message_bytes: int = Field(
+        default=1_048_576, gt=0, description="Larger frames are a protocol error."
+    )
+
+
+def compile_terms(terms: Sequence[str]) -> tuple[str, ...]:
+    """The terms as compared: normalised like the text, empty ones dropped."""
+    return tuple(t for t in (normalize(term, fold_ta_marbuta=True) for term in terms) if t)
+
+
+def decode(frame: bytes | str) -> dict[str, Any] | Rejected:
+    """One Jetstream frame to its event, or a Rejected saying why it is not one."""
+    try:
+        event = json.loads(frame)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        return Rejected(payload=text_of(frame), reason=f"{NAME}: frame is not JSON ({exc})")
+    if not isinstance(event, dict) or not isinstance(event.get("time_us"), int):
+        return Rejected(payload=text_of(frame), reason=f"{NAME}: event without integer time_us")
+    return event
+
+
+def parse_event(event: dict[str, Any], *, terms: Sequence[str],
+                fetched_at: datetime) -> list[Item]:
+    """A decoded event to [] (not a new post, or no term in it), [Mention] or [Rejected]."""
+    commit = event.get("commit")
+    if event.get("kind") != "commit" or not isinstance(commit, dict):
+        return []  # identity and account events
+    if commit.get("collection") != POST or commit.get("operation") != "create":
+        return []  # other records, deletes, edits
+    try:
+        record = field(commit, "record")
+        text = field(record, "text")
+        if not isinstance(text, str):
+            raise TypeError(f"record.text is {type(text).__name__}, not a string")
+        folded = normalize(text, fold_ta_marbuta=True)
+        if not any(term in folded for term in terms):
+            return []
+        did, rkey = str(field(event, "did")), str(field(commit, "rkey"))
+        return [Mention(
+            uid=make_uid(NAME, f"at://{did}/{POST}/{rkey}"),
+            source=NAME,
+            source_id=f"at://{did}/{POST}/{rkey}",
+            url=f"https://bsky.app/profile/{did}/post/{rkey}",
+            author=Author(handle=did),
+            text=text,
+            language_hint=_language(record.get("langs")),
+            created_at=_created(record.get("createdAt"), event["time_us"]),
+            fetched_at=fetched_at,
+        )]
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        return [Rejected(payload=json.dumps(event, ensure_ascii=False),
+                         reason=f"{NAME}: post {explain(exc)}")]
+
+
+def parse(frame: bytes | str, *, terms: Sequence[str], fetched_at: datetime) -> list[Item]:
+    """One frame to items: `decode` then `parse_event` (for tests and the benchmark)."""
+    event = decode(frame)
+    if isinstance(event, Rejected):
+        return [event]
+    return parse_event(event, terms=terms, fetched_at=fetched_at)
+
+
+def _language(langs: Any) -> str | None:
+    if isinstance(langs, list) and len(langs) == 1 and isinstance(langs[0], str):
+        return langs[0].split("-")[0].lower() or None
+    return None
+
+
+def _created(value: Any, time_us: int) -> datetime:
+    """The post's createdAt, unless missing, unreadable or ahead of the relay's clock."""
+    if isinstance(value, str):
+        try:
+            created = from_iso(value)
+        except ValueError:
+            created = None
+        if created is not None and created.timestamp() * 1e6 <= time_us + _CLOCK_SKEW_US:
+            return created
+    return datetime.fromtimestamp(time_us / 1e6, UTC)
+
+
+def subscribe_url(config: Config, cursor_us: int | None) -> str:
+    params: dict[str, str | int] = {"wantedCollections": POST}
+    if cursor_us is not None:
+        params["cursor"] = max(0, cursor_us - int(config.resume_rewind_seconds * 1e6))
+    return f"{config.url}?{urlencode(params)}"
+
+
+async def fetch(
+    config: Config,
+    client: httpx.AsyncClient | None = None,
+    *,
+    cursors: CursorStore | None = None,
+    once: bool = False,
+    sleep: Sleep = asyncio.sleep,
+) -> AsyncIterator[Item]:
+    """Stream matching posts forever, reconnecting with backoff and resuming from the cursor.
+
+    `client` is unused (the stream is a WebSocket); it is accepted so every source is called
+    the same way. With `once`, stop on catching up with the live stream, a clean close, or
+    an idle stream.
+    """
+    store = cursors or CursorStore()
+    last: int | None = store.load(NAME, config).get("time_us")
+    terms = compile_terms(config.terms)
+    started_us = int(time.time() * 1e6)
+    failures = 0
+    saved_at = time.monotonic()
+    while True:
+        try:
+            async with websockets.connect(
+                subscribe_url(config, last), open_timeout=config.open_timeout_seconds,
+                max_size=config.max_message_bytes, compression=None,
+                user_agent_header="sada-ingest (brand monitoring)",
+            ) as socket:
+                async for frame in _frames(socket, config.idle_timeout_seconds, once):
+                    failures = 0
+                    event = decode(frame)
+                    if isinstance(event, Rejected):
+                        items: list[Item] = [event]
+                    else:
+                        last = max(last or 0, event["time_us"])
+                        items = parse_event(event, terms=terms, fetched_at=now())
+                    for item in observe(NAME, items):
+                        yield item
+                    if time.monotonic() - saved_at >= config.cursor_save_interval_seconds:
+                        _save(store, config, last)
+                        saved_at = time.monotonic()
+                    if once and last is not None and last >= started_us:
+                        break
+            _save(store, config, last)
+            if once:
+                return
+            continue  # a clean close: reconnect at once
+        except (OSError, TimeoutError, WebSocketException) as exc:
+            failures += 1
+            wait = backoff_seconds(failures, initial=config.backoff_initial_seconds,
+                                   maximum=config.backoff_max_seconds)
+            if isinstance(exc, InvalidStatus):
+                told = parse_reset(exc.response.headers.get("Retry-After"), time.time())
+                wait = max(wait, told or 0.0)
+            ERRORS.labels(stage=f"ingest.{NAME}", kind=type(exc).__name__).inc()
+            log.warning("%s: %s (%s); reconnecting in %.1fs from cursor %s", NAME, config.url,
+                        exc, wait, last)
+            _save(store, config, last)
+            await sleep(wait)
+
+
+async def _frames(socket: Any, idle_seconds: float, once: bool) -> AsyncIterator[str | bytes]:
+    """The socket's frames; an idle stream ends quietly with `once`, else raises TimeoutError."""
+    while True:
+        try:
+            yield await asyncio.wait_for(socket.recv(), idle_seconds)
+        except TimeoutError:
+            if once:
+                return
+            raise TimeoutError(f"no event for {idle_seconds}s") from None
+        except websockets.ConnectionClosedOK:
+            return
+
+
+def _save(store: CursorStore, config: Config, last: int | None) -> None:
+    if last is not None:
+        store.save(NAME, config, {"time_us": last})
