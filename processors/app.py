@@ -58,9 +58,7 @@ def create_app(settings: Settings, config: SadaConfig) -> faust.App:
         "detector-state",
         default=dict,
         partitions=topics.SCORED.partitions,
-        key_type=str,
-        value_type=dict,
-    )
+    )  # no key/value types: plain JSON, since Faust would try to rebuild a `dict` as a model
     matcher = build_matcher(config)
     detector = detect.Detector()
 
