@@ -167,9 +167,17 @@ class BrandState:
             drift=list(data["drift"]),
             share=list(data["share"]),
             records=list(data["records"]),
-            thread=data["thread"],
+            thread=_thread(data["thread"]),
             evidence=Evidence.from_list(data["evidence"]),
         )
+
+
+def _thread(data: dict[str, Any] | None) -> Thread | None:
+    """A copy: the table keeps the dict it was given, the detector mutates its own."""
+    if data is None:
+        return None
+    thread: Thread = {**data, "bars": list(data["bars"])}  # type: ignore[typeddict-item]
+    return thread
 
 
 def observation(record: ScoredMention) -> Observation:
@@ -180,7 +188,7 @@ def observation(record: ScoredMention) -> Observation:
     return Observation(
         client=record.client,
         brand=record.brand,
-        at=mention.created_at.timestamp(),
+        at=min(mention.created_at, mention.fetched_at).timestamp(),  # a skewed clock cannot run ahead
         negative=record.sentiment.label == "negative",
         uid=mention.uid,
         url=mention.url,

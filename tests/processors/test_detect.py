@@ -227,6 +227,17 @@ def test_state_survives_a_json_round_trip_exactly() -> None:
     assert len(json.dumps(restored.to_dict())) < 4000
 
 
+def test_state_from_a_table_value_does_not_alias_it() -> None:
+    """Faust keeps the dict it was given; updating a state read from it must not change it."""
+    detector, state = Detector(CONFIG), BrandState()
+    feed(detector, state, [30.0] * 3 * DAY + [400.0])
+    stored = json.loads(json.dumps(state.to_dict()))
+    saved = json.dumps(stored)
+    again = BrandState.from_dict(stored)
+    feed(detector, again, [400.0, 30.0, 30.0], first=3 * DAY + 1)
+    assert json.dumps(stored) == saved
+
+
 def test_observation_from_a_scored_mention() -> None:
     at = datetime(2026, 3, 2, 12, tzinfo=UTC)
     mention = Mention(
