@@ -176,8 +176,14 @@ def _thread(data: dict[str, Any] | None) -> Thread | None:
     """A copy: the table keeps the dict it was given, the detector mutates its own."""
     if data is None:
         return None
-    thread: Thread = {**data, "bars": list(data["bars"])}  # type: ignore[typeddict-item]
-    return thread
+    return Thread(
+        kind=data["kind"],
+        start=data["start"],
+        bars=list(data["bars"]),
+        severity=data["severity"],
+        hot=data["hot"],
+        resolved=data["resolved"],
+    )
 
 
 def observation(record: ScoredMention) -> Observation:
