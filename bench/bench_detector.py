@@ -12,7 +12,8 @@ import argparse
 import random
 import time
 
-from processors.detect import BrandState, Detector, DetectorConfig, Observation
+from processors.detect import Detector, DetectorConfig, Observation
+from processors.detect_state import BrandState
 
 WORDS = [f"word{i}" for i in range(500)]
 

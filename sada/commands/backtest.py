@@ -18,7 +18,8 @@ from typing import Annotated
 
 import typer
 
-from processors.detect import BrandState, Detector, DetectorConfig, Observation
+from processors.detect import Detector, DetectorConfig, Observation
+from processors.detect_state import BrandState
 
 Window = tuple[datetime, datetime]
 

@@ -1,0 +1,91 @@
+"""What the detector remembers about one brand, as plain JSON for a Faust table's changelog.
+
+A restarted or rebalanced worker reads the dict back and carries on exactly where the last one
+stopped: every number round-trips through JSON unchanged, and the whole stays small (a few
+hundred values) because the baseline is 33 floats and the evidence is bounded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, TypedDict
+
+from core.events import AlertKind, Severity
+from processors.baseline import Baseline
+from processors.evidence import Evidence
+
+
+class Thread(TypedDict):
+    """The brand's open (or cooling) incident; plain JSON so the state stays a dict."""
+
+    kind: AlertKind  # what opened it
+    start: int  # bucket it opened in: the thread id
+    bars: list[float]  # per test, the surprise that was needed at opening
+    severity: Severity
+    hot: int  # last bucket with a test above resolve_z
+    resolved: int | None  # when it went quiet; crossings until the cooldown ends rejoin it
+
+
+
+@dataclass(slots=True)
+class BrandState:
+    """Everything the detector remembers about one brand; a few hundred JSON values at most."""
+
+    bucket: int = -1  # start of the current bucket, epoch seconds
+    count: float = 0.0  # mentions in it so far
+    negatives: float = 0.0
+    first: int = -1  # first bucket seen, for the warm-up
+    base: Baseline = field(default_factory=Baseline)
+    recent: list[list[float]] = field(default_factory=list)  # [count, expected] of closed buckets in the span
+    drift: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])  # z, count, expected
+    share: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0, 0.0])  # usual k, n; recent k, n
+    records: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])  # decayed max z per kind
+    thread: Thread | None = None
+    evidence: Evidence = field(default_factory=Evidence)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "bucket": self.bucket,
+            "count": self.count,
+            "negatives": self.negatives,
+            "first": self.first,
+            "base": self.base.to_list(),
+            "recent": self.recent,
+            "drift": self.drift,
+            "share": self.share,
+            "records": self.records,
+            "thread": self.thread,
+            "evidence": self.evidence.to_list(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> BrandState:
+        if not data:
+            return cls()
+        return cls(
+            bucket=int(data["bucket"]),
+            count=float(data["count"]),
+            negatives=float(data["negatives"]),
+            first=int(data["first"]),
+            base=Baseline.from_list(data["base"]),
+            recent=[list(r) for r in data["recent"]],
+            drift=list(data["drift"]),
+            share=list(data["share"]),
+            records=list(data["records"]),
+            thread=_thread(data["thread"]),
+            evidence=Evidence.from_list(data["evidence"]),
+        )
+
+
+def _thread(data: dict[str, Any] | None) -> Thread | None:
+    """A copy: the table keeps the dict it was given, the detector mutates its own."""
+    if data is None:
+        return None
+    return Thread(
+        kind=data["kind"],
+        start=data["start"],
+        bars=list(data["bars"]),
+        severity=data["severity"],
+        hot=data["hot"],
+        resolved=data["resolved"],
+    )
