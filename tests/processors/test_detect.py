@@ -9,14 +9,8 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from core.events import Author, Mention, ScoredMention, Sentiment
-from processors.detect import (
-    BrandState,
-    Detector,
-    DetectorConfig,
-    Observation,
-    Transition,
-    observation,
-)
+from processors.detect import Detector, DetectorConfig, Observation, Transition, observation
+from processors.detect_state import BrandState
 from processors.normalize import normalize
 
 BUCKET = 300
