@@ -47,9 +47,9 @@ def field(obj: Any, *path: str | int) -> Any:
 
 def explain(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "record"
-        return f"invalid {where}: {first['msg']}"
+        problems = [f"{'.'.join(str(p) for p in e['loc']) or 'record'}: {e['msg']}"
+                    for e in exc.errors()[:5]]
+        return "invalid " + "; ".join(problems)
     if isinstance(exc, KeyError):
         return f"missing or malformed field {exc.args[0]!r}"
     return f"{type(exc).__name__}: {exc}"

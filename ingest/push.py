@@ -1,0 +1,192 @@
+"""An HTTP endpoint where other tools POST mentions as JSON (shared-token auth).
+
+`POST <path>` with `Authorization: Bearer <token>` and a JSON body: one record or an array of
+records (see `PushRecord`). A request is all or nothing: if any record is invalid the answer is
+422 listing each problem (record index, field, message) and nothing is queued, so a sender can
+fix and resend the batch without creating duplicates. 202 means queued in this process; the
+runner consumes the queue through `fetch` like any other source. A full queue answers 503 with
+Retry-After, pushing back on the sender instead of dropping records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+import httpx
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, ValidationError
+
+from core.errors import Rejected
+from core.events import Author, Engagement, Mention, make_uid, now
+from ingest.cursor import CursorStore
+from ingest.http import Sleep
+from ingest.parsing import Item, explain, load_json
+from ingest.polling import observe
+
+NAME = "push"
+log = logging.getLogger(__name__)
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    token: SecretStr = Field(min_length=16, description="Shared bearer token senders present.")
+    host: str = Field(default="127.0.0.1", description="Listen address (0.0.0.0: all).")
+    port: int = Field(default=8088, ge=0, le=65535, description="Listen port (0: any free).")
+    path: str = Field(default="/v1/mentions", pattern=r"^/", description="Endpoint path.")
+    max_body_bytes: int = Field(default=1_048_576, gt=0, description="Largest request body.")
+    max_records_per_request: int = Field(default=1000, gt=0, description="Largest batch.")
+    queue_size: int = Field(
+        default=10_000, gt=0, description="Records waiting for the runner before 503s."
+    )
+
+
+class PushRecord(BaseModel):
+    """One mention as a sender describes it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    origin: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=64,
+                        description="The sending tool or site; ids are unique within it.")
+    id: str = Field(min_length=1, max_length=512, description="The item's id at the origin.")
+    text: str = Field(min_length=1, max_length=100_000, description="Plain text.")
+    created_at: datetime = Field(description="ISO 8601 with an offset or Z.")
+    author: Author
+    url: HttpUrl | None = None
+    language: str | None = Field(default=None, max_length=35, description="BCP 47 tag, a hint.")
+    engagement: Engagement = Engagement()
+
+
+def _mention(raw: Any, fetched_at: datetime) -> Mention:
+    record = PushRecord.model_validate(raw)
+    if record.created_at.tzinfo is None:
+        raise ValueError("created_at has no time zone; send ISO 8601 with an offset or Z")
+    source_id = f"{record.origin}:{record.id}"
+    return Mention(
+        uid=make_uid(NAME, source_id), source=NAME, source_id=source_id,
+        url=str(record.url) if record.url else None, author=record.author, text=record.text,
+        language_hint=record.language, created_at=record.created_at, fetched_at=fetched_at,
+        engagement=record.engagement,
+    )
+
+
+def parse(payload: bytes | str, *, fetched_at: datetime) -> list[Item]:
+    """A request body (one record or an array) to mentions; each bad record is rejected alone."""
+    body = load_json(payload, NAME)
+    return [body] if isinstance(body, Rejected) else _records(body, fetched_at)
+
+
+def _records(body: Any, fetched_at: datetime) -> list[Item]:
+    out: list[Item] = []
+    for index, raw in enumerate(body if isinstance(body, list) else [body]):
+        try:
+            out.append(_mention(raw, fetched_at))
+        except (ValidationError, ValueError) as exc:
+            out.append(Rejected(payload=json.dumps(raw, ensure_ascii=False, default=str),
+                                reason=f"{NAME}: record {index}: {explain(exc)}"))
+    return out
+
+
+def _problem(status: int, message: str, *, unread: bool = False, **extra: Any) -> web.Response:
+    response = web.json_response({"error": message, **extra}, status=status)
+    if unread:
+        response.force_close()  # the sender may still be sending a body we will not read
+    return response
+
+
+class PushServer:
+    """The endpoint and its queue; `start()` binds, `queue` holds accepted mentions."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.queue: asyncio.Queue[Mention] = asyncio.Queue(config.queue_size)
+        self.port = config.port
+        self._runner: web.AppRunner | None = None
+        self._token = config.token.get_secret_value().encode()
+
+    async def start(self) -> None:
+        app = web.Application(client_max_size=self.config.max_body_bytes)
+        app.router.add_post(self.config.path, self._receive)
+        # lingering_time: how long a refused upload is drained before the socket is closed
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None,
+                                     lingering_time=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.config.host, self.config.port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        log.info("%s: listening on http://%s:%d%s", NAME, self.config.host, self.port,
+                 self.config.path)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _receive(self, request: web.Request) -> web.Response:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").encode()
+        if not hmac.compare_digest(given, self._token):
+            response = _problem(401, "missing or wrong token: send 'Authorization: Bearer "
+                                     "<token>'", unread=True)
+            response.headers["WWW-Authenticate"] = "Bearer"
+            return response
+        if request.content_type != "application/json":
+            return _problem(415, f"send Content-Type: application/json, not "
+                                 f"{request.content_type!r}", unread=True)
+        too_large = f"body over {self.config.max_body_bytes} bytes; send smaller batches"
+        if (request.content_length or 0) > self.config.max_body_bytes:
+            return _problem(413, too_large, unread=True)
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return _problem(413, too_large, unread=True)
+        decoded = load_json(body, NAME)
+        if isinstance(decoded, Rejected):
+            return _problem(400, decoded.reason)
+        items = _records(decoded, now())
+        if len(items) > self.config.max_records_per_request:
+            return _problem(413, f"{len(items)} records in one request; the limit is "
+                                 f"{self.config.max_records_per_request}")
+        rejected = [i for i in items if isinstance(i, Rejected)]
+        if rejected:
+            return _problem(422, f"{len(rejected)} of {len(items)} records are invalid; "
+                                 "nothing was accepted",
+                            problems=[r.reason.removeprefix(f"{NAME}: ") for r in rejected])
+        mentions = [i for i in items if isinstance(i, Mention)]
+        if self.queue.maxsize - self.queue.qsize() < len(mentions):
+            return web.json_response({"error": "queue full; retry shortly"}, status=503,
+                                     headers={"Retry-After": "1"})
+        for mention in observe(NAME, list(mentions)):
+            self.queue.put_nowait(mention)  # type: ignore[arg-type]
+        return web.json_response({"accepted": len(mentions)}, status=202)
+
+
+async def fetch(
+    config: Config,
+    client: httpx.AsyncClient | None = None,
+    *,
+    cursors: CursorStore | None = None,
+    once: bool = False,
+    sleep: Sleep = asyncio.sleep,
+    server: PushServer | None = None,
+) -> AsyncIterator[Item]:
+    """Serve the endpoint while the generator runs and yield what senders pushed.
+
+    `client`, `cursors` and `sleep` are unused (senders hold the state): accepted so every
+    source is called alike. With `once`, stop after the first accepted request's records.
+    Pass `server` to know the bound port (e.g. with `port=0`).
+    """
+    server = server or PushServer(config)
+    await server.start()
+    try:
+        while True:
+            yield await server.queue.get()
+            if once and server.queue.empty():
+                return
+    finally:
+        await server.stop()

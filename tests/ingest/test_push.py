@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from core.errors import Rejected
+from core.events import Mention, now
+from ingest import push
+from tests.ingest.support import fixture
+
+BATCH = fixture("push_batch.json")
+TOKEN = "s3cret-token-for-tests"
+
+
+def test_parse_validates_each_record_and_namespaces_ids_by_origin() -> None:
+    desk, whatsapp = push.parse(BATCH, fetched_at=now())
+    assert isinstance(desk, Mention) and isinstance(whatsapp, Mention)
+    assert desk.source_id == "support-desk:ticket-88412"
+    assert desk.created_at == datetime(2026, 11, 25, 9, 4, 5, tzinfo=UTC)
+    assert whatsapp.text.startswith("البطاقة ما تشتغل") and whatsapp.engagement.replies == 2
+    records = json.loads(BATCH)
+    records[0]["created_at"] = "2026-11-25T13:04:05"  # no zone
+    del records[1]["author"]
+    records.append({"origin": "x", "id": "1", "text": "hi", "created_at": "2026-11-25T09:31:00Z",
+                    "author": {"handle": "a"}, "extra": True})
+    bad = push.parse(json.dumps(records), fetched_at=now())
+    assert all(isinstance(b, Rejected) for b in bad)
+    reasons = [b.reason for b in bad]  # type: ignore[union-attr]
+    assert "record 0" in reasons[0] and "time zone" in reasons[0]
+    assert "record 1: invalid author: Field required" in reasons[1]
+    assert "record 2: invalid extra: Extra inputs are not permitted" in reasons[2]
+
+
+@pytest.fixture
+async def endpoint() -> AsyncIterator[tuple[push.PushServer, AsyncIterator[Any], str]]:
+    config = push.Config(token=TOKEN, port=0, queue_size=3)  # type: ignore[arg-type]
+    server = push.PushServer(config)
+    stream = push.fetch(config, server=server)
+    first = asyncio.ensure_future(anext(stream))  # starts the server, waits for a record
+    while server.port == 0:
+        await asyncio.sleep(0.01)
+    yield server, first, f"http://127.0.0.1:{server.port}/v1/mentions"  # type: ignore[misc]
+    first.cancel()  # the generator's finally stops the server
+    with contextlib.suppress(asyncio.CancelledError):
+        await first
+    await stream.aclose()
+
+
+async def test_accepted_records_reach_the_runner(endpoint: Any) -> None:
+    server, first, url = endpoint
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(url, content=BATCH, headers={
+            "Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
+    assert answer.status_code == 202 and answer.json() == {"accepted": 2}
+    mention = await asyncio.wait_for(first, 1)
+    assert mention.source_id == "support-desk:ticket-88412"
+    assert server.queue.qsize() == 1
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "status", "says"),
+    [
+        ({}, BATCH, 401, "Bearer"),
+        ({"Authorization": "Bearer wrong-token-000000"}, BATCH, 401, "wrong token"),
+        ({"Content-Type": "text/plain"}, BATCH, 415, "application/json"),
+        ({}, b"{not json", 400, "not JSON"),
+        ({}, b"x" * 3_000_000, 413, "smaller batches"),
+        ({}, json.dumps([json.loads(BATCH)[0]] * 4).encode(), 503, "queue full"),
+        ({}, b'[{"origin": "a", "id": "1"}]', 422, "record 0: invalid text: Field required"),
+    ],
+)
+async def test_bad_requests_get_a_4xx_with_the_reason_and_queue_nothing(
+    endpoint: Any, headers: dict[str, str], body: bytes, status: int, says: str
+) -> None:
+    server, _, url = endpoint
+    sent = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    if headers.get("Authorization") is None and status == 401:
+        sent.pop("Authorization")
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(url, content=body, headers={**sent, **headers})
+    assert answer.status_code == status
+    assert says in answer.text
+    assert server.queue.qsize() == 0
+
+
+async def test_once_stops_after_the_first_request() -> None:
+    config = push.Config(token=TOKEN, port=0)  # type: ignore[arg-type]
+    server = push.PushServer(config)
+
+    async def send() -> None:
+        while server.port == 0:
+            await asyncio.sleep(0.01)
+        async with httpx.AsyncClient() as http:
+            await http.post(f"http://127.0.0.1:{server.port}/v1/mentions", content=BATCH,
+                            headers={"Authorization": f"Bearer {TOKEN}",
+                                     "Content-Type": "application/json"})
+
+    sender = asyncio.ensure_future(send())
+    items = [i async for i in push.fetch(config, once=True, server=server)]
+    await sender
+    assert len(items) == 2
