@@ -60,10 +60,14 @@ class DetectorConfig(BaseModel):
         default=5.0, gt=0, description="Span of the volume test (at least one bucket)."
     )
     min_count: int = Field(default=10, gt=0, description="Fewer mentions in that span never alert.")
-    min_ratio: float = Field(default=1.5, gt=1, description="Observed/expected below this never alerts.")
+    min_ratio: float = Field(
+        default=1.5, gt=1, description="Observed/expected below this never alerts."
+    )
     open_z: float = Field(default=6.0, gt=0, description="Least surprise (z) that opens an alert.")
     memory_hours: float = Field(
-        default=240.0, gt=0, description="Half-life of the largest recent surprise, which must be beaten."
+        default=240.0,
+        gt=0,
+        description="Half-life of the largest recent surprise, which must be beaten.",
     )
     warning_factor: float = Field(default=2.0, gt=1, description="x the bar: warning.")
     critical_factor: float = Field(default=4.0, gt=1, description="x the bar: critical.")
@@ -119,7 +123,9 @@ def observation(record: ScoredMention) -> Observation:
     return Observation(
         client=record.client,
         brand=record.brand,
-        at=min(mention.created_at, mention.fetched_at).timestamp(),  # a skewed clock cannot run ahead
+        at=min(
+            mention.created_at, mention.fetched_at
+        ).timestamp(),  # a skewed clock cannot run ahead
         negative=record.sentiment.label == "negative",
         uid=mention.uid,
         url=mention.url,
@@ -227,7 +233,9 @@ class Detector:
             ("sustained_drift", drift_z, drift_n, drift_e),
         ]
 
-    def _advance(self, state: BrandState, bucket: int, obs: Observation, out: list[Transition]) -> None:
+    def _advance(
+        self, state: BrandState, bucket: int, obs: Observation, out: list[Transition]
+    ) -> None:
         """Close the current bucket and any silent ones up to `bucket`; learn; resolve."""
         w = self.config.bucket_seconds
         tests = self._tests(state)
@@ -278,7 +286,9 @@ class Detector:
             return "warning"
         return "info" if z >= bar else None
 
-    def _step(self, state: BrandState, obs: Observation, i: int, test: Test, out: list[Transition]) -> None:
+    def _step(
+        self, state: BrandState, obs: Observation, i: int, test: Test, out: list[Transition]
+    ) -> None:
         """Open, escalate or quietly rejoin the brand's thread on test `i` of the current bucket."""
         thread = state.thread
         bar = self._bar(state, i) if thread is None else thread["bars"][i]
@@ -289,7 +299,12 @@ class Detector:
         if thread is None:
             bars = [self._bar(state, j) for j in range(len(state.records))]
             thread = state.thread = Thread(
-                kind=test[0], start=state.bucket, bars=bars, severity=severity, hot=state.bucket, resolved=None
+                kind=test[0],
+                start=state.bucket,
+                bars=bars,
+                severity=severity,
+                hot=state.bucket,
+                resolved=None,
             )
             status = "open"
         elif _RANK[severity] > _RANK[thread["severity"]]:
@@ -301,7 +316,9 @@ class Detector:
         if status is not None:
             out.append(Transition(status, self._alert(state, obs, status, test)))
 
-    def _cool(self, state: BrandState, thread: Thread, obs: Observation, out: list[Transition]) -> None:
+    def _cool(
+        self, state: BrandState, thread: Thread, obs: Observation, out: list[Transition]
+    ) -> None:
         """Resolve a thread after a quiet spell; forget it once its cooldown is over."""
         resolved = thread["resolved"]
         if resolved is None:
@@ -326,7 +343,11 @@ class Detector:
             buckets = len(state.recent) + 1 if kind == "volume_spike" else 1
             low, high = bl.interval(state.base, expected, self.config.open_z, buckets)
             minutes = buckets * self.config.bucket_seconds / 60
-            per = f"in {minutes:g} min" if kind == "volume_spike" else "per bucket, averaged over hours"
+            per = (
+                f"in {minutes:g} min"
+                if kind == "volume_spike"
+                else "per bucket, averaged over hours"
+            )
             what = (
                 f"{kind.replace('_', ' ')} {status}: {observed:.0f} mentions {per} against "
                 f"{expected:.1f} expected (usual range {low:.0f}-{high:.0f}); z={z:.1f}"

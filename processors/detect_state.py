@@ -26,7 +26,6 @@ class Thread(TypedDict):
     resolved: int | None  # when it went quiet; crossings until the cooldown ends rejoin it
 
 
-
 @dataclass(slots=True)
 class BrandState:
     """Everything the detector remembers about one brand; a few hundred JSON values at most."""
@@ -36,9 +35,13 @@ class BrandState:
     negatives: float = 0.0
     first: int = -1  # first bucket seen, for the warm-up
     base: Baseline = field(default_factory=Baseline)
-    recent: list[list[float]] = field(default_factory=list)  # [count, expected] of closed buckets in the span
+    recent: list[list[float]] = field(
+        default_factory=list
+    )  # [count, expected] of closed buckets in the span
     drift: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])  # z, count, expected
-    share: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0, 0.0])  # usual k, n; recent k, n
+    share: list[float] = field(
+        default_factory=lambda: [0.0, 0.0, 0.0, 0.0]
+    )  # usual k, n; recent k, n
     records: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])  # decayed max z per kind
     thread: Thread | None = None
     evidence: Evidence = field(default_factory=Evidence)

@@ -103,7 +103,9 @@ def describe(ev: Evidence, n: int) -> list[str]:
     if ev.negatives:
         lines.append("top negative mentions: " + " ".join(str(e[2] or e[1]) for e in ev.negatives))
     if ev.authors:
-        lines.append("largest reach: " + ", ".join(f"{e[1]} ({e[0]:,} followers)" for e in ev.authors))
+        lines.append(
+            "largest reach: " + ", ".join(f"{e[1]} ({e[0]:,} followers)" for e in ev.authors)
+        )
     return lines
 
 

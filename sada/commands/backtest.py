@@ -43,10 +43,18 @@ class Summary:
     false_alerts: int  # alert rows outside every window
 
     def lines(self) -> list[str]:
-        out = [f"{self.alerts} alerts in {self.weeks:.1f} weeks: {self.alerts / max(self.weeks, 1e-9):.1f} per week"]
+        out = [
+            f"{self.alerts} alerts in {self.weeks:.1f} weeks: {self.alerts / max(self.weeks, 1e-9):.1f} per week"
+        ]
         if self.windows:
-            delay = f"median delay {statistics.median(self.delays_minutes):.0f} min" if self.delays_minutes else "no delay"
-            out.append(f"incidents caught {self.caught}/{self.windows} ({delay}); false alerts {self.false_alerts}")
+            delay = (
+                f"median delay {statistics.median(self.delays_minutes):.0f} min"
+                if self.delays_minutes
+                else "no delay"
+            )
+            out.append(
+                f"incidents caught {self.caught}/{self.windows} ({delay}); false alerts {self.false_alerts}"
+            )
         return out
 
 
@@ -61,7 +69,9 @@ def read_series(path: Path) -> list[Row]:
         reader = csv.DictReader(f)
         missing = {"timestamp", "value"} - set(reader.fieldnames or [])
         if missing:
-            raise typer.BadParameter(f"{path}: needs columns timestamp,value; missing {sorted(missing)}")
+            raise typer.BadParameter(
+                f"{path}: needs columns timestamp,value; missing {sorted(missing)}"
+            )
         return [Row(r["timestamp"], parse_time(r["timestamp"]), float(r["value"])) for r in reader]
 
 
@@ -74,13 +84,17 @@ def bucket_seconds(rows: Sequence[Row]) -> int:
     return statistics.mode(steps)
 
 
-def run(rows: Sequence[Row], *, name: str = "series", config: DetectorConfig | None = None) -> list[Row]:
+def run(
+    rows: Sequence[Row], *, name: str = "series", config: DetectorConfig | None = None
+) -> list[Row]:
     """Score every row with the detector as the pipeline runs it, one bucket at a time."""
     config = config or DetectorConfig(bucket_seconds=bucket_seconds(rows))
     detector, state = Detector(config), BrandState()
     out = []
     for row in rows:
-        steps = detector.add(state, Observation("backtest", name, row.at.timestamp(), count=row.value))
+        steps = detector.add(
+            state, Observation("backtest", name, row.at.timestamp(), count=row.value)
+        )
         alert = int(any(s.status != "resolve" for s in steps))
         out.append(Row(row.timestamp, row.at, row.value, round(detector.score(state), 4), alert))
     return out
@@ -117,10 +131,13 @@ def write_series(path: Path, rows: Iterable[Row]) -> None:
 
 
 def backtest(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV with timestamp,value.")],
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="CSV with timestamp,value.")
+    ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the scored CSV.")],
     windows: Annotated[
-        Path | None, typer.Option("--windows", exists=True, dir_okay=False, help="Labelled windows JSON.")
+        Path | None,
+        typer.Option("--windows", exists=True, dir_okay=False, help="Labelled windows JSON."),
     ] = None,
 ) -> None:
     """Run the pipeline's detector over a count history; write per-row scores and alerts."""

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from processors.baseline import Baseline, Rates, expected, interval, learn, renormalise, slots, zscore
+from processors.baseline import (
+    Baseline,
+    Rates,
+    expected,
+    interval,
+    learn,
+    renormalise,
+    slots,
+    zscore,
+)
 
 HOUR = 3600
 START = int(datetime(2026, 3, 2, tzinfo=UTC).timestamp())  # Monday 00:00 UTC
@@ -27,7 +36,13 @@ def test_slots_are_utc_hour_and_monday_based_weekday() -> None:
 
 
 def test_rates_follow_time_not_buckets() -> None:
-    fine = Rates.of(60, level_half_life_hours=6, seasonal_half_life_cycles=4, spread_half_life_hours=24, clip_z=4)
+    fine = Rates.of(
+        60,
+        level_half_life_hours=6,
+        seasonal_half_life_cycles=4,
+        spread_half_life_hours=24,
+        clip_z=4,
+    )
     # five one-minute steps forget as much as one five-minute step
     assert abs((1 - fine.level) ** 5 - (1 - RATES.level)) < 1e-9
 
@@ -42,7 +57,10 @@ def test_daily_shape_is_learned() -> None:
     base = Baseline()
     day = [5.0 if (i * 300 // HOUR) % 24 < 12 else 50.0 for i in range(288)]
     train(base, day * 7)
-    night, noon = expected(base, START + 7 * 86_400 + 3 * HOUR), expected(base, START + 7 * 86_400 + 15 * HOUR)
+    night, noon = (
+        expected(base, START + 7 * 86_400 + 3 * HOUR),
+        expected(base, START + 7 * 86_400 + 15 * HOUR),
+    )
     assert night < 15 and noon > 35
 
 
@@ -60,4 +78,4 @@ def test_zscore_is_count_aware() -> None:
     assert zscore(base, 4, 1) < 3  # small counts: 1 -> 4 is not extreme
     assert zscore(base, 400, 100) > 15  # large counts: the same ratio is
     low, high = interval(base, 100.0, 4.0)
-    assert low < 100 < high and 55 < low and high < 160
+    assert low < 100 < high and low > 55 and high < 160

@@ -56,9 +56,14 @@ def feed(
 ) -> list[tuple[int, Transition]]:
     """Feed one bucket per row (negatives separately); return (bucket index, transition)."""
     out = []
-    for i, (count, negatives) in enumerate(rows or draw(means, negative_share=negative_share), first):
+    for i, (count, negatives) in enumerate(
+        rows or draw(means, negative_share=negative_share), first
+    ):
         at = START + i * BUCKET
-        out += [(i, t) for t in detector.add(state, Observation("acme", "widget", at, count - negatives))]
+        out += [
+            (i, t)
+            for t in detector.add(state, Observation("acme", "widget", at, count - negatives))
+        ]
         if negatives:
             obs = Observation("acme", "widget", at, count=negatives, negative=True)
             out += [(i, t) for t in detector.add(state, obs)]
@@ -169,7 +174,12 @@ def test_explanation_names_terms_negative_links_and_authors() -> None:
     for i in range(3 * DAY):
         for _ in range(poisson(rng, 20)):
             obs = Observation(
-                "acme", "widget", START + i * BUCKET, terms=tuple(rng.sample(words, 2)), author="fan", reach=10
+                "acme",
+                "widget",
+                START + i * BUCKET,
+                terms=tuple(rng.sample(words, 2)),
+                author="fan",
+                reach=10,
             )
             detector.add(state, obs)
     at = START + 3 * DAY * BUCKET
@@ -266,10 +276,15 @@ def test_minute_and_five_minute_buckets_agree() -> None:
     fine = []
     detector, state = Detector(DetectorConfig(bucket_seconds=60)), BrandState()
     for i, (count, _) in enumerate(minutes):
-        fine += [(i, t) for t in detector.add(state, Observation("acme", "widget", START + 60 * i, count))]
-    coarse_rows = [
-        (sum(c for c, _ in minutes[i : i + 5]), 0) for i in range(0, len(minutes), 5)
-    ]
+        fine += [
+            (i, t)
+            for t in detector.add(state, Observation("acme", "widget", START + 60 * i, count))
+        ]
+    coarse_rows = [(sum(c for c, _ in minutes[i : i + 5]), 0) for i in range(0, len(minutes), 5)]
     coarse = feed(Detector(CONFIG), BrandState(), [], rows=coarse_rows)
-    assert [(i, t.alert.kind) for i, t in fine if t.status == "open"] == [(4 * 1440, "volume_spike")]
-    assert [(i, t.alert.kind) for i, t in coarse if t.status == "open"] == [(4 * 288, "volume_spike")]
+    assert [(i, t.alert.kind) for i, t in fine if t.status == "open"] == [
+        (4 * 1440, "volume_spike")
+    ]
+    assert [(i, t.alert.kind) for i, t in coarse if t.status == "open"] == [
+        (4 * 288, "volume_spike")
+    ]

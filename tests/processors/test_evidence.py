@@ -5,8 +5,19 @@ from __future__ import annotations
 from processors.evidence import TERMS_KEPT, Evidence, note, rising, roll
 
 
-def add(ev: Evidence, terms: tuple[str, ...], *, negative: bool = False, reach: int = 0, n: int = 0) -> None:
-    note(ev, terms=terms, negative=negative, reach=reach, uid=f"u{n}", url=f"https://x.test/{n}", author=f"a{n}", size=3)
+def add(
+    ev: Evidence, terms: tuple[str, ...], *, negative: bool = False, reach: int = 0, n: int = 0
+) -> None:
+    note(
+        ev,
+        terms=terms,
+        negative=negative,
+        reach=reach,
+        uid=f"u{n}",
+        url=f"https://x.test/{n}",
+        author=f"a{n}",
+        size=3,
+    )
 
 
 def test_terms_are_bounded() -> None:

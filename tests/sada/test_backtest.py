@@ -14,7 +14,15 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from sada.commands.backtest import Row, backtest, bucket_seconds, read_series, read_windows, run, summarise
+from sada.commands.backtest import (
+    Row,
+    backtest,
+    bucket_seconds,
+    read_series,
+    read_windows,
+    run,
+    summarise,
+)
 
 SHARED = Path(__file__).resolve().parents[3] / "shared"
 NAB = SHARED / "data" / "spikes" / "nab_realtweets_dev"
@@ -64,7 +72,9 @@ def test_summary_counts_caught_late_and_false(tmp_path: Path) -> None:
 
 def test_windows_file_in_nab_or_plain_form(tmp_path: Path) -> None:
     nab = tmp_path / "nab.json"
-    nab.write_text(json.dumps({"s.csv": [["2026-03-02 00:00:00.000000", "2026-03-02 01:00:00.000000"]]}))
+    nab.write_text(
+        json.dumps({"s.csv": [["2026-03-02 00:00:00.000000", "2026-03-02 01:00:00.000000"]]})
+    )
     plain = tmp_path / "plain.json"
     plain.write_text(json.dumps([["2026-03-02T00:00:00Z", "2026-03-02T01:00:00Z"]]))
     assert read_windows(nab, Path("s.csv")) == read_windows(plain, Path("s.csv"))
@@ -77,7 +87,11 @@ def test_command_writes_scored_csv_and_prints_summary(tmp_path: Path) -> None:
     source = write_csv(tmp_path / "s.csv", series(5 * 288, 4 * 288))
     windows = tmp_path / "w.json"
     day4 = START + timedelta(days=4)
-    windows.write_text(json.dumps([[(day4 - timedelta(hours=2)).isoformat(), (day4 + timedelta(hours=2)).isoformat()]]))
+    windows.write_text(
+        json.dumps(
+            [[(day4 - timedelta(hours=2)).isoformat(), (day4 + timedelta(hours=2)).isoformat()]]
+        )
+    )
     out = tmp_path / "out" / "s.csv"
     result = CliRunner().invoke(app, [str(source), "--output", str(out), "--windows", str(windows)])
     assert result.exit_code == 0, result.output
@@ -106,7 +120,12 @@ def test_nab_dev_series_score() -> None:
     for name, spans in windows.items():
         rows = run(read_series(NAB / name))
         raw, _, _, n = nab.score_series(
-            [nab._key(r.timestamp) for r in rows], [bool(r.alert) for r in rows], spans, 1.0, 0.11, 1.0
+            [nab._key(r.timestamp) for r in rows],
+            [bool(r.alert) for r in rows],
+            spans,
+            1.0,
+            0.11,
+            1.0,
         )
         total, null, perfect = total + raw, null - n, perfect + n
     assert 100 * (total - null) / (perfect - null) >= 80
