@@ -39,6 +39,7 @@ from processors.normalize import normalize
 NAME = "bluesky"
 POST = "app.bsky.feed.post"
 _CLOCK_SKEW_US = 300 * 1_000_000  # a createdAt further ahead than this is a wrong clock
+_YEAR_3000_US = 32_503_680_000 * 1_000_000
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +84,10 @@ def decode(frame: bytes | str) -> dict[str, Any] | Rejected:
         event = json.loads(frame)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         return Rejected(payload=text_of(frame), reason=f"{NAME}: frame is not JSON ({exc})")
-    if not isinstance(event, dict) or not isinstance(event.get("time_us"), int):
-        return Rejected(payload=text_of(frame), reason=f"{NAME}: event without integer time_us")
+    stamp = event.get("time_us") if isinstance(event, dict) else None
+    if not isinstance(stamp, int) or not 0 <= stamp < _YEAR_3000_US:
+        return Rejected(payload=text_of(frame),
+                        reason=f"{NAME}: event without a plausible integer time_us")
     return event
 
 
@@ -102,8 +105,8 @@ def parse_event(event: dict[str, Any], *, terms: Sequence[str],
         if not isinstance(text, str):
             raise TypeError(f"record.text is {type(text).__name__}, not a string")
         folded = normalize(text, fold_ta_marbuta=True)
-        if not any(term in folded for term in terms):
-            return []
+        if not folded or not any(term in folded for term in terms):
+            return []  # no term, or no text at all (an image-only post)
         did, rkey = str(field(event, "did")), str(field(commit, "rkey"))
         return [Mention(
             uid=make_uid(NAME, f"at://{did}/{POST}/{rkey}"),

@@ -63,7 +63,8 @@ def parse(payload: bytes | str, *, fetched_at: datetime) -> list[Item]:
     body = load_json(payload, NAME)
     if isinstance(body, Rejected):
         return [body]
-    children = body.get("data", {}).get("children") if isinstance(body, dict) else None
+    data = body.get("data") if isinstance(body, dict) else None
+    children = data.get("children") if isinstance(data, dict) else None
     if not isinstance(children, list):
         return [Rejected(payload=text_of(payload), reason=f"{NAME}: not a Listing with children")]
     return each(children, lambda child: _mention(child, fetched_at), NAME)

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
+
+from ingest.parsing import Item
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "sources"
@@ -109,3 +111,37 @@ async def serve() -> AsyncIterator[ReplayServer]:
         yield replay
     finally:
         await runner.cleanup()
+
+
+def _parsers() -> dict[str, Callable[[bytes], list[Item]]]:
+    """Each source's pure parser with fixed context, keyed by source name (tests and bench)."""
+    from core.events import now
+    from ingest import bluesky, gdelt, hackernews, mastodon, push, reddit, rss
+
+    everything = ("",)  # a term every text contains: the Jetstream filter keeps every post
+    return {
+        "bluesky": lambda p: [i for line in p.splitlines() if line.strip()
+                              for i in bluesky.parse(line, terms=everything, fetched_at=now())],
+        "mastodon": lambda p: mastodon.parse(p, instance="https://social.example",
+                                             fetched_at=now()),
+        "hackernews": lambda p: hackernews.parse(p, fetched_at=now()),
+        "rss": lambda p: rss.parse(p, feed_url="https://feed.example/rss", fetched_at=now()),
+        "reddit": lambda p: reddit.parse(p, fetched_at=now()),
+        "gdelt": lambda p: gdelt.parse(p, fetched_at=now()),
+        "push": lambda p: push.parse(p, fetched_at=now()),
+    }
+
+
+PARSERS = _parsers()
+
+# Our own fixtures, by source: every one must parse to mentions.
+OWN_FIXTURES = {
+    "bluesky": ["bluesky_jetstream_events.jsonl"],
+    "mastodon": ["mastodon_tag_timeline.json"],
+    "hackernews": ["hackernews_search_by_date.json"],
+    "rss": ["rss_google_news_ar.xml", "rss_arabic_windows1256.xml",
+            "rss_french_misdeclared_cp1252.xml", "atom_fintech_weekly.xml"],
+    "reddit": ["reddit_search_new.json"],
+    "gdelt": ["gdelt_artlist.json"],
+    "push": ["push_batch.json"],
+}
