@@ -63,10 +63,24 @@ class _TextExtractor(HTMLParser):
             self.parts.append(data)
 
 
+# The fast path: the markup sources send (paragraphs, links, breaks, Mastodon's invisible spans
+# holding plain text) is handled with regular expressions; anything else goes to the parser.
+_INVISIBLE_SPAN = re.compile(r'<span class="invisible">[^<]*</span>')
+_NEEDS_PARSER = re.compile(r"<(?:script|style|template|head|!)|invisible", re.IGNORECASE)
+_BREAK_TAG = re.compile(r"<br\s*/?>", re.IGNORECASE)
+_BLOCK_TAG = re.compile(rf"</?(?:{'|'.join(sorted(_BLOCKS))})\b(?:[^>\"']|\"[^\"]*\"|'[^']*')*>",
+                        re.IGNORECASE)
+_ANY_TAG = re.compile(r"</?[A-Za-z](?:[^>\"']|\"[^\"]*\"|'[^']*')*>")
+
+
 def html_to_text(markup: str) -> str:
     """Visible text of an HTML fragment: entities decoded, blocks as blank lines, spaces folded."""
     if "<" not in markup:
         return _tidy(html.unescape(markup)) if "&" in markup else _tidy(markup)
+    simple = _INVISIBLE_SPAN.sub("", markup)
+    if not _NEEDS_PARSER.search(simple):
+        text = _ANY_TAG.sub("", _BLOCK_TAG.sub("\n\n", _BREAK_TAG.sub("\n", simple)))
+        return _tidy(html.unescape(text))
     parser = _TextExtractor()
     parser.feed(markup)
     parser.close()
