@@ -145,3 +145,6 @@ OWN_FIXTURES = {
     "gdelt": ["gdelt_artlist.json"],
     "push": ["push_batch.json"],
 }
+
+# A lookback reaching every fixture (they are dated 2026) however late the tests run.
+EVER = 20 * 365 * 86400

@@ -12,7 +12,7 @@ from core.events import Mention, now
 from ingest import gdelt
 from ingest.cursor import CursorStore
 from ingest.http import HttpPolicy
-from tests.ingest.support import ReplayServer, Reply, Sleeps, fixture
+from tests.ingest.support import EVER, ReplayServer, Reply, Sleeps, fixture
 
 PAGE = fixture("gdelt_artlist.json")
 ERROR_PAGE = fixture("gdelt_error_page.html")
@@ -21,7 +21,7 @@ ERROR_PAGE = fixture("gdelt_error_page.html")
 def config(server: ReplayServer, **kw: object) -> gdelt.Config:
     values: dict[str, object] = {
         "queries": ['"acme bank"'], "source_languages": ["arabic", "english", "french"],
-        "base_url": server.url("/api/v2/doc/doc"), "initial_lookback_seconds": 400 * 86400,
+        "base_url": server.url("/api/v2/doc/doc"), "initial_lookback_seconds": EVER,
         "http": HttpPolicy(requests_per_second_per_host=1000, timeout_seconds=0.5)}
     return gdelt.Config.model_validate({**values, **kw})
 

@@ -10,7 +10,7 @@ from core.events import Mention, now
 from ingest import hackernews
 from ingest.cursor import CursorStore
 from ingest.http import HttpPolicy
-from tests.ingest.support import ReplayServer, Reply, Sleeps, fixture
+from tests.ingest.support import EVER, ReplayServer, Reply, Sleeps, fixture
 
 PAGE = fixture("hackernews_search_by_date.json")
 
@@ -18,7 +18,7 @@ PAGE = fixture("hackernews_search_by_date.json")
 def config(server: ReplayServer, **kw: object) -> hackernews.Config:
     values: dict[str, object] = {
         "queries": ["acmecloud"], "base_url": server.url("/api/v1"), "hits_per_page": 4,
-        "initial_lookback_seconds": 400 * 86400,
+        "initial_lookback_seconds": EVER,
         "http": HttpPolicy(requests_per_second_per_host=1000, timeout_seconds=0.5,
                            backoff_initial_seconds=2)}
     return hackernews.Config.model_validate({**values, **kw})

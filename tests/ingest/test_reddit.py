@@ -12,7 +12,7 @@ from core.events import Mention, now
 from ingest import reddit
 from ingest.cursor import CursorStore
 from ingest.http import HttpPolicy
-from tests.ingest.support import ReplayServer, Reply, Sleeps, fixture
+from tests.ingest.support import EVER, ReplayServer, Reply, Sleeps, fixture
 
 PAGE = fixture("reddit_search_new.json")
 TOKEN = fixture("reddit_access_token.json")
@@ -24,7 +24,7 @@ def config(server: ReplayServer, **kw: object) -> reddit.Config:
     values: dict[str, object] = {
         "client_id": "app-id", "client_secret": "app-secret", "user_agent": UA,
         "queries": ["acmebank"], "token_url": server.url("/api/v1/access_token"),
-        "api_url": server.url(), "initial_lookback_seconds": 400 * 86400,
+        "api_url": server.url(), "initial_lookback_seconds": EVER,
         "http": HttpPolicy(requests_per_second_per_host=1000, timeout_seconds=0.5)}
     return reddit.Config.model_validate({**values, **kw})
 

@@ -13,7 +13,7 @@ from core.events import Mention, now
 from ingest import rss
 from ingest.cursor import CursorStore
 from ingest.http import HttpPolicy
-from tests.ingest.support import ReplayServer, Reply, Sleeps, fixture
+from tests.ingest.support import EVER, ReplayServer, Reply, Sleeps, fixture
 
 GOOGLE_AR = fixture("rss_google_news_ar.xml")
 ARABIC_1256 = fixture("rss_arabic_windows1256.xml")
@@ -102,7 +102,7 @@ async def test_conditional_get_new_items_only_and_cut_bodies_retried(
     other_server.script("/feed.xml", Reply(200, undeclared, headers, cut=True),
                         Reply(200, undeclared, headers), Reply(200, newer, headers))
     config = rss.Config(feeds=[server.url("/rss/search?q=acme"), other_server.url("/feed.xml")],
-                        max_item_age_hours=24 * 400, http=FAST)
+                        max_item_age_hours=EVER / 3600, http=FAST)
     store = CursorStore(tmp_path)
     first = [i async for i in rss.fetch(config, client, cursors=store, once=True, sleep=sleeps)]
     assert len(first) == 6 and all(isinstance(i, Mention) for i in first)
