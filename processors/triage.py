@@ -1,21 +1,108 @@
-"""Triage: sort a mention into complaint, question, praise or other, so answers go first."""
+"""Triage: sort a mention into complaint, question, praise or other, so answers go first.
+
+Rules, in order (documented in docs/sentiment.md):
+1. complaint: a problem cue ("refund", "delayed", "ما وصل", "استرجاع", "maksoor"...) with
+   negative sentiment, or with neutral sentiment when the mention does not ask anything
+   ("how long does a refund take?" is a question, "got my refund fast, thanks" is praise);
+2. complaint: negative sentiment with a service/product word ("خدمة العملاء", "app", "delivery")
+   or words addressed to the brand ("you", "عندكم", "votre") — for a question only when the
+   negative sentiment is sure (probability >= 0.6);
+3. question: a question mark (? ؟) or an interrogative ("هل، كيف، ليش، شو، وين، امتى، متى",
+   how, why, pourquoi...); English and French ones only at the start of a clause, where they ask;
+4. praise: positive sentiment; 5. other.
+"""
 
 from __future__ import annotations
 
 import re
 
 from core.events import Sentiment, TriageLabel
-from processors.normalize import normalize
+from processors.features import fold
 
-_QUESTION = re.compile(r"[?؟]|\b(how|why|when|where|what|هل|كيف|ليش|شو|وين|امتى|ايمتى|متى)\b")
+_PROBLEM_CUES = (
+    "refund;refunded;reimburse;delayed;delay;late again;broken;damaged;defective;faulty;"
+    "not working;doesnt work;doesn't work;stopped working;won't turn on;never arrived;"
+    "hasnt arrived;hasn't arrived;not arrived;not delivered;never received;still waiting;"
+    "still no;no response;no reply;no one answers;nobody answers;charged twice;"
+    "double charged;overcharged;cancelled my;canceled my;wrong item;wrong order;missing;"
+    "lost my;scam;fraud;out of service;outage;keeps crashing;crashes;crashed;slow;"
+    "remboursement;rembourser;remboursez;en retard;retard;en panne;cassé;toujours pas;"
+    "jamais reçu;pas reçu;arnaque;aucune réponse;ne marche pas;ne fonctionne pas;"
+    "coupée;coupé;annulé;prélevé deux fois;facturé deux fois;lent;"
+    "ma wesel;mawesel;ma weselni;maksoor;maksour;fasel;ma7adesh;ma 7ada;mafi 7ada;"
+    "5asamo;felosy;flousi;3otl;bati2"
+)
+_PROBLEM_CUES_AR = (
+    "ما وصل;ماوصل;ما وصلني;ماوصلني;ما وصلت;لم يصل;لم تصل;ما وصلتني;مو واصل;"
+    "ما جاني;ماجاني;ما اجا;متاخر;متاخره;تاخير;تاخر;استرجاع;استرداد;ترجيع;رجعوا فلوسي;"
+    "فلوسي;مكسور;مكسوره;خربان;خربانه;عطلان;عطلانه;معطل;عطل;ما يشتغل;مايشتغل;"
+    "ما بيشتغل;مش شغال;مش شغاله;مو شغال;لا يعمل;ما حد رد;ماحد رد;محدش رد;محدش بيرد;"
+    "بطيء;بطيئ;بطيئه;معلق;يعلق;بيعلق;عم يعلق;فاصل;مقطوع;ينقطع;انقطاع;"
+    "ما حدا رد;ولا رد;بدون رد;لا احد يرد;نصب;نصابين;احتيال;خصم مرتين;انخصم;"
+    "وين طلبي;طلبي وين;لغوا الطلب;الغاء الطلب;ناقص;غلط"
+)
+_SERVICE_CUES = (
+    "order;delivery;shipping;package;parcel;app;update;battery;screen;account;support;"
+    "customer service;customer care;service;staff;agent;bill;billing;charge;subscription;"
+    "internet;network;signal;wifi;product;flight;booking;driver;"
+    "you;your;you guys;y'all;u;ur;"
+    "commande;livraison;colis;appli;application;compte;service client;facture;abonnement;"
+    "réseau;vous;votre;vos"
+)
+_SERVICE_CUES_AR = (
+    "طلب;طلبي;طلبيه;توصيل;شحن;شحنه;مندوب;تطبيق;برنامج;ابلكيشن;خدمه;خدمه العملاء;"
+    "دعم;فاتوره;حساب;شبكه;النت;انترنت;جوال;تلفون;موبايل;بطاريه;شاشه;منتج;موظف;"
+    "موظفين;اشتراك;باقه;رصيد;رحله;حجز;سواق;كابتن;"
+    "انتو;انتم;عندكم;منكم;معكم;عليكم;شركتكم;خدمتكم;تطبيقكم;حضرتكم"
+)
+_INTERROGATIVES_AR = (
+    "هل;كيف;كيفاش;ليش;ليه;لماذا;شو;ايش;وش;شنو;وين;فين;اين;امتي;ايمتي;متي;"
+    "ازاي;شلون;منو;مين;كم سعر;بكم;قديش;اديش"
+)
+# English and French interrogatives ask only at the start of a clause ("I love how..." does not).
+_INTERROGATIVES = (
+    "how;why;when;where;who;which;whats;what's;what is;what are;what time;is there;are there;"
+    "is it;is this;can i;can you;can someone;can anyone;could you;could someone;do you;"
+    "does anyone;does it;does this;did anyone;did you;will you;will it;will there;should i;"
+    "anyone know;any update;any news;pourquoi;comment;quand;où;est-ce que;combien;quel;quelle"
+)
+# A question stays a question unless the negative sentiment is at least this sure.
+_SURE = 0.6
+# Optional Arabic clitics in front of a cue: و ف, then ب ل ك, then the article.
+_CLITICS = r"(?:و|ف)?(?:ب|ل|ك)?(?:ال)?"
+
+
+def _alternation(cues: str) -> str:
+    """Regex alternation of `;`-separated cues, folded as the texts they are searched in."""
+    folded = (fold(cue) for cue in cues.split(";"))
+    return "|".join(re.escape(cue).replace(r"\ ", r"\s+") for cue in folded)
+
+
+def _cues(latin: str, arabic: str) -> re.Pattern[str]:
+    return re.compile(
+        rf"(?<!\w)(?:{_alternation(latin)})(?!\w)"
+        rf"|(?<!\w){_CLITICS}(?:{_alternation(arabic)})(?!\w)"
+    )
+
+
+_PROBLEM = _cues(_PROBLEM_CUES, _PROBLEM_CUES_AR)
+_SERVICE = _cues(_SERVICE_CUES, _SERVICE_CUES_AR)
+_QUESTION = re.compile(
+    rf"[?؟]|(?<!\w){_CLITICS}(?:{_alternation(_INTERROGATIVES_AR)})(?!\w)"
+    rf"|(?:^|[.!,;:\n]\s*|@\s+)(?:{_alternation(_INTERROGATIVES)})(?!\w)"
+)
 
 
 def triage(text: str, sentiment: Sentiment) -> TriageLabel:
-    """Negative -> complaint, a question mark or interrogative -> question, positive -> praise."""
-    if sentiment.label == "negative":
+    """Apply the rules above to one mention and its (brand-directed) sentiment."""
+    folded = fold(text)
+    negative, positive = sentiment.label == "negative", sentiment.label == "positive"
+    asks = bool(_QUESTION.search(folded))
+    if _PROBLEM.search(folded) and (negative or not (positive or asks)):
         return "complaint"
-    if _QUESTION.search(normalize(text)):
+    sure = sentiment.probability >= _SURE
+    if negative and (sure or not asks) and _SERVICE.search(folded):
+        return "complaint"
+    if asks:
         return "question"
-    if sentiment.label == "positive":
-        return "praise"
-    return "other"
+    return "praise" if positive else "other"

@@ -1,0 +1,208 @@
+"""Sentiment features: hashed word and character n-grams plus a few language-aware cue tokens.
+
+Each text is first rewritten into a token string (`prepare`): the shared `normalize`, then
+feature-only folding that matching must not do (ى/ي, ة/ه, squashed elongation "حلووووو" -> "حلو",
+URLs and user handles collapsed), negation and intensifier scope marked on the next word
+("not good" -> "not ¬good"), and flag tokens appended (script, Arabizi, emoji, elongation...).
+Flags are plain words so the linear model weighs them like any other feature.
+
+Hashing is vectorised over a whole batch with a polynomial rolling hash mod 2**64: no Python
+loop per n-gram, which is what keeps a batch at tens of thousands of texts per second. The hash
+is deterministic across processes (Python's `hash()` is salted, so it is not used).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from processors.lexicon import NEGATIVE, POSITIVE
+from processors.normalize import normalize
+
+HASH_BITS = 20
+CHAR_NGRAMS = (2, 3, 4)
+# Words, word pairs and cue flags are few beside the character n-grams; weigh each one more.
+WORD_WEIGHT = 3.5
+
+_URL = re.compile(r"https?://\S+|www\.\S+")
+_USER = re.compile(r"@\w+")
+_FOLD = str.maketrans(
+    {"ى": "ي", "ة": "ه", "ؤ": "و", "ئ": "ي", "#": " ", "_": " ", "ـ": ""}
+    | {chr(0x660 + d): str(d) for d in range(10)}
+    | {chr(0x6F0 + d): str(d) for d in range(10)}
+)
+_ELONGATED = re.compile(r"(\D)\1{2,}")
+_EMOJI_CLASS = "\U0001f300-\U0001faff\u2600-\u27bf\u2b50\u2764"
+_EMOJI = re.compile(f"[{_EMOJI_CLASS}]")
+_PUNCT = re.compile(f'([!?؟.,،؛;:()"“”«»…{_EMOJI_CLASS}])')
+_ARABIC = re.compile(r"[\u0600-\u06ff]")
+_LATIN = re.compile(r"[a-zà-ÿ]")
+# Arabizi writes Arabic letters with digits (3 ع, 7 ح, 5 خ, 2 ء, 9 ق) inside Latin words.
+_ARABIZI = re.compile(r"(?<![\w])[a-z]*[a-z][23579][a-z]+|(?<![\w])[23579][a-z]{2,}")
+
+_NEGATORS = (
+    "not no never dont don't doesnt doesn't didnt didn't cant can't cannot isnt isn't wasnt wasn't "
+    "wont won't nothing nobody without "
+    "ما لا لم لن ليس مش مو مب مهو ماهو مافي مافيش "
+    "ne pas jamais rien sans nicht kein keine nie non nao não nunca nada mai nessun "
+    "mish msh mesh mo ma mafi"
+)
+_INTENSIFIERS = (
+    "very so really too super extremely totally absolutely most "
+    "جدا جداً كتير كثير اوي قوي مره مرة وايد حيل بزاف مرا جامد اكثر "
+    "tres très trop vraiment sehr molto muy tan tão muito bahut kteer awi gedan"
+)
+_SCOPE_BREAK = frozenset("!?؟.,،؛;:")
+_CLITIC = re.compile(r"^(?:و|ف)?(?:ب|ل|ك)?(?:ال)?(?=..)")
+
+_PRIME = 0x100000001B3
+_PRIME_INVERSE = pow(_PRIME, -1, 2**64)
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+_PAIR = np.uint64(0xC2B2AE3D27D4EB4F)
+_WORD = np.uint64(0x5BD1E9955BD1E995)
+
+
+def fold(text: str) -> str:
+    """Normalise, then fold what sentiment does not distinguish (ة/ه, ى/ي, elongation)."""
+    return _fold(text)[0]
+
+
+def _fold(text: str) -> tuple[str, bool]:
+    text = _USER.sub(" @ ", normalize(_URL.sub(" ↗ ", text))).translate(_FOLD)
+    squashed = _ELONGATED.sub(r"\1", text)
+    return squashed, len(squashed) != len(text)
+
+
+def prepare(text: str) -> str:
+    """Rewrite one text into the space-separated token string the model reads."""
+    folded, elongated = _fold(text)
+    tokens = _mark_scope(_PUNCT.sub(r" \1 ", folded).split())
+    tokens.append(_script(folded))
+    if elongated:
+        tokens.append("_elong")
+    if _ARABIZI.search(folded):
+        tokens.append("_arabizi")
+    if _EMOJI.search(folded):
+        tokens.append("_emoji")
+    return " ".join(tokens)
+
+
+def _mark_scope(tokens: list[str]) -> list[str]:
+    """Prefix the word after a negator with ¬ and after an intensifier with ↑; add cue flags.
+
+    A lexicon word adds `_lex+` or `_lex-`, flipped when negated ("not good" adds `_lex-`).
+    """
+    out, flags, mark = [], [], ""
+    for token in tokens:
+        if token in _SCOPE_BREAK:
+            out.append(token)
+            mark = ""
+            continue
+        out.append(mark + token)
+        polarity = _polarity(token) * (-1 if mark == "¬" else 1)
+        if polarity:
+            flags.append("_lex+" if polarity > 0 else "_lex-")
+        if token in _NEGATORS_SET:
+            mark = "¬"
+            flags.append("_neg")
+        elif token in _INTENSIFIERS_SET:
+            mark = "↑"
+            flags.append("_intens")
+        else:
+            mark = ""
+    return out + flags
+
+
+_NEGATORS_SET = frozenset(map(fold, _NEGATORS.split()))
+_INTENSIFIERS_SET = frozenset(map(fold, _INTENSIFIERS.split()))
+_POSITIVE = frozenset(map(fold, POSITIVE))
+_NEGATIVE = frozenset(map(fold, NEGATIVE))
+
+
+def _polarity(token: str) -> int:
+    """+1 / -1 for a lexicon word, also behind Arabic clitics (و، ف، ب، ال)."""
+    for candidate in (token, _CLITIC.sub("", token)):
+        if candidate in _POSITIVE:
+            return 1
+        if candidate in _NEGATIVE:
+            return -1
+    return 0
+
+
+def _script(text: str) -> str:
+    arabic, latin = bool(_ARABIC.search(text)), bool(_LATIN.search(text))
+    if arabic and latin:
+        return "_s:mixed"
+    return "_s:ar" if arabic else "_s:latin" if latin else "_s:none"
+
+
+@dataclass(frozen=True)
+class Features:
+    """A batch as sparse rows: feature `buckets[k]` of document `rows[k]` with weight `values[k]`."""
+
+    rows: np.ndarray
+    buckets: np.ndarray
+    values: np.ndarray
+    n_docs: int
+
+
+def extract(texts: Sequence[str], *, bits: int = HASH_BITS) -> Features:
+    """Hash a batch of texts into sparse feature rows, each row L2-normalised."""
+    return hash_prepared([prepare(text) for text in texts], bits=bits)
+
+
+def hash_prepared(prepared: Sequence[str], *, bits: int = HASH_BITS) -> Features:
+    """Hash already prepared token strings (see `prepare`)."""
+    n_docs = len(prepared)
+    joined = "\x00".join(f" {p} " for p in prepared)
+    codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    lengths = np.fromiter((len(p) + 2 for p in prepared), dtype=np.int64, count=n_docs)
+    doc_of = np.repeat(np.arange(n_docs, dtype=np.int64), lengths + 1)[: len(codes)]
+    prefix, powers = _prefix_hashes(codes)
+
+    size = len(codes)
+    rows, hashes = [], []
+    with np.errstate(over="ignore"):
+        for n in CHAR_NGRAMS:
+            end = size - n + 1
+            valid = (doc_of[:end] == doc_of[n - 1 :]) & (codes[n - 1 :] != 0)
+            rows.append(doc_of[:end][valid])
+            hashes.append((prefix[n:] - prefix[:end] * powers[n])[valid])
+
+        spaces = np.flatnonzero(codes == 32)
+        left, right = spaces[:-1] + 1, spaces[1:]
+        word = (right > left) & (doc_of[spaces[:-1]] == doc_of[spaces[1:]])
+        left, right = left[word], right[word]
+        word_rows = doc_of[left]
+        word_hashes = (prefix[right] - prefix[left] * powers[right - left]) ^ _WORD
+        pair = word_rows[1:] == word_rows[:-1]
+        rows += [word_rows, word_rows[1:][pair]]
+        hashes += [word_hashes, word_hashes[:-1][pair] * _PAIR + word_hashes[1:][pair]]
+
+    all_rows = np.concatenate(rows)
+    with np.errstate(over="ignore"):
+        buckets = ((np.concatenate(hashes) * _MIX) >> np.uint64(64 - bits)).astype(np.int64)
+    n_chars = sum(len(r) for r in rows[: len(CHAR_NGRAMS)])
+    raw = np.full(len(all_rows), WORD_WEIGHT, dtype=np.float32)
+    raw[:n_chars] = 1.0
+    norms = np.sqrt(np.bincount(all_rows, weights=raw * raw, minlength=n_docs))
+    return Features(
+        all_rows, buckets, raw / np.maximum(norms, 1.0)[all_rows].astype(np.float32), n_docs
+    )
+
+
+def _prefix_hashes(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """prefix[i] = hash of codes[:i]; a span's hash then costs two multiplications."""
+    size = len(codes) + 1
+    with np.errstate(over="ignore"):
+        powers = np.ones(size, dtype=np.uint64)
+        powers[1:] = np.cumprod(np.full(size - 1, _PRIME, dtype=np.uint64))
+        inverse = np.cumprod(np.full(size, _PRIME_INVERSE, dtype=np.uint64))
+        inverse = np.concatenate(([np.uint64(1)], inverse[:-1]))
+        prefix = np.zeros(size, dtype=np.uint64)
+        np.cumsum((codes + np.uint64(1)) * inverse[: len(codes)], out=prefix[1:])
+        prefix[1:] *= powers[: len(codes)]
+    return prefix, powers

@@ -1,0 +1,73 @@
+"""Optional backend: a sequence-classification transformer from a local directory.
+
+For users who bring their own fine-tuned model (e.g. an XLM-T checkpoint they downloaded
+themselves). It loads only from a local path (`local_files_only=True`), never from a hub at run
+time, and needs the optional `transformers` and `torch` packages, imported only here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from core.events import Sentiment
+from processors.sentiment import LABELS
+
+
+class TransformerScorer:
+    """Same call shape as `processors.sentiment.score`: a batch of texts in, Sentiments out."""
+
+    def __init__(self, path: Path, *, batch_size: int = 32) -> None:
+        if not (path / "config.json").is_file():
+            raise FileNotFoundError(
+                f"transformer model directory {path} not found or has no config.json; point the "
+                "setting at a local directory saved with save_pretrained(), or unset it to use "
+                "the built-in model"
+            )
+        try:
+            import torch
+            from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        except ImportError as exc:
+            raise ImportError(
+                "the transformer sentiment backend needs `transformers` and `torch`; install the "
+                "optional extra (pip install 'sada[transformer]') or unset the model path"
+            ) from exc
+        self._torch: Any = torch
+        self._tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        self._model = AutoModelForSequenceClassification.from_pretrained(
+            path, local_files_only=True
+        ).eval()
+        self._labels = _label_names(self._model.config.id2label)
+        self._batch_size = batch_size
+        self.model_id = f"transformer:{path.name}"
+
+    def score(self, texts: Sequence[str]) -> list[Sentiment]:
+        out: list[Sentiment] = []
+        for start in range(0, len(texts), self._batch_size):
+            batch = list(texts[start : start + self._batch_size])
+            encoded = self._tokenizer(
+                batch, padding=True, truncation=True, max_length=128, return_tensors="pt"
+            )
+            with self._torch.no_grad():
+                probabilities = self._model(**encoded).logits.softmax(dim=-1)
+            for row in probabilities.tolist():
+                best = max(range(len(row)), key=row.__getitem__)
+                out.append(
+                    Sentiment(
+                        label=self._labels[best],
+                        probability=round(row[best], 4),
+                        model=self.model_id,
+                    )
+                )
+        return out
+
+
+def _label_names(id2label: dict[int, str]) -> list[str]:
+    """Map the checkpoint's labels onto ours; generic LABEL_0..2 are read as neg/neu/pos."""
+    names = [str(id2label[i]).lower() for i in sorted(id2label)]
+    if set(names) <= set(LABELS):
+        return names
+    if len(names) == 3:
+        return list(LABELS)
+    raise ValueError(f"transformer labels {names} cannot be mapped to {LABELS}")

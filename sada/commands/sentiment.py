@@ -1,0 +1,142 @@
+"""`sada sentiment train | eval | score`: build, measure and try the sentiment model."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from processors.sentiment import LABELS, MODEL_PATH, LinearModel, score
+from processors.sentiment_data import (
+    HOLDOUT_PERCENT,
+    REPORT,
+    Example,
+    f1_per_class,
+    f_pn,
+    find_eval_sets,
+    macro_f1,
+    split_of,
+)
+from processors.triage import triage
+
+app = typer.Typer(help="Train, evaluate and run the sentiment model.", no_args_is_help=True)
+
+ModelOption = Annotated[
+    Path, typer.Option("--model", help="Model artifact (.npz); defaults to the shipped one.")
+]
+
+
+@app.command()
+def train(
+    data: Annotated[
+        Path,
+        typer.Option(exists=True, file_okay=False, help="../shared/data/sentiment-style folder."),
+    ],
+    out: Annotated[
+        Path, typer.Option(help="Where to write the trained model (.npz).")
+    ] = MODEL_PATH,
+) -> None:
+    """Train on ../shared/data/sentiment-style data, calibrate, save, and print validation."""
+    from processors.sentiment_train import train as run_training
+
+    model, splits = run_training(data, log=lambda line: typer.echo(line, err=True))
+    model.save(out)
+    typer.echo(f"saved {out} ({out.stat().st_size / 1e6:.1f} MB)", err=True)
+    by_source: dict[str, list[Example]] = defaultdict(list)
+    for example in splits[REPORT]:
+        by_source[example.source].append(example)
+    for source, examples in sorted(by_source.items()):
+        for line in report_lines(model, f"{source} validation (never trained on)", examples):
+            typer.echo(line)
+
+
+@app.command(name="eval")
+def evaluate(
+    data: Annotated[
+        Path, typer.Option(exists=True, help="UMSAB-format folders and/or sentiment CSVs.")
+    ],
+    model_path: ModelOption = MODEL_PATH,
+    heldout: Annotated[
+        bool, typer.Option(help="Keep only the CSV rows that training held out for reporting.")
+    ] = False,
+) -> None:
+    """Print macro-F1 and per-class F1 per set, and F-PN per dialect for CSVs that have one."""
+    model = LinearModel.load(model_path)
+    found = False
+    for name, examples in find_eval_sets(data):
+        if heldout and not name.endswith(("/val", "/test")):
+            examples = [e for e in examples if _held_out(e)]
+        found = True
+        for line in report_lines(model, name, examples):
+            typer.echo(line)
+    if not found:
+        typer.echo(f"no {{split}}_text.txt / {{split}}_labels.txt or CSV under {data}", err=True)
+        raise typer.Exit(code=1)
+
+
+def _held_out(example: Example) -> bool:
+    return split_of(example.text, report_percent=HOLDOUT_PERCENT, dev_percent=0) == REPORT
+
+
+def report_lines(model: LinearModel, title: str, examples: Sequence[Example]) -> Iterator[str]:
+    """Macro-F1 and per-class F1 of each group (language or dialect), then their average."""
+    predicted = model.probabilities([e.text for e in examples]).argmax(axis=1)
+    groups: dict[str, list[int]] = defaultdict(list)
+    for index, example in enumerate(examples):
+        groups[example.group].append(index)
+    yield f"## {title}: {len(examples)} texts"
+    yield "group        n      macro-F1  F-PN   " + "  ".join(f"F1-{label[:3]}" for label in LABELS)
+    macros = []
+    for group, indexes in sorted(groups.items()):
+        truth = [examples[i].label for i in indexes]
+        guess = predicted[indexes].tolist()
+        macros.append(macro_f1(truth, guess))
+        per_class = "  ".join(f"{value:7.3f}" for value in f1_per_class(truth, guess))
+        yield f"{group:<12} {len(indexes):<6} {macros[-1]:8.3f}  {f_pn(truth, guess):.3f}  {per_class}"
+    if len(groups) > 1:
+        yield f"{'mean':<12} {'':<6} {sum(macros) / len(macros):8.3f}"
+
+
+@app.command(name="score")
+def score_command(
+    model_path: ModelOption = MODEL_PATH,
+    batch: Annotated[int, typer.Option(min=1, help="Texts scored per model call.")] = 1000,
+) -> None:
+    """Read one text per line (or JSONL with a `text` field) on stdin; write one JSON per line."""
+    model = LinearModel.load(model_path)
+    lines = (line.rstrip("\r\n") for line in sys.stdin)
+    for chunk in _chunks(lines, batch):
+        texts = [_text_of(line) for line in chunk]
+        for text, sentiment in zip(texts, score(texts, model=model), strict=True):
+            record = {
+                "label": sentiment.label,
+                "probability": sentiment.probability,
+                "triage": triage(text, sentiment),
+                "model": sentiment.model,
+            }
+            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def _text_of(line: str) -> str:
+    """A JSON object's `text` field, or the line itself when it is not a JSON object."""
+    if line.startswith("{"):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            return line
+        if isinstance(record, dict) and isinstance(record.get("text"), str):
+            return record["text"]
+    return line
+
+
+def _chunks(items: Iterable[str], size: int) -> Iterator[list[str]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
