@@ -41,7 +41,7 @@ class Config(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     queries: list[str] = Field(
-        min_length=1, description='GDELT queries, e.g. "\\"acme bank\\"" (one request each).'
+        min_length=1, description='GDELT queries, one request each; quote a phrase: "acme bank".'
     )
     source_languages: list[str] = Field(
         default=[],
@@ -61,7 +61,10 @@ class Config(BaseModel):
     overlap_seconds: int = Field(
         default=900, ge=0, description="Re-read window for articles GDELT listed late."
     )
-    http: HttpPolicy = HttpPolicy(requests_per_second_per_host=0.2)  # GDELT: one per 5 s
+    http: HttpPolicy = Field(
+        default=HttpPolicy(requests_per_second_per_host=0.2),
+        description="Politeness towards the host (GDELT asks for one request per 5 s).",
+    )
 
 
 def query_text(query: str, languages: list[str]) -> str:

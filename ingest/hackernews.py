@@ -48,7 +48,7 @@ class Config(BaseModel):
     overlap_seconds: int = Field(
         default=600, ge=0, description="Re-read window for items Algolia indexed late."
     )
-    http: HttpPolicy = HttpPolicy()
+    http: HttpPolicy = Field(default=HttpPolicy(), description="Politeness towards the host.")
 
 
 def parse(payload: bytes | str, *, fetched_at: datetime) -> list[Item]:

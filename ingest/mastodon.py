@@ -46,7 +46,7 @@ class Config(BaseModel):
     page_limit: int = Field(default=40, ge=1, le=40, description="Statuses per request.")
     max_pages_per_poll: int = Field(default=10, ge=1, description="Page cap per timeline poll.")
     poll_interval_seconds: float = Field(default=60.0, gt=0, description="Pause between polls.")
-    http: HttpPolicy = HttpPolicy()
+    http: HttpPolicy = Field(default=HttpPolicy(), description="Politeness towards the host.")
 
     @field_validator("instances")
     @classmethod

@@ -55,7 +55,7 @@ class Config(BaseModel):
     overlap_seconds: int = Field(
         default=900, ge=0, description="Re-read window for posts the search index added late."
     )
-    http: HttpPolicy = HttpPolicy()
+    http: HttpPolicy = Field(default=HttpPolicy(), description="Politeness towards the host.")
 
 
 def parse(payload: bytes | str, *, fetched_at: datetime) -> list[Item]:

@@ -42,7 +42,7 @@ _EMAIL_NAME = re.compile(r"^\S+@\S+\s+\((.+)\)$")  # RSS <author>: "mail@host (N
 class GoogleNewsSearch(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    query: str = Field(min_length=1, description='Search, e.g. "\\"acme bank\\"".')
+    query: str = Field(min_length=1, description='Search terms; quote a phrase: "acme bank".')
     language: str = Field(default="en", description="Interface language (hl), e.g. ar, en-GB.")
     country: str = Field(default="US", description="Edition country (gl), e.g. EG, SA, GB.")
 
@@ -67,7 +67,7 @@ class Config(BaseModel):
     max_seen_per_feed: int = Field(
         default=5000, ge=10, description="Item ids remembered per feed to drop repeats."
     )
-    http: HttpPolicy = HttpPolicy()
+    http: HttpPolicy = Field(default=HttpPolicy(), description="Politeness towards the host.")
 
     @model_validator(mode="after")
     def _something_to_poll(self) -> Config:

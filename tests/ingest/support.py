@@ -17,6 +17,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from core.events import Mention
 from ingest.parsing import Item
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -148,3 +149,9 @@ OWN_FIXTURES = {
 
 # A lookback reaching every fixture (they are dated 2026) however late the tests run.
 EVER = 20 * 365 * 86400
+
+
+def only_mentions(items: list[Item]) -> list[Mention]:
+    """The items, checked to be mentions (for tests that expect no Rejected)."""
+    assert all(isinstance(i, Mention) for i in items), items
+    return [i for i in items if isinstance(i, Mention)]

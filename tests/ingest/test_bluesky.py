@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -15,7 +15,8 @@ from core.errors import Rejected
 from core.events import Mention, now
 from ingest import bluesky
 from ingest.cursor import CursorStore
-from tests.ingest.support import Sleeps, fixture
+from ingest.parsing import Item
+from tests.ingest.support import Sleeps, fixture, only_mentions
 
 FRAMES = fixture("bluesky_jetstream_events.jsonl").decode().splitlines()
 BASE_US = 1795600800500000
@@ -132,11 +133,10 @@ async def test_an_idle_stream_reconnects_and_a_live_one_keeps_streaming(
     jetstream: Jetstream, sleeps: Sleeps
 ) -> None:
     jetstream.sessions = [(FRAMES[:1], "idle"), (FRAMES[6:7], "idle")]
-    stream = bluesky.fetch(config(jetstream), sleep=sleeps)
-    first = await anext(stream)
-    second = await anext(stream)
+    stream = cast(AsyncGenerator[Item, None], bluesky.fetch(config(jetstream), sleep=sleeps))
+    first, second = only_mentions([await anext(stream), await anext(stream)])
     await stream.aclose()
-    assert [first.text[:4], second.text[:5]] == ["Acme", "تطبيق"]  # type: ignore[union-attr]
+    assert [first.text[:4], second.text[:5]] == ["Acme", "تطبيق"]
     assert jetstream.queries[1]["cursor"] == [str(BASE_US + 1000 - 2000)]
 
 

@@ -8,11 +8,11 @@ import pytest
 from pydantic import ValidationError
 
 from core.errors import Rejected
-from core.events import Mention, now
+from core.events import now
 from ingest import mastodon
 from ingest.cursor import CursorStore
 from ingest.http import HttpPolicy
-from tests.ingest.support import ReplayServer, Reply, Sleeps, fixture
+from tests.ingest.support import ReplayServer, Reply, Sleeps, fixture, only_mentions
 
 PAGE = fixture("mastodon_tag_timeline.json")
 TAG = "/api/v1/timelines/tag/acmebank"
@@ -26,9 +26,8 @@ def link(base: str, newest: str, oldest: str) -> dict[str, str]:
 
 
 def test_parse_strips_html_keeps_spoilers_unwraps_boosts_and_skips_media_only() -> None:
-    items = mastodon.parse(PAGE, instance="https://social.example", fetched_at=now())
-    assert all(isinstance(i, Mention) for i in items)
-    arabic, boosted, original = items  # type: ignore[misc]
+    arabic, boosted, original = only_mentions(
+        mastodon.parse(PAGE, instance="https://social.example", fetched_at=now()))
     assert arabic.text == ("شكوى بنك\n\nخدمة العملاء في #acmebank سيئة جداً، انتظرت ساعتين 😡\n"
                            "ما حد رد علي")
     assert arabic.author.handle == "layla@social.example" and arabic.author.name == "ليلى 🌿"

@@ -3,9 +3,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -13,6 +13,7 @@ import pytest
 from core.errors import Rejected
 from core.events import Mention, now
 from ingest import push
+from ingest.parsing import Item
 from tests.ingest.support import fixture
 
 BATCH = fixture("push_batch.json")
@@ -39,14 +40,14 @@ def test_parse_validates_each_record_and_namespaces_ids_by_origin() -> None:
 
 
 @pytest.fixture
-async def endpoint() -> AsyncIterator[tuple[push.PushServer, AsyncIterator[Any], str]]:
+async def endpoint() -> AsyncIterator[tuple[push.PushServer, asyncio.Future[Item], str]]:
     config = push.Config(token=TOKEN, port=0, queue_size=3)  # type: ignore[arg-type]
     server = push.PushServer(config)
-    stream = push.fetch(config, server=server)
+    stream = cast(AsyncGenerator[Item, None], push.fetch(config, server=server))
     first = asyncio.ensure_future(anext(stream))  # starts the server, waits for a record
     while server.port == 0:
         await asyncio.sleep(0.01)
-    yield server, first, f"http://127.0.0.1:{server.port}/v1/mentions"  # type: ignore[misc]
+    yield server, first, f"http://127.0.0.1:{server.port}/v1/mentions"
     first.cancel()  # the generator's finally stops the server
     with contextlib.suppress(asyncio.CancelledError):
         await first

@@ -12,7 +12,7 @@ from core.events import Mention, now
 from ingest import reddit
 from ingest.cursor import CursorStore
 from ingest.http import HttpPolicy
-from tests.ingest.support import EVER, ReplayServer, Reply, Sleeps, fixture
+from tests.ingest.support import EVER, ReplayServer, Reply, Sleeps, fixture, only_mentions
 
 PAGE = fixture("reddit_search_new.json")
 TOKEN = fixture("reddit_access_token.json")
@@ -30,8 +30,7 @@ def config(server: ReplayServer, **kw: object) -> reddit.Config:
 
 
 def test_parse_maps_posts_with_float_times_and_raw_text() -> None:
-    first, arabic, link = reddit.parse(PAGE, fetched_at=now())
-    assert all(isinstance(i, Mention) for i in (first, arabic, link))
+    first, arabic, link = only_mentions(reddit.parse(PAGE, fetched_at=now()))
     assert first.text.startswith('AcmeBank froze my account for 9 days & support keeps saying '
                                  '"escalated"\n\nTitle says it all.')
     assert first.source_id == "t3_1h2k9xq"
