@@ -123,7 +123,11 @@ class _Host:
         self.next_at = 0.0
 
 
-_HOSTS: dict[str, _Host] = {}
+_HOSTS: dict[tuple[int, str], _Host] = {}  # by event loop and host: locks belong to a loop
+
+
+def _host(host: str) -> _Host:
+    return _HOSTS.setdefault((id(asyncio.get_running_loop()), host), _Host())
 
 
 class Polite:
@@ -156,7 +160,7 @@ class Polite:
         self.clock = clock
 
     async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        """Send with retries; return a 2xx/3xx response, raise SourceError or RetryLater."""
+        """Send with retries; return a 2xx/304 response, raise SourceError or RetryLater."""
         host = httpx.URL(url).netloc.decode()
         what = f"{self.source}: {method} {_redact(url)}"
         problem = ""
@@ -184,7 +188,7 @@ class Polite:
                 continue
             status = response.status_code
             if status in _RETRIED or status >= 500:
-                kind = "http_429" if status == 429 else "http_5xx"
+                kind = "http_5xx" if status >= 500 else f"http_{status}"
                 ERRORS.labels(stage=f"ingest.{self.source}", kind=kind).inc()
                 problem = f"HTTP {status}"
                 hint = self._server_wait(response, status == 429)
@@ -203,12 +207,13 @@ class Polite:
         return await self.request("GET", url, **kwargs)
 
     async def _send(self, host: str, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        state = _HOSTS.setdefault(host, _Host())
+        state = _host(host)
         async with state.lock:
             delay = state.next_at - self.clock()
             if delay > 0:
                 await self.sleep(delay)
             state.next_at = self.clock() + 1.0 / self.policy.requests_per_second_per_host
+            kwargs.setdefault("follow_redirects", True)  # feeds and APIs move; follow them
             return await self.client.request(
                 method, url, timeout=self.policy.timeout_seconds, **kwargs
             )
@@ -234,7 +239,7 @@ class Polite:
                 self._pause(host, min(wait, self.policy.max_wait_seconds))
 
     def _pause(self, host: str, seconds: float) -> None:
-        state = _HOSTS.setdefault(host, _Host())
+        state = _host(host)
         state.next_at = max(state.next_at, self.clock() + seconds)
 
 

@@ -161,8 +161,9 @@ class PushServer:
         if self.queue.maxsize - self.queue.qsize() < len(mentions):
             return web.json_response({"error": "queue full; retry shortly"}, status=503,
                                      headers={"Retry-After": "1"})
-        for mention in observe(NAME, list(mentions)):
-            self.queue.put_nowait(mention)  # type: ignore[arg-type]
+        observe(NAME, items)
+        for mention in mentions:
+            self.queue.put_nowait(mention)
         return web.json_response({"accepted": len(mentions)}, status=202)
 
 

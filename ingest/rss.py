@@ -215,7 +215,7 @@ async def fetch(
             headers["If-None-Match"] = state["etag"]
         if state.get("last_modified"):
             headers["If-Modified-Since"] = state["last_modified"]
-        response = await polite.get(url, headers=headers, follow_redirects=True)
+        response = await polite.get(url, headers=headers)
         if response.status_code == 304:
             return
         items = observe(NAME, accept_page(NAME, url, parse(

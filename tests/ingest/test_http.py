@@ -139,3 +139,10 @@ async def test_retry_after_is_honoured_in_real_time(
     await Polite(client, policy, source="test").get(server.url("/a"))
     first, second = server.seen("/a")
     assert second.at - first.at >= 0.95
+
+
+async def test_redirects_are_followed(server: ReplayServer, client: httpx.AsyncClient,
+                                      sleeps: Sleeps) -> None:
+    server.script("/old", Reply(301, "", {"Location": "/new"}))
+    server.script("/new", Reply(200, "moved here"))
+    assert (await polite(client, sleeps).get(server.url("/old"))).text == "moved here"
