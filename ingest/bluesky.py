@@ -177,44 +177,47 @@ async def fetch(
     started_us = int(time.time() * 1e6)
     failures = 0
     saved_at = time.monotonic()
-    while True:
-        try:
-            async with websockets.connect(
-                subscribe_url(config, last), open_timeout=config.open_timeout_seconds,
-                max_size=config.max_message_bytes, compression=None,
-                user_agent_header="sada-ingest (brand monitoring)",
-            ) as socket:
-                async for frame in _frames(socket, config.idle_timeout_seconds, once):
-                    failures = 0
-                    event = decode(frame)
-                    if isinstance(event, Rejected):
-                        items: list[Item] = [event]
-                    else:
-                        last = max(last or 0, event["time_us"])
-                        items = parse_event(event, terms=terms, fetched_at=now())
-                    for item in observe(NAME, items):
-                        yield item
-                    if time.monotonic() - saved_at >= config.cursor_save_interval_seconds:
-                        _save(store, config, last)
-                        saved_at = time.monotonic()
-                    if once and last is not None and last >= started_us:
-                        break
-            _save(store, config, last)
-            if once:
-                return
-            continue  # a clean close: reconnect at once
-        except (OSError, TimeoutError, WebSocketException) as exc:
+    try:
+        while True:
+            try:
+                async with websockets.connect(
+                    subscribe_url(config, last), open_timeout=config.open_timeout_seconds,
+                    max_size=config.max_message_bytes, compression=None,
+                    user_agent_header="sada-ingest (brand monitoring)",
+                ) as socket:
+                    async for frame in _frames(socket, config.idle_timeout_seconds, once):
+                        failures = 0
+                        event = decode(frame)
+                        if isinstance(event, Rejected):
+                            items: list[Item] = [event]
+                        else:
+                            last = max(last or 0, event["time_us"])
+                            items = parse_event(event, terms=terms, fetched_at=now())
+                        for item in observe(NAME, items):
+                            yield item
+                        if time.monotonic() - saved_at >= config.cursor_save_interval_seconds:
+                            _save(store, config, last)
+                            saved_at = time.monotonic()
+                        if once and last is not None and last >= started_us:
+                            return
+                if once:
+                    return
+                problem: Exception = ConnectionError("the server closed the stream")
+            except (OSError, TimeoutError, WebSocketException) as exc:
+                problem = exc
+                ERRORS.labels(stage=f"ingest.{NAME}", kind=type(exc).__name__).inc()
             failures += 1
             wait = backoff_seconds(failures, initial=config.backoff_initial_seconds,
                                    maximum=config.backoff_max_seconds)
-            if isinstance(exc, InvalidStatus):
-                told = parse_reset(exc.response.headers.get("Retry-After"), time.time())
+            if isinstance(problem, InvalidStatus):
+                told = parse_reset(problem.response.headers.get("Retry-After"), time.time())
                 wait = max(wait, told or 0.0)
-            ERRORS.labels(stage=f"ingest.{NAME}", kind=type(exc).__name__).inc()
             log.warning("%s: %s (%s); reconnecting in %.1fs from cursor %s", NAME, config.url,
-                        exc, wait, last)
+                        problem, wait, last)
             _save(store, config, last)
             await sleep(wait)
+    finally:
+        _save(store, config, last)  # on stop too: the barrier first flushes what was yielded
 
 
 async def _frames(socket: Any, idle_seconds: float, once: bool) -> AsyncIterator[str | bytes]:

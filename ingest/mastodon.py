@@ -51,19 +51,28 @@ class Config(BaseModel):
     @field_validator("instances")
     @classmethod
     def _bare_urls(cls, value: list[str]) -> list[str]:
-        out = []
-        for url in value:
-            parts = urlsplit(url.strip())
-            if parts.scheme not in ("http", "https") or not parts.netloc:
-                raise ValueError(f"{url!r} is not an instance URL; write https://host")
-            out.append(f"{parts.scheme}://{parts.netloc}")
-        return out
+        return [_instance(url) for url in value]
+
+    @field_validator("access_tokens")
+    @classmethod
+    def _token_urls(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        return {_instance(url): token for url, token in value.items()}
 
     @model_validator(mode="after")
-    def _something_to_poll(self) -> Config:
+    def _consistent(self) -> Config:
         if not self.hashtags and self.public_timeline == "off":
             raise ValueError("nothing to poll: list hashtags, or set public_timeline")
+        stray = sorted(set(self.access_tokens) - set(self.instances))
+        if stray:
+            raise ValueError(f"access_tokens names {', '.join(stray)}, not in instances")
         return self
+
+
+def _instance(url: str) -> str:
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{url!r} is not an instance URL; write https://host")
+    return f"{parts.scheme}://{parts.netloc.lower()}"
 
 
 def parse(payload: bytes | str, *, instance: str, fetched_at: datetime) -> list[Item]:

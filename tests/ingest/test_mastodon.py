@@ -58,8 +58,13 @@ def test_config_needs_something_to_poll_and_bare_instance_urls() -> None:
         mastodon.Config(instances=["https://a.example"])
     with pytest.raises(ValidationError, match="not an instance URL"):
         mastodon.Config(instances=["a.example"], hashtags=["x"])
-    config = mastodon.Config(instances=["https://a.example/about"], hashtags=["#acme"],
-                             public_timeline="local")
+    with pytest.raises(ValidationError, match="access_tokens names https://b.example"):
+        mastodon.Config(instances=["https://a.example"], hashtags=["x"],
+                        access_tokens={"https://b.example/": "t"})  # type: ignore[dict-item]
+    config = mastodon.Config(instances=["https://A.example/about"], hashtags=["#acme"],
+                             public_timeline="local",
+                             access_tokens={"https://a.example/": "t"})  # type: ignore[dict-item]
+    assert list(config.access_tokens) == ["https://a.example"]
     assert mastodon.timelines(config) == [
         ("https://a.example", "/api/v1/timelines/tag/acme", {}),
         ("https://a.example", "/api/v1/timelines/public", {"local": "true"}),
