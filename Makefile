@@ -33,7 +33,9 @@ unit: install
 	$(PY) -m pytest -q -m "not integration"
 
 bench: install
-	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+	@for script in bench/bench_*.py; do \
+		module=$$(basename $$script .py); echo "== $$module"; $(PY) -m bench.$$module || exit 1; \
+	done
 
 lint: install
 	$(VENV)/bin/ruff check .

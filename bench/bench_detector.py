@@ -12,7 +12,8 @@ import argparse
 import random
 import time
 
-from processors.detect import Detector, DetectorConfig, Observation
+from core.config import DetectionConfig
+from processors.detect import Detector, Observation
 from processors.detect_state import BrandState
 
 WORDS = [f"word{i}" for i in range(500)]
@@ -40,7 +41,7 @@ def observations(brands: int, mentions: int, minutes: float, seed: int = 1) -> l
 
 def run(stream: list[Observation], *, round_trip: bool) -> float:
     """Mentions per second through `Detector.add`, optionally with the table round trip."""
-    detector = Detector(DetectorConfig(warmup_hours=0))
+    detector = Detector(DetectionConfig(warmup_hours=0))
     states: dict[str, BrandState] = {}
     table: dict[str, dict[str, object]] = {}
     began = time.perf_counter()

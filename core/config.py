@@ -48,12 +48,46 @@ class Brand(Strict):
 
 
 class DetectionConfig(Strict):
-    window_seconds: int = Field(default=60, gt=0, description="Bucket size of the counts.")
-    baseline_windows: int = Field(default=30, gt=0, description="Past buckets in the baseline.")
-    warmup_windows: int = Field(default=5, ge=0, description="Buckets seen before alerting.")
-    min_count: int = Field(default=20, gt=0, description="Floor: fewer mentions never alert.")
-    factor: float = Field(default=4.0, gt=1, description="Alert at factor x the baseline mean.")
-    cooldown_seconds: int = Field(default=1800, ge=0, description="Quiet time after an alert.")
+    """Detection settings; every duration is in time, so any bucket size shares the defaults."""
+
+    bucket_seconds: int = Field(default=60, gt=0, description="Width of a count bucket.")
+    warmup_hours: float = Field(default=24.0, ge=0, description="A new brand's quiet start.")
+    level_half_life_hours: float = Field(default=6.0, gt=0, description="Baseline memory.")
+    seasonal_half_life_cycles: float = Field(
+        default=4.0, gt=0, description="Memory of the hour-of-day (days) and weekday (weeks) shape."
+    )
+    spread_half_life_hours: float = Field(default=24.0, gt=0, description="Noise-level memory.")
+    spike_minutes: float = Field(
+        default=5.0, gt=0, description="Span of the volume test (at least one bucket)."
+    )
+    min_count: int = Field(default=10, gt=0, description="Fewer mentions in that span never alert.")
+    min_ratio: float = Field(
+        default=1.5, gt=1, description="Observed/expected below this never alerts."
+    )
+    open_z: float = Field(default=6.0, gt=0, description="Least surprise (z) that opens an alert.")
+    memory_hours: float = Field(
+        default=240.0,
+        gt=0,
+        description="Half-life of the largest recent surprise, which must be beaten.",
+    )
+    warning_factor: float = Field(default=2.0, gt=1, description="x the bar: warning.")
+    critical_factor: float = Field(default=4.0, gt=1, description="x the bar: critical.")
+    resolve_z: float = Field(default=2.0, ge=0, description="Below this an incident is quiet.")
+    drift_half_life_hours: float = Field(default=2.0, gt=0, description="Drift averaging memory.")
+    drift_min_ratio: float = Field(
+        default=1.5, gt=1, description="Averaged observed/expected below this is no drift."
+    )
+    negative_half_life_hours: float = Field(default=48.0, gt=0, description="Usual-share memory.")
+    share_half_life_minutes: float = Field(default=10.0, gt=0, description="Recent-share memory.")
+    min_negative_count: int = Field(default=5, gt=0, description="Fewer negatives never alert.")
+    min_share_increase: float = Field(
+        default=0.2, gt=0, lt=1, description="Negative share must exceed the usual by this."
+    )
+    resolve_after_minutes: float = Field(default=60.0, ge=0, description="Quiet time to resolve.")
+    cooldown_minutes: float = Field(
+        default=1440.0, ge=0, description="After resolving, crossings rejoin the same incident."
+    )
+    evidence_size: int = Field(default=3, gt=0, description="Mentions, authors, terms shown.")
 
 
 class Client(Strict):

@@ -97,6 +97,9 @@ class ScoredMention(Record):
     brand: str
     matched_terms: list[str]
     text_normalized: str = Field(description="The pipeline's normalised text, for search.")
+    duplicate_of: str | None = Field(
+        default=None, description="uid of the first near-identical mention (repost, campaign)."
+    )
     language: str
     sentiment: Sentiment
     triage: TriageLabel

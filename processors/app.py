@@ -16,6 +16,8 @@ from core import metrics, topics
 from core.config import SadaConfig, Settings
 from core.events import Mention, ScoredMention, dead_letter
 from processors import detect
+from processors.dedupe import Deduper
+from processors.detect_state import BrandState
 from processors.match import build_matcher
 from processors.pipeline import process
 
@@ -60,7 +62,9 @@ def create_app(settings: Settings, config: SadaConfig) -> faust.App:
         partitions=topics.SCORED.partitions,
     )  # no key/value types: plain JSON, since Faust would try to rebuild a `dict` as a model
     matcher = build_matcher(config)
-    detector = detect.Detector()
+    detector = detect.Detector(config.detection)
+    deduper = Deduper()  # per worker: near-duplicates across partitions are linked only
+    # when one worker owns them (see README, Operations)
 
     async def reject(stage: str, reason: str, payload: bytes, topic: str) -> None:
         metrics.DEADLETTERED.labels(stage).inc()
@@ -77,7 +81,7 @@ def create_app(settings: Settings, config: SadaConfig) -> faust.App:
                 await reject("score", f"not a valid Mention: {exc}", payload, raw.get_topic_name())
                 continue
             try:
-                records = process(mention, matcher)
+                records = process(mention, matcher, deduper)
             except Exception as exc:  # one bad record must not stop the stream
                 log.exception("scoring failed for %s", mention.uid)
                 await reject("score", f"scoring failed: {exc!r}", payload, raw.get_topic_name())
@@ -96,11 +100,15 @@ def create_app(settings: Settings, config: SadaConfig) -> faust.App:
                 topic = scored.get_topic_name()
                 await reject("detect", f"not a valid ScoredMention: {exc}", payload, topic)
                 continue
-            state = detect.BrandState.from_dict(detector_state[record.key])
-            transitions = detector.add(state, detect.observation(record))
+            try:
+                state = BrandState.from_dict(detector_state[record.key])
+                transitions = detector.add(state, detect.observation(record))
+            except Exception as exc:  # one bad record must not stop the stream
+                log.exception("detection failed for %s", record.mention.uid)
+                await reject("detect", f"detection failed: {exc!r}", payload, scored.get_topic_name())
+                continue
             detector_state[record.key] = state.to_dict()
             for status, alert in transitions:
-                alert = alert.model_copy(update={"status": status})
                 metrics.ALERTS.labels(alert.kind).inc()
                 log.info("alert %s %s: %s", status, alert.id, alert.explanation)
                 await alerts.send(key=alert.key.encode(), value=alert.to_bytes())

@@ -15,6 +15,9 @@ from processors.baseline import Baseline
 from processors.evidence import Evidence
 
 
+STATE_VERSION = 1  # bump when the meaning or layout of the state changes
+
+
 class Thread(TypedDict):
     """The brand's open (or cooling) incident; plain JSON so the state stays a dict."""
 
@@ -48,6 +51,7 @@ class BrandState:
 
     def to_dict(self) -> dict[str, object]:
         return {
+            "version": STATE_VERSION,
             "bucket": self.bucket,
             "count": self.count,
             "negatives": self.negatives,
@@ -63,7 +67,9 @@ class BrandState:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> BrandState:
-        if not data:
+        """The state in `data`; a fresh one (the brand warms up again) when `data` is empty or
+        was written by another version of the detector, whose numbers would not mean the same."""
+        if not data or data.get("version") != STATE_VERSION:
             return cls()
         return cls(
             bucket=int(data["bucket"]),

@@ -13,6 +13,7 @@ import typer
 
 from core.config import ConfigError, Settings, load_config
 from sada import services
+from sada.commands.backtest import backtest
 from sada.services import ServiceError
 
 app = typer.Typer(help="Sada: real-time brand monitoring on Kafka and Elasticsearch.",
@@ -21,6 +22,7 @@ services_app = typer.Typer(help="The embedded local Kafka and Elasticsearch.", n
 config_app = typer.Typer(help="The clients file.", no_args_is_help=True)
 app.add_typer(services_app, name="services")
 app.add_typer(config_app, name="config")
+app.command("backtest")(backtest)
 
 
 def _settings() -> Settings:
@@ -61,10 +63,15 @@ def services_status() -> None:
 @config_app.command("check")
 def config_check(path: Annotated[Path, typer.Argument(help="The clients file.")]) -> None:
     """Validate a clients file and report every problem at once."""
+    from processors.match import check_queries
+
     try:
         config = load_config(path)
     except ConfigError as exc:
         raise _fail(str(exc)) from exc
+    problems = check_queries(config)
+    if problems:
+        raise _fail(f"{path}: {len(problems)} bad queries:\n" + "\n".join(f"  {p}" for p in problems))
     brands = sum(len(c.brands) for c in config.clients)
     typer.echo(f"{path}: ok ({len(config.clients)} clients, {brands} brands)")
 

@@ -42,6 +42,7 @@ MENTION_MAPPING: dict[str, Any] = {
         },
         "triage": KEYWORD,
         "matched_terms": KEYWORD,
+        "duplicate_of": KEYWORD,
     },
 }
 
@@ -68,6 +69,7 @@ def mention_document(record: ScoredMention) -> tuple[str, dict[str, Any]]:
         "engagement": m.engagement.model_dump(),
         "sentiment": record.sentiment.model_dump(), "triage": record.triage,
         "matched_terms": record.matched_terms,
+        "duplicate_of": record.duplicate_of,
     }
 
 

@@ -18,7 +18,8 @@ from typing import Annotated
 
 import typer
 
-from processors.detect import Detector, DetectorConfig, Observation
+from core.config import DetectionConfig
+from processors.detect import Detector, Observation
 from processors.detect_state import BrandState
 
 Window = tuple[datetime, datetime]
@@ -85,10 +86,10 @@ def bucket_seconds(rows: Sequence[Row]) -> int:
 
 
 def run(
-    rows: Sequence[Row], *, name: str = "series", config: DetectorConfig | None = None
+    rows: Sequence[Row], *, name: str = "series", config: DetectionConfig | None = None
 ) -> list[Row]:
     """Score every row with the detector as the pipeline runs it, one bucket at a time."""
-    config = config or DetectorConfig(bucket_seconds=bucket_seconds(rows))
+    config = config or DetectionConfig(bucket_seconds=bucket_seconds(rows))
     detector, state = Detector(config), BrandState()
     out = []
     for row in rows:

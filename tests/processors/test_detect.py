@@ -9,14 +9,15 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from core.events import Author, Mention, ScoredMention, Sentiment
-from processors.detect import Detector, DetectorConfig, Observation, Transition, observation
+from core.config import DetectionConfig
+from processors.detect import Detector, Observation, Transition, observation
 from processors.detect_state import BrandState
 from processors.normalize import normalize
 
 BUCKET = 300
 START = int(datetime(2026, 3, 2, tzinfo=UTC).timestamp())  # a Monday, midnight UTC
 DAY = 86_400 // BUCKET
-CONFIG = DetectorConfig(bucket_seconds=BUCKET)
+CONFIG = DetectionConfig(bucket_seconds=BUCKET)
 
 
 def poisson(rng: random.Random, mean: float) -> int:
@@ -274,7 +275,7 @@ def test_minute_and_five_minute_buckets_agree() -> None:
     """The pipeline counts per minute, backtests often per 5 minutes: one history, one incident."""
     minutes = draw([8.0] * 4 * 1440 + [120.0] * 3 + [8.0] * 120, seed=11)
     fine = []
-    detector, state = Detector(DetectorConfig(bucket_seconds=60)), BrandState()
+    detector, state = Detector(DetectionConfig(bucket_seconds=60)), BrandState()
     for i, (count, _) in enumerate(minutes):
         fine += [
             (i, t)
