@@ -13,7 +13,6 @@ from pathlib import Path
 
 import httpx
 import yaml
-from conftest import eventually, pipeline_workers
 from kafka import KafkaConsumer
 
 from core import topics
@@ -23,6 +22,7 @@ from ingest.producer import KafkaEmitter
 from ingest.runner import Job, run
 from sada.receiver import Receiver
 from sada.topics import backlog, ensure_topics
+from tests.conftest import eventually, pipeline_workers
 
 SAMPLE = Path(__file__).resolve().parents[1] / "deploy" / "sample-config.yaml"
 MALFORMED = '{"uid": "broken-1", "text": 42}'
