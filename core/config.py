@@ -88,6 +88,11 @@ class DetectionConfig(Strict):
         default=1440.0, ge=0, description="After resolving, crossings rejoin the same incident."
     )
     evidence_size: int = Field(default=3, gt=0, description="Mentions, authors, terms shown.")
+    max_lateness_minutes: float = Field(
+        default=15.0,
+        ge=0,
+        description="Mentions older than this behind the newest are not counted (replays, backfills).",
+    )
 
 
 class Client(Strict):

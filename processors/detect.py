@@ -126,6 +126,8 @@ class Detector:
             state.bucket = state.first = bucket
         elif bucket > state.bucket:
             self._advance(state, bucket, obs, out)
+        elif state.bucket - bucket > self.config.max_lateness_minutes * 60:
+            return out  # history (a backfill, a replay): indexed, but not news to alert on
         state.count += obs.count  # a late mention counts in the current bucket
         if obs.negative:
             state.negatives += obs.count

@@ -289,3 +289,19 @@ def test_minute_and_five_minute_buckets_agree() -> None:
     assert [(i, t.alert.kind) for i, t in coarse if t.status == "open"] == [
         (4 * 288, "volume_spike")
     ]
+
+
+def test_replayed_history_is_not_counted_again() -> None:
+    """A backfill or replay of old mentions must not look like a burst in the current bucket."""
+    detector = Detector(DetectionConfig(warmup_hours=0, min_count=3))
+    state = BrandState()
+    day = 86_400.0
+    for minute in range(60):
+        detector.add(state, Observation(client="c", brand="b", at=day + minute * 60))
+    before = state.to_dict()
+    replayed = [
+        detector.add(state, Observation(client="c", brand="b", at=day + minute * 60 + 1))
+        for minute in range(40)  # minutes 0..39: all more than 15 minutes old
+    ]
+    assert replayed == [[] for _ in range(40)]
+    assert state.to_dict() == before
