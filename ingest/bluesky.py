@@ -29,7 +29,7 @@ from websockets.exceptions import InvalidStatus, WebSocketException
 from core.errors import Rejected
 from core.events import Author, Mention, make_uid, now
 from core.metrics import ERRORS
-from ingest.cursor import CursorStore
+from ingest.cursor import CursorStore, default_store
 from ingest.http import Sleep, backoff_seconds, parse_reset
 from ingest.normalize import from_iso
 from ingest.parsing import Item, explain, field, text_of
@@ -171,7 +171,7 @@ async def fetch(
     the same way. With `once`, stop on catching up with the live stream, a clean close, or
     an idle stream.
     """
-    store = cursors or CursorStore()
+    store = cursors or default_store()
     last: int | None = store.load(NAME, config).get("time_us")
     terms = compile_terms(config.terms)
     started_us = int(time.time() * 1e6)
@@ -205,7 +205,7 @@ async def fetch(
                 problem: Exception = ConnectionError("the server closed the stream")
             except (OSError, TimeoutError, WebSocketException) as exc:
                 problem = exc
-                ERRORS.labels(stage=f"ingest.{NAME}", kind=type(exc).__name__).inc()
+                ERRORS.labels(stage=f"ingest:{NAME}", kind=type(exc).__name__).inc()
             failures += 1
             wait = backoff_seconds(failures, initial=config.backoff_initial_seconds,
                                    maximum=config.backoff_max_seconds)

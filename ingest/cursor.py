@@ -129,3 +129,21 @@ class Window:
         if len(kept) > self.keep_at_most:
             kept = dict(sorted(kept.items(), key=lambda kv: kv[1])[-self.keep_at_most:])
         return {"newest": self.newest, "seen": kept}
+
+
+_default = CursorStore()
+
+
+def set_default_store(store: CursorStore) -> None:
+    """Where sources keep cursors when `fetch` is not given a store.
+
+    The runner calls this once at start with the state directory and its producer's flush as
+    the barrier. Until then cursors live in memory: rounds of one process resume, a restart
+    does not (right for `--dry-run`).
+    """
+    global _default
+    _default = store
+
+
+def default_store() -> CursorStore:
+    return _default

@@ -21,11 +21,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import Rejected, RetryLater
 from core.events import Author, Mention, make_uid, now
-from ingest.cursor import CursorStore, Window
+from ingest.cursor import CursorStore, Window, default_store
 from ingest.http import HttpPolicy, Polite, Sleep
 from ingest.normalize import canonical_url, html_to_text
 from ingest.parsing import Item, each, field, text_of
-from ingest.polling import accept_page, observe, poll
+from ingest.polling import accept_page, each_target, observe
 
 NAME = "gdelt"
 
@@ -123,11 +123,10 @@ async def fetch(
     client: httpx.AsyncClient,
     *,
     cursors: CursorStore | None = None,
-    once: bool = False,
     sleep: Sleep = asyncio.sleep,
 ) -> AsyncIterator[Item]:
-    """Poll every query forever (one round with `once`), paging through time windows."""
-    store = cursors or CursorStore()
+    """One round: every query, paging through the time window since its cursor."""
+    store = cursors or default_store()
     cursor = store.load(NAME, config)
     polite = Polite(client, config.http, source=NAME, sleep=sleep)
 
@@ -159,6 +158,5 @@ async def fetch(
         cursor[query] = window.state()
         store.save(NAME, config, cursor)
 
-    async for item in poll(NAME, config.queries, run, interval_seconds=config.poll_interval_seconds,
-                           once=once, sleep=sleep):
+    async for item in each_target(NAME, config.queries, run):
         yield item

@@ -179,22 +179,22 @@ class Polite:
                 response = await self._send(host, method, url, **kwargs)
             except httpx.TimeoutException as exc:
                 problem, hint = f"timed out after {self.policy.timeout_seconds}s", None
-                ERRORS.labels(stage=f"ingest.{self.source}", kind="timeout").inc()
+                ERRORS.labels(stage=f"ingest:{self.source}", kind="timeout").inc()
                 log.debug("%s: %r", what, exc)
                 continue
             except httpx.TransportError as exc:
                 problem, hint = f"connection failed ({type(exc).__name__}: {exc})", None
-                ERRORS.labels(stage=f"ingest.{self.source}", kind="network").inc()
+                ERRORS.labels(stage=f"ingest:{self.source}", kind="network").inc()
                 continue
             status = response.status_code
             if status in _RETRIED or status >= 500:
                 kind = "http_5xx" if status >= 500 else f"http_{status}"
-                ERRORS.labels(stage=f"ingest.{self.source}", kind=kind).inc()
+                ERRORS.labels(stage=f"ingest:{self.source}", kind=kind).inc()
                 problem = f"HTTP {status}"
                 hint = self._server_wait(response, status == 429)
                 continue
             if status >= 400:
-                ERRORS.labels(stage=f"ingest.{self.source}", kind=f"http_{status}").inc()
+                ERRORS.labels(stage=f"ingest:{self.source}", kind=f"http_{status}").inc()
                 snippet = response.text[:200].strip().replace("\n", " ")
                 advice = _HINTS.get(status, "check the request parameters in the config")
                 raise SourceError(f"{what}: HTTP {status} ({snippet!r}); {advice}", status=status)

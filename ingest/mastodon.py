@@ -21,11 +21,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from core.errors import Rejected
 from core.events import Author, Engagement, Mention, make_uid, now
-from ingest.cursor import CursorStore
+from ingest.cursor import CursorStore, default_store
 from ingest.http import HttpPolicy, Polite, Sleep, SourceError
 from ingest.normalize import canonical_url, from_iso, html_to_text
 from ingest.parsing import Item, each, field, load_json, text_of
-from ingest.polling import accept_page, observe, poll
+from ingest.polling import accept_page, each_target, observe
 
 NAME = "mastodon"
 
@@ -153,11 +153,10 @@ async def fetch(
     client: httpx.AsyncClient,
     *,
     cursors: CursorStore | None = None,
-    once: bool = False,
     sleep: Sleep = asyncio.sleep,
 ) -> AsyncIterator[Item]:
-    """Poll every timeline on every instance forward from its saved position."""
-    store = cursors or CursorStore()
+    """One round: every timeline on every instance, forward from its saved position."""
+    store = cursors or default_store()
     cursor = store.load(NAME, config)
     polite = Polite(client, config.http, source=NAME, reset_header="x-ratelimit-reset",
                     remaining_header="x-ratelimit-remaining", sleep=sleep)
@@ -191,6 +190,5 @@ async def fetch(
             if count < config.page_limit:
                 return
 
-    async for item in poll(NAME, timelines(config), run,
-                           interval_seconds=config.poll_interval_seconds, once=once, sleep=sleep):
+    async for item in each_target(NAME, timelines(config), run):
         yield item

@@ -1,8 +1,9 @@
-"""The loop every polling source shares, and the per-source metrics it keeps.
+"""What every polling source does around its requests: one round over its targets, freshness.
 
-A source with several targets (instances, feeds, queries) polls each in turn; a target that
-fails (`RetryLater` after its retries, or `SourceError` such as a 401) is logged, counted and
-skipped until the next round, so one bad target never stops the others.
+A polling source's `fetch` runs one round and returns; the runner calls it again after the
+config's `poll_interval_seconds`. In a round, a target (instance, feed, query) that fails
+(`RetryLater` after its retries, or `SourceError` such as a 401) is logged, counted and skipped
+until the next round, so one bad target never stops the others.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from core.errors import Rejected, RetryLater
-from core.metrics import ERRORS, NEWEST_LAG, RECEIVED
-from ingest.http import Sleep, SourceError
+from core.events import Mention
+from core.metrics import ERRORS, NEWEST_LAG
+from ingest.http import SourceError
 from ingest.parsing import Item, text_of
 
 log = logging.getLogger(__name__)
@@ -25,18 +27,18 @@ _newest: dict[str, datetime] = {}
 
 
 def observe(source: str, items: list[Item]) -> list[Item]:
-    """Count what a source took in and how fresh it is; returns the items unchanged."""
-    stage = f"ingest.{source}"
-    RECEIVED.labels(stage=stage).inc(len(items))
+    """Track how fresh a source is (newest-item lag); returns the items unchanged.
+
+    Received, sent and dead-lettered counts are the runner's: it sees every item yielded.
+    """
     newest = _newest.get(source)
     for item in items:
-        if isinstance(item, Rejected):
-            ERRORS.labels(stage=stage, kind="rejected").inc()
-        elif newest is None or item.created_at > newest:
+        if isinstance(item, Mention) and (newest is None or item.created_at > newest):
             newest = item.created_at
     if newest is not None:
         _newest[source] = newest
-        NEWEST_LAG.labels(source=source).set((datetime.now(UTC) - newest).total_seconds())
+        lag = (datetime.now(UTC) - newest).total_seconds()
+        NEWEST_LAG.labels(source=source).set(max(0.0, lag))
     return items
 
 
@@ -55,26 +57,15 @@ def accept_page(source: str, url: str, items: list[Item], payload: bytes) -> lis
     return items
 
 
-async def poll(
-    source: str,
-    targets: Iterable[T],
-    run: Callable[[T], AsyncIterator[Item]],
-    *,
-    interval_seconds: float,
-    once: bool,
-    sleep: Sleep,
+async def each_target(
+    source: str, targets: Iterable[T], run: Callable[[T], AsyncIterator[Item]]
 ) -> AsyncIterator[Item]:
-    """Run every target each round, forever (or one round with `once`), isolating failures."""
-    targets = list(targets)
-    while True:
-        for target in targets:
-            try:
-                async for item in run(target):
-                    yield item
-            except (RetryLater, SourceError) as exc:
-                kind = "retry_later" if isinstance(exc, RetryLater) else "source"
-                ERRORS.labels(stage=f"ingest.{source}", kind=kind).inc()
-                log.warning("%s; skipping %s until the next round", exc, target)
-        if once:
-            return
-        await sleep(interval_seconds)
+    """One round: every target in turn; one that fails is logged, counted and skipped."""
+    for target in targets:
+        try:
+            async for item in run(target):
+                yield item
+        except (RetryLater, SourceError) as exc:
+            kind = "retry_later" if isinstance(exc, RetryLater) else "source"
+            ERRORS.labels(stage=f"ingest:{source}", kind=kind).inc()
+            log.warning("%s; skipping %s until the next round", exc, target)

@@ -24,8 +24,6 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, Validatio
 
 from core.errors import Rejected
 from core.events import Author, Engagement, Mention, make_uid, now
-from ingest.cursor import CursorStore
-from ingest.http import Sleep
 from ingest.parsing import Item, explain, load_json
 from ingest.polling import observe
 
@@ -171,16 +169,14 @@ async def fetch(
     config: Config,
     client: httpx.AsyncClient | None = None,
     *,
-    cursors: CursorStore | None = None,
     once: bool = False,
-    sleep: Sleep = asyncio.sleep,
     server: PushServer | None = None,
 ) -> AsyncIterator[Item]:
     """Serve the endpoint while the generator runs and yield what senders pushed.
 
-    `client`, `cursors` and `sleep` are unused (senders hold the state): accepted so every
-    source is called alike. With `once`, stop after the first accepted request's records.
-    Pass `server` to know the bound port (e.g. with `port=0`).
+    `client` is unused (senders come to us); it is accepted so every source is called alike.
+    With `once`, stop after the first accepted request's records. Pass `server` to learn the
+    bound port (e.g. with `port=0`).
     """
     server = server or PushServer(config)
     await server.start()

@@ -19,11 +19,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from core.errors import Rejected
 from core.events import Author, Engagement, Mention, make_uid, now
-from ingest.cursor import CursorStore, Window
+from ingest.cursor import CursorStore, Window, default_store
 from ingest.http import HttpPolicy, Polite, Sleep, SourceError
 from ingest.normalize import canonical_url, from_epoch
 from ingest.parsing import Item, each, field, load_json, text_of
-from ingest.polling import accept_page, observe, poll
+from ingest.polling import accept_page, each_target, observe
 
 NAME = "reddit"
 
@@ -132,11 +132,10 @@ async def fetch(
     client: httpx.AsyncClient,
     *,
     cursors: CursorStore | None = None,
-    once: bool = False,
     sleep: Sleep = asyncio.sleep,
 ) -> AsyncIterator[Item]:
-    """Search every query forever (one round with `once`), newest first back to the cursor."""
-    store = cursors or CursorStore()
+    """One round: every query searched newest first, back to its cursor."""
+    store = cursors or default_store()
     cursor = store.load(NAME, config)
     polite = Polite(client, config.http, source=NAME, reset_header="x-ratelimit-reset",
                     remaining_header="x-ratelimit-remaining", sleep=sleep)
@@ -178,8 +177,7 @@ async def fetch(
         cursor[query] = window.state()
         store.save(NAME, config, cursor)
 
-    async for item in poll(NAME, config.queries, run, interval_seconds=config.poll_interval_seconds,
-                           once=once, sleep=sleep):
+    async for item in each_target(NAME, config.queries, run):
         yield item
 
 

@@ -27,11 +27,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from core.errors import Rejected
 from core.events import Author, Mention, make_uid, now
-from ingest.cursor import CursorStore
+from ingest.cursor import CursorStore, default_store
 from ingest.http import HttpPolicy, Polite, Sleep
 from ingest.normalize import canonical_url, html_to_text, parse_feed_date
 from ingest.parsing import Item, each, text_of
-from ingest.polling import accept_page, observe, poll
+from ingest.polling import accept_page, each_target, observe
 
 NAME = "rss"
 _DECLARATION = re.compile(rb"^\s*<\?xml[^>]*\?>")
@@ -199,11 +199,10 @@ async def fetch(
     client: httpx.AsyncClient,
     *,
     cursors: CursorStore | None = None,
-    once: bool = False,
     sleep: Sleep = asyncio.sleep,
 ) -> AsyncIterator[Item]:
-    """Poll every feed forever (one round with `once`), yielding items not seen before."""
-    store = cursors or CursorStore()
+    """One round: every feed, yielding the items not seen before."""
+    store = cursors or default_store()
     cursor = store.load(NAME, config)
     polite = Polite(client, config.http, source=NAME, sleep=sleep)
     max_age = config.max_item_age_hours * 3600
@@ -235,7 +234,6 @@ async def fetch(
                        "seen": dict(kept[-config.max_seen_per_feed:])}
         store.save(NAME, config, cursor)
 
-    async for item in poll(NAME, config.urls(), run, interval_seconds=config.poll_interval_seconds,
-                           once=once, sleep=sleep):
+    async for item in each_target(NAME, config.urls(), run):
         yield item
 

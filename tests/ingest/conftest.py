@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from ingest.cursor import CursorStore, set_default_store
 from tests.ingest.support import ReplayServer, Sleeps, serve
 
 
@@ -32,3 +33,9 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def sleeps() -> Sleeps:
     return Sleeps()
+
+
+@pytest.fixture(autouse=True)
+def fresh_cursors() -> None:
+    """Each test starts with an empty in-memory default cursor store."""
+    set_default_store(CursorStore())

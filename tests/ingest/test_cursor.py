@@ -6,7 +6,14 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, SecretStr
 
-from ingest.cursor import CursorError, CursorStore, Window, config_digest
+from ingest.cursor import (
+    CursorError,
+    CursorStore,
+    Window,
+    config_digest,
+    default_store,
+    set_default_store,
+)
 
 
 class Conf(BaseModel):
@@ -88,3 +95,9 @@ def test_window_keeps_at_most_the_newest_ids() -> None:
     for i in range(5):
         window.admit(str(i), float(i + 1))
     assert window.state()["seen"] == {"3": 4.0, "4": 5.0}
+
+
+def test_sources_use_the_store_the_runner_set(tmp_path: Path) -> None:
+    store = CursorStore(tmp_path)
+    set_default_store(store)
+    assert default_store() is store

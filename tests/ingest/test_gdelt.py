@@ -66,7 +66,7 @@ async def test_fetch_pages_by_time_window_and_resumes(
                   Reply(200, json.dumps({"articles": articles[2:]})))
     store = CursorStore(tmp_path)
     cfg = config(server, max_records=2)
-    items = [i async for i in gdelt.fetch(cfg, client, cursors=store, once=True, sleep=sleeps)]
+    items = [i async for i in gdelt.fetch(cfg, client, cursors=store, sleep=sleeps)]
     assert [i.language_hint for i in items] == ["ar", "en", "fr"]  # type: ignore[union-attr]
     first, second, third = server.seen(path)
     assert first.query["query"] == '"acme bank" (sourcelang:arabic OR sourcelang:english OR ' \
@@ -77,7 +77,7 @@ async def test_fetch_pages_by_time_window_and_resumes(
     assert third.query["startdatetime"] == "20261125091500"
 
     server.script(path, Reply(200, PAGE))
-    again = [i async for i in gdelt.fetch(cfg, client, cursors=CursorStore(tmp_path), once=True,
+    again = [i async for i in gdelt.fetch(cfg, client, cursors=CursorStore(tmp_path),
                                           sleep=sleeps)]
     assert again == []
     assert server.seen(path)[3].query["startdatetime"] == "20261125090000"  # newest - overlap
@@ -91,9 +91,9 @@ async def test_a_200_error_body_keeps_the_cursor_and_the_next_round_recovers(
     path = "/api/v2/doc/doc"
     server.script(path, Reply(200, body, {"Content-Type": "text/html"}))
     store = CursorStore(tmp_path)
-    assert [i async for i in gdelt.fetch(config(server), client, cursors=store, once=True,
+    assert [i async for i in gdelt.fetch(config(server), client, cursors=store,
                                          sleep=sleeps)] == []
     assert store.load("gdelt", config(server)) == {}
     server.script(path, Reply(200, PAGE))
-    assert len([i async for i in gdelt.fetch(config(server), client, cursors=store, once=True,
+    assert len([i async for i in gdelt.fetch(config(server), client, cursors=store,
                                              sleep=sleeps)]) == 3

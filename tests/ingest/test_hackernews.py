@@ -58,7 +58,7 @@ async def test_fetch_pages_retries_resumes_and_loses_nothing(
 
     async def one_round() -> list[Mention]:
         items = [i async for i in hackernews.fetch(config(server), client, cursors=store,
-                                                    once=True, sleep=sleeps)]
+                                                    sleep=sleeps)]
         assert all(isinstance(i, Mention) for i in items)
         return items  # type: ignore[return-value]
 
@@ -96,5 +96,15 @@ async def test_one_failing_query_does_not_stop_the_others(
     server.script(path, answers["broken"], answers["acmecloud"])
     items = [i async for i in hackernews.fetch(
         config(server, queries=["broken", "acmecloud"], hits_per_page=100), client,
-        once=True, sleep=sleeps)]
+        sleep=sleeps)]
     assert len(items) == 4
+
+
+async def test_runner_style_rounds_resume_through_the_default_store(
+    server: ReplayServer, client: httpx.AsyncClient, sleeps: Sleeps
+) -> None:
+    server.script("/api/v1/search_by_date", Reply(200, PAGE))
+    cfg = config(server, hits_per_page=100)
+    first = [i async for i in hackernews.fetch(cfg, client, sleep=sleeps)]
+    again = [i async for i in hackernews.fetch(cfg, client, sleep=sleeps)]
+    assert (len(first), again) == (4, [])

@@ -89,7 +89,7 @@ async def test_polls_forward_with_min_id_pages_and_resumes_after_restart(
     config = mastodon.Config(instances=[other_server.url(), base], hashtags=["acmebank"],
                              page_limit=2, http=FAST)
     store = CursorStore(tmp_path)
-    items = [i async for i in mastodon.fetch(config, client, cursors=store, once=True,
+    items = [i async for i in mastodon.fetch(config, client, cursors=store,
                                              sleep=sleeps)]
     # The login-only instance was skipped; the other delivered every post (the boost of 010
     # is 010 again: same uid, harmless downstream).
@@ -101,7 +101,7 @@ async def test_polls_forward_with_min_id_pages_and_resumes_after_restart(
 
     server.script(TAG, Reply(200, "[]"))
     again = [i async for i in mastodon.fetch(config, client, cursors=CursorStore(tmp_path),
-                                             once=True, sleep=sleeps)]
+                                             sleep=sleeps)]
     assert again == []
     assert server.seen(TAG)[-1].query["min_id"] == "113500000000000040"
 
@@ -112,7 +112,7 @@ async def test_401_is_reported_with_what_to_do(
 ) -> None:
     server.script(TAG, Reply(401, '{"error":"This API requires an authenticated user"}'))
     config = mastodon.Config(instances=[server.url()], hashtags=["acmebank"], http=FAST)
-    assert [i async for i in mastodon.fetch(config, client, once=True, sleep=sleeps)] == []
+    assert [i async for i in mastodon.fetch(config, client, sleep=sleeps)] == []
     assert "requires login to read /api/v1/timelines/tag/acmebank (HTTP 401); add a token" \
         in caplog.text
 
@@ -123,5 +123,5 @@ async def test_access_token_is_sent_to_its_instance_only(
     server.script(TAG, Reply(200, "[]"))
     config = mastodon.Config(instances=[server.url()], hashtags=["acmebank"], http=FAST,
                              access_tokens={server.url(): "tok-123"})  # type: ignore[dict-item]
-    [i async for i in mastodon.fetch(config, client, once=True, sleep=sleeps)]
+    [i async for i in mastodon.fetch(config, client, sleep=sleeps)]
     assert server.seen(TAG)[0].headers["Authorization"] == "Bearer tok-123"

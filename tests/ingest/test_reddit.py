@@ -65,7 +65,7 @@ async def test_fetch_authenticates_pages_waits_for_reset_and_resumes(
                   Reply(200, EMPTY), Reply(401, '{"message": "Unauthorized", "error": 401}'),
                   Reply(200, PAGE))
     items = [i async for i in reddit.fetch(config(server), client, cursors=CursorStore(tmp_path),
-                                           once=True, sleep=sleeps)]
+                                           sleep=sleeps)]
     ids = [i.source_id for i in items]  # type: ignore[union-attr]
     assert ids == ["t3_1h2k9xq", "t3_1h2k7ab", "t3_1h2k2zz"]
     token_request = server.seen("/api/v1/access_token")[0]
@@ -82,7 +82,7 @@ async def test_fetch_authenticates_pages_waits_for_reset_and_resumes(
 
     # Restart: the token expired (401, renewed once), and every post was already yielded.
     again = [i async for i in reddit.fetch(config(server), client,
-                                           cursors=CursorStore(tmp_path), once=True,
+                                           cursors=CursorStore(tmp_path),
                                            sleep=sleeps)]
     assert again == []
     assert len(server.seen("/api/v1/access_token")) == 3
@@ -93,7 +93,7 @@ async def test_bad_credentials_are_explained(
     caplog: pytest.LogCaptureFixture
 ) -> None:
     server.script("/api/v1/access_token", Reply(401, '{"message": "Unauthorized"}'))
-    assert [i async for i in reddit.fetch(config(server), client, once=True, sleep=sleeps)] == []
+    assert [i async for i in reddit.fetch(config(server), client, sleep=sleeps)] == []
     assert "refused the app credentials" in caplog.text and "client_secret" in caplog.text
     assert "app-secret" not in caplog.text
     assert server.seen("/search") == []
@@ -105,5 +105,5 @@ async def test_subreddits_restrict_the_search(
     server.script("/api/v1/access_token", Reply(200, TOKEN))
     server.script("/r/arabs+technology/search", Reply(200, EMPTY))
     cfg = config(server, subreddits=["arabs", "technology"])
-    assert [i async for i in reddit.fetch(cfg, client, once=True, sleep=sleeps)] == []
+    assert [i async for i in reddit.fetch(cfg, client, sleep=sleeps)] == []
     assert server.seen("/r/arabs+technology/search")[0].query["restrict_sr"] == "1"

@@ -104,12 +104,12 @@ async def test_conditional_get_new_items_only_and_cut_bodies_retried(
     config = rss.Config(feeds=[server.url("/rss/search?q=acme"), other_server.url("/feed.xml")],
                         max_item_age_hours=EVER / 3600, http=FAST)
     store = CursorStore(tmp_path)
-    first = [i async for i in rss.fetch(config, client, cursors=store, once=True, sleep=sleeps)]
+    first = [i async for i in rss.fetch(config, client, cursors=store, sleep=sleeps)]
     assert len(first) == 6 and all(isinstance(i, Mention) for i in first)
     assert len(other_server.seen("/feed.xml")) == 2  # the cut body was fetched again
 
     second = [i async for i in rss.fetch(config, client, cursors=CursorStore(tmp_path),
-                                         once=True, sleep=sleeps)]
+                                         sleep=sleeps)]
     assert [i.text for i in second] == ["أخبار أكمي"]  # type: ignore[union-attr]
     assert server.seen("/rss/search")[-1].headers["If-None-Match"] == etag
     assert other_server.seen("/feed.xml")[-1].headers["If-Modified-Since"] == (
@@ -121,4 +121,4 @@ async def test_items_older_than_the_age_limit_are_skipped(
 ) -> None:
     server.script("/atom.xml", Reply(200, ATOM))
     config = rss.Config(feeds=[server.url("/atom.xml")], max_item_age_hours=1, http=FAST)
-    assert [i async for i in rss.fetch(config, client, once=True, sleep=sleeps)] == []
+    assert [i async for i in rss.fetch(config, client, sleep=sleeps)] == []
