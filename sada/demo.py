@@ -25,7 +25,7 @@ from ingest import synthetic
 from ingest.producer import KafkaEmitter
 from ingest.runner import Job, run
 from sada.receiver import Receiver
-from sada.topics import backlog, end_offsets, ensure_topics
+from sada.topics import backlog, delete_namespace, end_offsets, ensure_topics
 from sada.workers import spawn, stop
 
 RECEIVER_PORT = 8765  # the sample config's webhook routes point here
@@ -72,6 +72,11 @@ def _print_alert(alert: dict[str, Any]) -> None:
 
 
 def run_demo(settings: Settings, config: SadaConfig, *, count: int, rate: float) -> Progress:
+    """Run on the `<namespace>-demo` namespace, emptied first, so every demo tells the same story."""
+    settings = settings.model_copy(update={"namespace": f"{settings.namespace}-demo"})
+    delete_namespace(settings)
+    for index in (settings.mentions_index, settings.alerts_index):
+        httpx.delete(f"{settings.es_url}/{index}", timeout=30)
     ensure_topics(settings)
     log_dir = settings.cache_dir / "demo"
     log_dir.mkdir(parents=True, exist_ok=True)

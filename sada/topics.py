@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
@@ -68,3 +69,23 @@ def backlog(settings: Settings) -> int:
         ("notify", topics.ALERTS),
     ]
     return sum(lag(settings, settings.group(stage), topic) for stage, topic in consumers)
+
+
+def delete_namespace(settings: Settings, timeout_seconds: float = 60.0) -> None:
+    """Delete every topic of the namespace (Faust's changelogs too) and wait until they are gone.
+
+    Only the demo does this, on its own `*-demo` namespace, so each demo starts from nothing.
+    """
+    prefixes = (f"{settings.namespace}.", f"{settings.namespace}-")
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        doomed = [t for t in admin.list_topics() if t.startswith(prefixes)]
+        if doomed:
+            admin.delete_topics(doomed)
+        deadline = time.monotonic() + timeout_seconds
+        while set(doomed) & set(admin.list_topics()):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"Kafka did not delete {doomed} within {timeout_seconds:.0f}s")
+            time.sleep(0.5)
+    finally:
+        admin.close()
