@@ -36,7 +36,7 @@ from processors import baseline as bl
 from processors import evidence as ev
 from processors.baseline import Rates
 from processors.detect_state import BrandState, Thread
-from processors.normalize import normalize
+from processors.normalize import normalize, tokenize
 
 Status = Literal["open", "escalate", "resolve"]
 _RANK = {"info": 1, "warning": 2, "critical": 3}
@@ -73,7 +73,7 @@ def observation(record: ScoredMention) -> Observation:
     """What the detector needs from a scored mention (terms: words of 3+ letters, not the brand's)."""
     mention = record.mention
     matched = {normalize(t).strip('"') for t in record.matched_terms}
-    words = dict.fromkeys(w for w in record.text_normalized.split() if len(w) >= 3)
+    words = dict.fromkeys(w for w in tokenize(record.text_normalized) if len(w) >= 3)
     return Observation(
         client=record.client,
         brand=record.brand,

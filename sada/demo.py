@@ -87,7 +87,7 @@ def run_demo(settings: Settings, config: SadaConfig, *, count: int, rate: float)
     finally:
         stop(workers)
     console.print(
-        f"Indices: [bold]{settings.mentions_index}[/] (mentions), [bold]{settings.alerts_index}[/] "
+        f"\nIndices: [bold]{settings.mentions_index}[/] (mentions), [bold]{settings.alerts_index}[/] "
         f"(alerts) at {settings.es_url}. Webhook alerts went to http://127.0.0.1:{RECEIVER_PORT}/"
         f"alerts (printed above). Worker logs: {log_dir}."
     )
