@@ -12,7 +12,6 @@ import re
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 _BLOCKS = frozenset({"p", "div", "li", "ul", "ol", "blockquote", "pre", "h1", "h2", "h3", "h4",
                      "h5", "h6", "tr", "table", "section", "article", "header", "footer"})
@@ -95,26 +94,23 @@ def _tidy(text: str) -> str:
 
 
 _TRACKING = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid|igshid|ref_src)$", re.IGNORECASE)
+_URL = re.compile(r"^(https?)://([^/?#\s]+)([^?#\s]*)(?:\?([^#\s]*))?(?:#\S*)?$", re.IGNORECASE)
 
 
 def canonical_url(url: str | None) -> str | None:
     """The link without tracking parameters or fragment, scheme and host lower-cased.
 
     Two mentions of one article then carry one URL, which is what dedupe and people compare.
+    The rest is kept byte for byte (no re-encoding), so a URL has one canonical form.
     """
-    if not url:
+    match = _URL.match(url.strip()) if url else None
+    if match is None:
         return None
-    url = url.strip()
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        return None
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-             if not _TRACKING.match(k)]
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/",
-                       urlencode(query, doseq=True), ""))
+    scheme, host, path, query = match.groups()
+    if query:
+        query = "&".join(p for p in query.split("&")
+                         if p and not _TRACKING.match(p.split("=", 1)[0]))
+    return f"{scheme.lower()}://{host.lower()}{path or '/'}" + (f"?{query}" if query else "")
 
 
 def from_epoch(value: float | int | str) -> datetime:

@@ -84,6 +84,10 @@ def test_epoch_and_iso() -> None:
         ("javascript:alert(1)", None),
         ("", None),
         ("not a url", None),
+        ("https://x.example/a b", None),
+        ("https://x.example/p?q=a%3Ab&utm_medium=feed&x", "https://x.example/p?q=a%3Ab&x"),
+        ("https://x.example/p?q=a:b", "https://x.example/p?q=a:b"),
+        ("https://x.example/p?utm_source=a#top", "https://x.example/p"),
     ],
 )
 def test_canonical_url(url: str, canonical: str | None) -> None:

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import AsyncIterator
+from types import SimpleNamespace
+
+import pytest
+from pydantic import BaseModel
+
+from core.errors import Rejected
+from core.events import Mention
+from ingest import runner, synthetic
+from ingest.producer import PrintEmitter
+from ingest.runner import Job
+
+
+class _Config(BaseModel):
+    poll_interval_seconds: float | None = None
+
+
+def _source(fetch: object) -> SimpleNamespace:
+    return SimpleNamespace(fetch=fetch)
+
+
+async def test_a_failing_source_is_restarted_and_never_stops_the_others(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(runner, "RESTART_DELAY_SECONDS", 0.01)
+    attempts = 0
+
+    async def broken(config: object, client: object) -> AsyncIterator[Mention | Rejected]:
+        nonlocal attempts
+        attempts += 1
+        raise RuntimeError("the API moved")
+        yield  # pragma: no cover - makes this an async generator
+
+    good = list(synthetic.generate(synthetic.Config(count=20, spike_minutes=0)))
+
+    async def healthy(config: object, client: object) -> AsyncIterator[Mention | Rejected]:
+        for mention in good:
+            yield mention
+
+    out = io.StringIO()
+    jobs = [Job("broken", _source(broken), _Config()), Job("healthy", _source(healthy), _Config())]
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(runner.run(jobs, PrintEmitter(out)), timeout=0.5)
+    assert attempts >= 3
+    assert len(out.getvalue().splitlines()) == 20
+
+
+async def test_a_polling_source_is_fetched_again_after_its_interval() -> None:
+    rounds = 0
+
+    async def poll(config: object, client: object) -> AsyncIterator[Mention | Rejected]:
+        nonlocal rounds
+        rounds += 1
+        yield Rejected(payload="x", reason=f"round {rounds}")
+
+    out = io.StringIO()
+    job = Job("poll", _source(poll), _Config(poll_interval_seconds=0.05))
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(runner.run([job], PrintEmitter(out)), timeout=0.4)
+    assert 3 <= rounds <= 9
+    assert '"round 1"' in out.getvalue()
