@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.config import ConfigError, Settings, load_config
+
+SAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "sample-config.yaml"
+
+
+def test_sample_config_has_arabic_and_english_brands() -> None:
+    config = load_config(SAMPLE)
+    names = [brand.name for client in config.clients for brand in client.brands]
+    assert any("عمرو دياب" in name for name in names)
+    assert "Skyline Air" in names
+
+
+def test_every_problem_is_reported_with_file_and_field_path(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        """
+clients:
+  - id: Acme Corp
+    name: Acme
+    brands:
+      - id: widget
+        name: Widget
+        include: []
+        routes: [pager]
+""",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    message = str(raised.value)
+    assert message.startswith(f"{path}: ")
+    assert "clients[0].id: String should match pattern" in message
+    assert "clients[0].brands[0].include: List should have at least 1 item" in message
+
+
+def test_a_route_that_does_not_exist_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "routes.yaml"
+    path.write_text(
+        """
+clients:
+  - id: acme
+    name: Acme
+    routes: {ops: {type: webhook, url: "http://127.0.0.1:9/x"}}
+    brands:
+      - {id: widget, name: Widget, include: [widget], routes: [pager]}
+""",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match="brand 'widget' names route 'pager'.*known: ops|\\(ops\\)"):
+        load_config(path)
+
+
+def test_unreadable_and_non_yaml_files_say_so(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read the config file"):
+        load_config(tmp_path / "missing.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("clients: [\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(broken)
+
+
+def test_settings_come_from_the_environment() -> None:
+    settings = Settings.from_env(
+        {"SADA_KAFKA_BOOTSTRAP": "k:9", "SADA_ES_URL": "http://e:1", "SADA_NAMESPACE": "prod"}
+    )
+    assert (settings.kafka_bootstrap, settings.es_url, settings.namespace) == ("k:9", "http://e:1", "prod")
+    assert settings.group("notify") == "prod-notify"
+    assert settings.mentions_index == "prod-mentions"
+
+
+def test_a_bad_environment_variable_is_named() -> None:
+    with pytest.raises(ConfigError, match="SADA_NAMESPACE"):
+        Settings.from_env({"SADA_NAMESPACE": "Not Valid!"})

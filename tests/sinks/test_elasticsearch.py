@@ -1,0 +1,54 @@
+"""Against the real local Elasticsearch."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import httpx
+
+from core.config import Settings
+from core.events import Sentiment, ScoredMention
+from ingest import synthetic
+from sinks.elasticsearch import mentions_sink
+
+
+def _scored(count: int) -> list[ScoredMention]:
+    mentions = synthetic.generate(synthetic.Config(count=count, spike_minutes=0,
+                                                   start=datetime(2026, 1, 1, tzinfo=UTC)))
+    return [
+        ScoredMention(
+            mention=m, client="acme", brand="widget", matched_terms=["widget"],
+            text_normalized=m.text.casefold(), language="en",
+            sentiment=Sentiment(label="neutral", probability=0.6, model="test"), triage="other",
+        )
+        for m in mentions
+    ]
+
+
+async def test_bulk_indexing_is_idempotent_and_searchable(settings: Settings) -> None:
+    sink = mentions_sink(settings.es_url, settings.mentions_index)
+    await sink.start()
+    await sink.start()  # a second indexer starting finds the index there
+    try:
+        assert await sink.check()
+        batch = _scored(50)
+        assert await sink.write(batch) == []
+        assert await sink.write(batch[:20]) == []  # a replay overwrites
+        httpx.post(f"{settings.es_url}/{settings.mentions_index}/_refresh")
+        count = httpx.get(f"{settings.es_url}/{settings.mentions_index}/_count").json()["count"]
+        assert count == 50
+        mapping = httpx.get(f"{settings.es_url}/{settings.mentions_index}/_mapping").json()
+        properties = mapping[settings.mentions_index]["mappings"]["properties"]
+        assert properties["created_at"]["type"] == "date"
+        assert properties["brand"]["type"] == "keyword"
+    finally:
+        await sink.close()
+        httpx.delete(f"{settings.es_url}/{settings.mentions_index}")
+
+
+async def test_an_unreachable_server_is_not_ready() -> None:
+    sink = mentions_sink("http://127.0.0.1:9", "nowhere")
+    try:
+        assert not await sink.check()
+    finally:
+        await sink.close()

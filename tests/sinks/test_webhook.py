@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+
+from core.config import SadaConfig, WebhookRoute
+from core.errors import RetryLater
+from core.events import Alert
+from sada.receiver import Receiver
+from sinks import webhook
+from sinks.alerts import AlertSink
+from sinks.runner import backoff_seconds
+
+ALERT = Alert(
+    id="acme/widget/20260101T000000Z", client="acme", brand="widget", kind="volume_spike",
+    window_start=datetime(2026, 1, 1, tzinfo=UTC), window_end=datetime(2026, 1, 1, 0, 1, tzinfo=UTC),
+    observed=80, expected=4, score=12.5, severity="critical", explanation="80 against 4 — زين",
+    raised_at=datetime(2026, 1, 1, 0, 0, 30, tzinfo=UTC),
+)
+
+
+@pytest.fixture
+def answering() -> Iterator[tuple[str, list[tuple[int, dict[str, str]]]]]:
+    """A real HTTP server that answers each POST with the next scripted (status, headers)."""
+    script: list[tuple[int, dict[str, str]]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers["Content-Length"]))
+            status, headers = script.pop(0)
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            body = b"nope"
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook", script
+    server.shutdown()
+    server.server_close()
+
+
+async def test_an_alert_arrives_as_json_with_its_id_header() -> None:
+    with Receiver() as receiver:
+        async with httpx.AsyncClient() as client:
+            await webhook.notify(client, WebhookRoute(url=receiver.url), ALERT)
+    assert receiver.received == [ALERT.model_dump(mode="json")]
+
+
+async def test_busy_receivers_mean_retry_and_refusals_mean_never(answering) -> None:  # type: ignore[no-untyped-def]
+    url, script = answering
+    route = WebhookRoute(url=url)
+    script += [(429, {"Retry-After": "7"}), (503, {}), (400, {})]
+    async with httpx.AsyncClient() as client:
+        with pytest.raises(RetryLater) as busy:
+            await webhook.notify(client, route, ALERT)
+        assert busy.value.after_seconds == 7.0
+        with pytest.raises(RetryLater, match="503"):
+            await webhook.notify(client, route, ALERT)
+        with pytest.raises(webhook.Undeliverable, match="400 nope"):
+            await webhook.notify(client, route, ALERT)
+
+
+async def test_an_unreachable_receiver_means_retry() -> None:
+    async with httpx.AsyncClient() as client:
+        with pytest.raises(RetryLater, match="unreachable"):
+            await webhook.notify(client, WebhookRoute(url="http://127.0.0.1:9/x", timeout_seconds=1), ALERT)
+
+
+async def test_alerts_go_to_the_routes_their_brand_names(answering) -> None:  # type: ignore[no-untyped-def]
+    url, script = answering
+    script.append((410, {}))
+    with Receiver() as receiver:
+        config = SadaConfig.model_validate({"clients": [{
+            "id": "acme", "name": "Acme",
+            "routes": {"ops": {"url": receiver.url}, "gone": {"url": url}, "unused": {"url": url}},
+            "brands": [
+                {"id": "widget", "name": "Widget", "include": ["widget"], "routes": ["ops", "gone"]},
+                {"id": "quiet", "name": "Quiet", "include": ["quiet"]},
+            ],
+        }]})
+        sink = AlertSink(config)
+        await sink.start()
+        quiet = ALERT.model_copy(update={"brand": "quiet"})
+        refused = await sink.write([ALERT, quiet])
+        await sink.close()
+    assert receiver.received == [ALERT.model_dump(mode="json")]
+    assert [(alert.id, reason.split(":")[0]) for alert, reason in refused] == [
+        (ALERT.id, "route 'gone'")
+    ]
+
+
+def test_backoff_grows_with_jitter_and_honours_the_server_hint() -> None:
+    assert all(0 <= backoff_seconds(0) <= 0.5 for _ in range(50))
+    assert max(backoff_seconds(4) for _ in range(200)) > 4.0
+    assert all(backoff_seconds(10) <= 60 for _ in range(50))
+    assert backoff_seconds(0, hint=30) == 30
