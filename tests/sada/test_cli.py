@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from core.config import Settings
+from sada import services
+from sada.cli import app
+
+SAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "sample-config.yaml"
+runner = CliRunner()
+
+
+def test_config_check_accepts_the_sample() -> None:
+    result = runner.invoke(app, ["config", "check", str(SAMPLE)])
+    assert result.exit_code == 0, result.output
+    assert "ok (2 clients, 4 brands)" in result.output
+
+
+def test_config_check_reports_every_bad_query_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "clients:\n- id: acme\n  name: Acme\n  brands:\n"
+        "  - {id: a, name: A, include: ['(apple AND', 'ok']}\n"
+        "  - {id: b, name: B, include: ['fine'], exclude: ['NEAR/3 pie']}\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["config", "check", str(path)])
+    assert result.exit_code == 2
+    assert "2 bad queries" in result.output
+    assert "include[0]" in result.output and "exclude[0]" in result.output
+
+
+def test_unreachable_services_name_the_url_and_the_fix() -> None:
+    settings = Settings(kafka_bootstrap="127.0.0.1:9", es_url="http://127.0.0.1:9")
+    with pytest.raises(services.ServiceError) as raised:
+        services.require(settings)
+    message = str(raised.value)
+    assert "Kafka is not reachable at 127.0.0.1:9" in message
+    assert "Elasticsearch is not reachable at http://127.0.0.1:9" in message
+    assert "sada services up" in message
+
+
+def test_ingest_dry_run_needs_no_kafka() -> None:
+    result = runner.invoke(app, ["ingest", "--source", "synthetic", "--set", "count=5",
+                                 "--set", "spike_minutes=0", "--dry-run"],
+                           env={"SADA_KAFKA_BOOTSTRAP": "127.0.0.1:9"})
+    assert result.exit_code == 0, result.output
+    assert result.output.count('"source":"synthetic"') == 5
+
+
+def test_an_unknown_source_lists_the_known_ones() -> None:
+    result = runner.invoke(app, ["ingest", "--source", "myspace", "--dry-run"])
+    assert result.exit_code == 2
+    assert "unknown source 'myspace'" in result.output and "synthetic" in result.output
