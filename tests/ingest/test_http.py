@@ -72,7 +72,7 @@ async def test_5xx_and_timeouts_and_cut_bodies_are_retried_with_backoff(
     server: ReplayServer, client: httpx.AsyncClient, sleeps: Sleeps
 ) -> None:
     server.script("/a", Reply(503, "down"), Reply(200, "x" * 4000, cut=True),
-                  Reply(200, "late", delay_seconds=1.0), Reply(200, "ok"))
+                  Reply(200, "late", delay_seconds=0.5), Reply(200, "ok"))
     response = await polite(client, sleeps).get(server.url("/a"))
     assert response.text == "ok"
     # backoff doubles (rand=1: the top of the jitter band)
