@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -48,7 +49,7 @@ _NEGATORS = (
     "wont won't nothing nobody without "
     "ما لا لم لن ليس مش مو مب مهو ماهو مافي مافيش "
     "ne pas jamais rien sans nicht kein keine nie non nao não nunca nada mai nessun "
-    "mish msh mesh mo ma mafi"
+    "mish msh mesh mo ma mafi nahi nahin mat"
 )
 _INTENSIFIERS = (
     "very so really too super extremely totally absolutely most "
@@ -56,7 +57,6 @@ _INTENSIFIERS = (
     "tres très trop vraiment sehr molto muy tan tão muito bahut kteer awi gedan"
 )
 _SCOPE_BREAK = frozenset("!?؟.,،؛;:")
-_CLITIC = re.compile(r"^(?:و|ف)?(?:ب|ل|ك)?(?:ال)?(?=..)")
 
 _PRIME = 0x100000001B3
 _PRIME_INVERSE = pow(_PRIME, -1, 2**64)
@@ -70,7 +70,9 @@ def fold(text: str) -> str:
     return _fold(text)[0]
 
 
+@lru_cache(maxsize=4096)
 def _fold(text: str) -> tuple[str, bool]:
+    """Cached: scoring folds a mention and triage folds the same text right after."""
     text = _USER.sub(" @ ", normalize(_URL.sub(" ↗ ", text))).translate(_FOLD)
     squashed = _ELONGATED.sub(r"\1", text)
     return squashed, len(squashed) != len(text)
@@ -102,7 +104,7 @@ def _mark_scope(tokens: list[str]) -> list[str]:
             mark = ""
             continue
         out.append(mark + token)
-        polarity = _polarity(token) * (-1 if mark == "¬" else 1)
+        polarity = _POLARITY.get(token, 0) * (-1 if mark == "¬" else 1)
         if polarity:
             flags.append("_lex+" if polarity > 0 else "_lex-")
         if token in _NEGATORS_SET:
@@ -118,18 +120,16 @@ def _mark_scope(tokens: list[str]) -> list[str]:
 
 _NEGATORS_SET = frozenset(map(fold, _NEGATORS.split()))
 _INTENSIFIERS_SET = frozenset(map(fold, _INTENSIFIERS.split()))
-_POSITIVE = frozenset(map(fold, POSITIVE))
-_NEGATIVE = frozenset(map(fold, NEGATIVE))
+# Arabic words also appear behind clitics (و، ف، ب، ل، ك، ال): list those forms up front so a
+# look-up stays one set membership test per token.
+_CLITICS = [w + p + a for w in ("", "و", "ف") for p in ("", "ب", "ل", "ك") for a in ("", "ال")]
 
 
-def _polarity(token: str) -> int:
-    """+1 / -1 for a lexicon word, also behind Arabic clitics (و، ف، ب، ال)."""
-    for candidate in (token, _CLITIC.sub("", token)):
-        if candidate in _POSITIVE:
-            return 1
-        if candidate in _NEGATIVE:
-            return -1
-    return 0
+def _with_clitics(words: frozenset[str]) -> set[str]:
+    return {c + fold(w) for w in words for c in (_CLITICS if _ARABIC.match(w) else [""])}
+
+
+_POLARITY = {w: -1 for w in _with_clitics(NEGATIVE)} | {w: 1 for w in _with_clitics(POSITIVE)}
 
 
 def _script(text: str) -> str:

@@ -32,7 +32,7 @@ _POSITIVE_WORDS = (
     "bom boa ótimo otimo ótima obrigado obrigada amo lindo linda maravilhoso melhor feliz "
     # Romanised Hindi
     "accha achha acha badhiya badiya mast shandar shaandar khush pyaar pyar dhanyavaad "
-    "shukriya behtareen zabardast kamaal "
+    "shukriya behtareen zabardast kamaal khub khoob badhai waah shubh sundar maza mazaa "
     # Emoji
     "😍 ❤ ♥ 😊 😀 😁 😂 🤣 😃 😄 😘 🥰 👍 👏 🙏 💕 💖 💯 🔥 ✨ 🎉 😎 🤩 💪 🌹 ☺"
 )
@@ -62,7 +62,8 @@ _NEGATIVE_WORDS = (
     "malo mala peor triste odio asco mierda horrible vergüenza verguenza lamentablemente "
     "ruim péssimo pessimo péssima pior triste odeio merda vergonha infelizmente horrível "
     # Romanised Hindi
-    "bura buri bekar bakwas bakwaas ghatiya dukh gussa nafrat sharam chor "
+    "bura buri bekar bekaar bakwas bakwaas ghatiya dukh dukhi gussa nafrat sharam sharmnaak chor "
+    "kharab galat ganda jhooth jhoota pareshan badnaam "
     # Emoji
     "😡 😠 🤬 😢 😭 😞 😒 👎 💔 😤 😩 😫 🙄 😔 😷 🤮 😑"
 )

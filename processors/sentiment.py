@@ -104,7 +104,8 @@ def score(texts: Sequence[str], *, model: LinearModel | None = None) -> list[Sen
 
 def _sentiment(probabilities: np.ndarray, model_id: str) -> Sentiment:
     best = int(np.argmax(probabilities))
-    return Sentiment(
+    # Values are valid by construction; skipping validation saves a third of the per-text cost.
+    return Sentiment.model_construct(
         label=LABELS[best], probability=round(float(probabilities[best]), 4), model=model_id
     )
 

@@ -100,7 +100,9 @@ def report_lines(model: LinearModel, title: str, examples: Sequence[Example]) ->
         per_class = "  ".join(f"{value:7.3f}" for value in f1_per_class(truth, guess))
         yield f"{group:<12} {len(indexes):<6} {macros[-1]:8.3f}  {f_pn(truth, guess):.3f}  {per_class}"
     if len(groups) > 1:
-        yield f"{'mean':<12} {'':<6} {sum(macros) / len(macros):8.3f}"
+        truth, guess = [e.label for e in examples], predicted.tolist()
+        yield f"{'mean':<12} {'':<6} {sum(macros) / len(macros):8.3f}  (of the groups above)"
+        yield f"{'all':<12} {len(examples):<6} {macro_f1(truth, guess):8.3f}  {f_pn(truth, guess):.3f}"
 
 
 @app.command(name="score")

@@ -110,3 +110,14 @@ def test_validation_figures_hold_on_umsab_arabic() -> None:
     confidence = probabilities.max(axis=1)
     accuracy = np.mean(probabilities.argmax(axis=1) == np.array(truth))
     assert abs(confidence.mean() - accuracy) < 0.1  # calibrated, not over-confident
+
+
+def test_transformer_backend_without_the_extra_is_a_clear_error(tmp_path: Path) -> None:
+    try:
+        import transformers  # noqa: F401
+    except ImportError:
+        (tmp_path / "config.json").write_text("{}", encoding="utf-8")
+        with pytest.raises(ImportError, match="sada\\[transformer\\]"):
+            TransformerScorer(tmp_path)
+    else:
+        pytest.skip("transformers is installed")
