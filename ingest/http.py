@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -100,7 +101,7 @@ def parse_reset(value: str | None, now: float) -> float | None:
     except ValueError:
         number = None
     if number is not None:
-        if number != number or number < 0:  # NaN or negative
+        if not math.isfinite(number) or number < 0:
             return None
         return max(0.0, number - now) if number > 1_000_000_000 else number
     try:

@@ -5,6 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.errors import RetryLater
 from ingest.http import HttpPolicy, Polite, SourceError, backoff_seconds, parse_reset
@@ -29,6 +31,8 @@ NOW = 1_800_000_000.0
         ("", None),
         (None, None),
         ("-3", None),
+        ("inf", None),
+        ("1e400", None),
     ],
 )
 def test_parse_reset_reads_every_form(value: str | None, expected: float | None) -> None:
@@ -146,3 +150,10 @@ async def test_redirects_are_followed(server: ReplayServer, client: httpx.AsyncC
     server.script("/old", Reply(301, "", {"Location": "/new"}))
     server.script("/new", Reply(200, "moved here"))
     assert (await polite(client, sleeps).get(server.url("/old"))).text == "moved here"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=40))
+def test_parse_reset_never_raises_and_never_goes_negative(value: str) -> None:
+    wait = parse_reset(value, NOW)
+    assert wait is None or 0 <= wait < float("inf")
