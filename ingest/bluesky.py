@@ -40,6 +40,7 @@ NAME = "bluesky"
 POST = "app.bsky.feed.post"
 _CLOCK_SKEW_US = 300 * 1_000_000  # a createdAt further ahead than this is a wrong clock
 _YEAR_3000_US = 32_503_680_000 * 1_000_000
+_LONGEST_SERVER_WAIT_SECONDS = 900.0  # a Retry-After beyond this is a misconfigured server
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +212,7 @@ async def fetch(
                                    maximum=config.backoff_max_seconds)
             if isinstance(problem, InvalidStatus):
                 told = parse_reset(problem.response.headers.get("Retry-After"), time.time())
-                wait = max(wait, told or 0.0)
+                wait = max(wait, min(told or 0.0, _LONGEST_SERVER_WAIT_SECONDS))
             log.warning("%s: %s (%s); reconnecting in %.1fs from cursor %s", NAME, config.url,
                         problem, wait, last)
             _save(store, config, last)
