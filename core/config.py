@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, mod
 
 from core.topics import Topic
 
-Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]  # lower-case ids
 
 
 class ConfigError(Exception):
@@ -97,8 +97,8 @@ class DetectionConfig(Strict):
 
 class Client(Strict):
     id: Slug = Field(description="Stable identifier of the client (an agency's customer).")
-    name: str = Field(min_length=1)
-    brands: list[Brand] = Field(min_length=1)
+    name: str = Field(min_length=1, description="Display name.")
+    brands: list[Brand] = Field(min_length=1, description="The brands watched for this client.")
     routes: dict[str, Route] = Field(default={}, description="Named alert destinations.")
 
     @model_validator(mode="after")
@@ -119,8 +119,10 @@ class Client(Strict):
 
 
 class SadaConfig(Strict):
-    clients: list[Client] = Field(min_length=1)
-    detection: DetectionConfig = DetectionConfig()
+    clients: list[Client] = Field(min_length=1, description="At least one client.")
+    detection: DetectionConfig = Field(
+        default=DetectionConfig(), description="Spike detector settings, shared by all brands."
+    )
 
     @model_validator(mode="after")
     def _unique_clients(self) -> SadaConfig:

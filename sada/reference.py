@@ -1,0 +1,77 @@
+"""The configuration reference, rendered from the config models: the models are the documentation.
+
+Documents mark each table with `<!-- config:NAME -->` ... `<!-- /config -->`; `python -m
+sada.reference` rewrites every marked table in README.md and docs/, and a test fails when a
+model changed and the documents were not regenerated.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import BaseModel, SecretStr
+from pydantic_core import PydanticUndefined
+
+from core.config import Brand, Client, DetectionConfig, SadaConfig, Settings, WebhookRoute
+
+REPO = Path(__file__).resolve().parents[1]
+README_MODELS: dict[str, type[BaseModel]] = {
+    "settings": Settings,
+    "clients-file": SadaConfig,
+    "client": Client,
+    "brand": Brand,
+    "webhook": WebhookRoute,
+    "detection": DetectionConfig,
+}
+
+
+def _type(annotation: object) -> str:
+    text = str(annotation) if "[" in str(annotation) or "|" in str(annotation) else getattr(
+        annotation, "__name__", str(annotation)
+    )
+    return re.sub(r"\b(typing|pathlib|core\.config|ingest\.\w+|pydantic\.\w+|annotated_types)\.", "", text)
+
+
+def _default(info: object) -> str:
+    default = getattr(info, "default", PydanticUndefined)
+    if default is PydanticUndefined and getattr(info, "default_factory", None) is None:
+        return "**required**"
+    if isinstance(default, BaseModel):
+        return "its defaults"
+    if isinstance(default, SecretStr):
+        return "(secret)"
+    if isinstance(default, Path):
+        home = str(Path.home())
+        return f"`{str(default).replace(home, '~', 1) if str(default).startswith(home) else default}`"
+    return f"`{default!r}`"
+
+
+def render(model: type[BaseModel]) -> str:
+    """A Markdown table of the model's fields: name, type, default, description."""
+    rows = ["| field | type | default | description |", "|---|---|---|---|"]
+    for name, info in model.model_fields.items():
+        description = (info.description or "").replace("|", "/")
+        rows.append(f"| `{name}` | `{_type(info.annotation)}` | {_default(info)} | {description} |")
+    return "\n".join(rows)
+
+
+def rewrite(text: str, models: Mapping[str, type[BaseModel]]) -> str:
+    """`text` with every marked table replaced by the current rendering of its model."""
+    for name, model in models.items():
+        pattern = re.compile(
+            rf"(<!-- config:{re.escape(name)} -->\n)(?:.*?\n)??(<!-- /config -->)", re.S
+        )
+        table = render(model).replace("\\", "\\\\")
+        text = pattern.sub(rf"\g<1>{table}\n\g<2>", text)
+    return text
+
+
+def main() -> None:
+    readme = REPO / "README.md"
+    readme.write_text(rewrite(readme.read_text(encoding="utf-8"), README_MODELS), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
