@@ -145,7 +145,7 @@ def score_for_brand(
     if mine is None or not mine.search(clean):
         return score([text], model=model)[0]
     alone = theirs is None or not theirs.search(clean)
-    context = clean if alone else _context(clean, mine, theirs)
+    context = clean if theirs is None or alone else _context(clean, mine, theirs)
     switch = _SWITCH.search(context)
     if switch and mine.search(switch["left"]) and not mine.search(switch["right"]):
         rest = score([switch["right"]], model=model)[0]

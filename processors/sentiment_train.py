@@ -73,10 +73,9 @@ def fit(
     size = 1 << config.bits
     w = np.zeros((3, size), dtype=np.float32)
     b = np.zeros(3)
-    moments = [np.zeros_like(w), np.zeros_like(w), np.zeros(3), np.zeros(3)]
+    m_w, v_w, m_b, v_b = np.zeros_like(w), np.zeros_like(w), np.zeros(3), np.zeros(3)
     onehot = np.eye(3)[labels]
     scale = weights / weights.sum()
-    beta1, beta2, eps = 0.9, 0.999, 1e-8
     for step in range(1, config.iterations + 1):
         logits = _logits(w, b, features)
         probabilities = softmax(logits)
@@ -94,18 +93,25 @@ def fit(
         grad_w += config.l2 * w
         grad_b = residual.sum(axis=0)
         rate = config.learning_rate * (1 - step / (config.iterations + 1)) ** 0.5
-        for param, grad, m, v in ((w, grad_w, *moments[:2]), (b, grad_b, *moments[2:])):
-            m *= beta1
-            m += (1 - beta1) * grad
-            v *= beta2
-            v += (1 - beta2) * grad * grad
-            param -= rate * (m / (1 - beta1**step)) / (np.sqrt(v / (1 - beta2**step)) + eps)
+        _adam(w, grad_w, m_w, v_w, rate, step)
+        _adam(b, grad_b, m_b, v_b, rate, step)
         if step % 25 == 0:
             loss = -np.sum(scale * np.log(probabilities[np.arange(len(labels)), labels] + 1e-12))
             log(f"step {step}: weighted loss {loss:.4f}")
     return LinearModel(
         weights=np.ascontiguousarray(w.T), bias=b.astype(np.float32), temperature=1.0
     )
+
+
+def _adam(
+    param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray, rate: float, step: int
+) -> None:
+    """One Adam step in place (beta1 0.9, beta2 0.999)."""
+    m *= 0.9
+    m += 0.1 * grad
+    v *= 0.999
+    v += 0.001 * grad * grad
+    param -= rate * (m / (1 - 0.9**step)) / (np.sqrt(v / (1 - 0.999**step)) + 1e-8)
 
 
 def _logits(w: np.ndarray, b: np.ndarray, features: Features) -> np.ndarray:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from core.events import Sentiment
+from core.events import Sentiment, SentimentLabel
 from processors.sentiment import LABELS
 
 
@@ -63,11 +63,11 @@ class TransformerScorer:
         return out
 
 
-def _label_names(id2label: dict[int, str]) -> list[str]:
+def _label_names(id2label: dict[int, str]) -> list[SentimentLabel]:
     """Map the checkpoint's labels onto ours; generic LABEL_0..2 are read as neg/neu/pos."""
     names = [str(id2label[i]).lower() for i in sorted(id2label)]
     if set(names) <= set(LABELS):
-        return names
+        return cast(list[SentimentLabel], names)
     if len(names) == 3:
-        return list(LABELS)
+        return cast(list[SentimentLabel], list(LABELS))
     raise ValueError(f"transformer labels {names} cannot be mapped to {LABELS}")
