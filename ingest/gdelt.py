@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -27,6 +28,7 @@ from ingest.normalize import canonical_url, html_to_text
 from ingest.parsing import Item, each, field, text_of
 from ingest.polling import accept_page, each_target, observe
 
+log = logging.getLogger(__name__)
 NAME = "gdelt"
 
 _LANGUAGES = {
@@ -155,6 +157,9 @@ async def fetch(
             if len(items) < config.max_records or latest <= start:
                 break
             start = latest  # a full page: the rest of the window starts at its newest article
+        else:
+            log.warning("%s: %r: more than %d pages since the last poll, newer articles wait "
+                        "for the next round", NAME, query, config.max_pages_per_poll)
         cursor[query] = window.state()
         store.save(NAME, config, cursor)
 

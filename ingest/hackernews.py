@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import logging
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -26,6 +27,7 @@ from ingest.normalize import canonical_url, from_epoch, from_iso, html_to_text
 from ingest.parsing import Item, each, field, load_json, text_of
 from ingest.polling import accept_page, each_target, observe
 
+log = logging.getLogger(__name__)
 NAME = "hackernews"
 
 
@@ -118,6 +120,10 @@ async def fetch(
                     yield item
             if len(items) < config.hits_per_page:
                 break
+        else:
+            log.warning("%s: %r: more than %d pages since the last poll, older hits skipped; "
+                        "raise max_pages_per_poll or poll more often", NAME, query,
+                        config.max_pages_per_poll)
         cursor[query] = window.state()
         store.save(NAME, config, cursor)
 

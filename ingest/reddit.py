@@ -9,6 +9,7 @@ search index lags, so each poll reaches back `overlap_seconds` and drops ids alr
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -25,6 +26,7 @@ from ingest.normalize import canonical_url, from_epoch
 from ingest.parsing import Item, each, field, load_json, text_of
 from ingest.polling import accept_page, each_target, observe
 
+log = logging.getLogger(__name__)
 NAME = "reddit"
 
 
@@ -174,6 +176,10 @@ async def fetch(
             if reached_cursor or not after:
                 break
             params["after"] = after
+        else:
+            log.warning("%s: %r: more than %d pages since the last poll, older posts skipped; "
+                        "raise max_pages_per_poll or poll more often", NAME, query,
+                        config.max_pages_per_poll)
         cursor[query] = window.state()
         store.save(NAME, config, cursor)
 
