@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from core.events import Mention, ScoredMention
+from core.events import Mention, ScoredMention, Sentiment
 from processors.dedupe import Deduper
 from processors.language import detect_language
-from processors.match import Matcher, match
+from processors.match import BrandMatch, Matcher, match
 from processors.normalize import normalize
-from processors.sentiment import score
+from processors.sentiment import score, score_for_brand
 from processors.triage import triage
 
 
@@ -18,8 +18,7 @@ def process(mention: Mention, matcher: Matcher, deduper: Deduper) -> list[Scored
         return []
     duplicate_of = deduper.check(mention.uid, mention.text, mention.created_at)
     language = detect_language(mention.text)
-    sentiment = score([mention.text])[0]
-    label = triage(mention.text, sentiment)
+    sentiments = _sentiments(mention.text, matches)
     return [
         ScoredMention(
             mention=mention,
@@ -30,7 +29,18 @@ def process(mention: Mention, matcher: Matcher, deduper: Deduper) -> list[Scored
             duplicate_of=duplicate_of,
             language=language,
             sentiment=sentiment,
-            triage=label,
+            triage=triage(mention.text, sentiment),
         )
+        for m, sentiment in zip(matches, sentiments, strict=True)
+    ]
+
+
+def _sentiments(text: str, matches: list[BrandMatch]) -> list[Sentiment]:
+    """One brand: the whole post. Several: each brand's own part of it ("I left Samsung for
+    Apple, best decision" is negative for Samsung and positive for Apple)."""
+    if len(matches) == 1:
+        return score([text])
+    return [
+        score_for_brand(text, m.terms, others=[t for o in matches if o is not m for t in o.terms])
         for m in matches
     ]

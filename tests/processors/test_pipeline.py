@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from core.config import SadaConfig
+from core.events import Author, Mention, make_uid
+from processors.dedupe import Deduper
+from processors.match import build_matcher
+from processors.pipeline import process
+
+CONFIG = SadaConfig.model_validate({"clients": [{
+    "id": "shop", "name": "Shop",
+    "brands": [
+        {"id": "samsung", "name": "Samsung", "include": ["samsung OR سامسونج"]},
+        {"id": "apple", "name": "Apple", "include": ["apple OR ابل"], "exclude": ["apple NEAR/2 pie"]},
+    ],
+}]})
+
+
+def _mention(text: str, n: int = 1) -> Mention:
+    at = datetime(2026, 3, 1, 12, n, tzinfo=UTC)
+    return Mention(uid=make_uid("test", str(n)), source="test", source_id=str(n),
+                   author=Author(handle="h"), text=text, created_at=at, fetched_at=at)
+
+
+def test_one_record_per_brand_with_its_own_polarity() -> None:
+    records = process(_mention("I left Samsung for Apple, best decision ever"),
+                      build_matcher(CONFIG), Deduper())
+    by_brand = {r.brand: r for r in records}
+    assert set(by_brand) == {"samsung", "apple"}
+    assert by_brand["apple"].sentiment.label == "positive"
+    assert by_brand["samsung"].sentiment.label == "negative"
+    assert all(r.key == f"shop/{r.brand}" for r in records)
+
+
+def test_unmatched_and_excluded_mentions_produce_nothing() -> None:
+    matcher, deduper = build_matcher(CONFIG), Deduper()
+    assert process(_mention("lovely weather today"), matcher, deduper) == []
+    assert process(_mention("grandma's apple pie recipe"), matcher, deduper) == []
+
+
+def test_arabic_mentions_are_normalised_for_search_and_triaged() -> None:
+    [record] = process(_mention("هل جوال سامسونج الجديد يدعم الشحن السريع؟"),
+                       build_matcher(CONFIG), Deduper())
+    assert record.language == "ar"
+    assert record.triage == "question"
+    assert "سامسونج" in record.text_normalized
+
+
+def test_a_repost_is_linked_to_the_first_occurrence() -> None:
+    matcher, deduper = build_matcher(CONFIG), Deduper()
+    text = "Samsung support kept me on hold for two hours and then hung up on me"
+    [first] = process(_mention(text, 1), matcher, deduper)
+    [repost] = process(_mention("RT " + text, 2), matcher, deduper)
+    assert first.duplicate_of is None
+    assert repost.duplicate_of == first.mention.uid
