@@ -6,11 +6,13 @@ import asyncio
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from core import health
 from core.config import ConfigError, Settings, load_config
 from sada import services
 from sada.commands.backtest import backtest
@@ -90,6 +92,12 @@ def _require(settings: Settings) -> None:
         raise _fail(str(exc)) from exc
 
 
+def _serve_health(settings: Settings, ready: Callable[[], bool]) -> None:
+    """/metrics, /healthz and /readyz on SADA_METRICS_PORT, when it is set."""
+    if settings.metrics_port:
+        health.serve(settings.metrics_port, ready)
+
+
 def _parse_sets(pairs: list[str]) -> dict[str, object]:
     values: dict[str, object] = {}
     for pair in pairs:
@@ -132,6 +140,7 @@ def ingest(
         _require(settings)
         ensure_topics(settings)
         emitter = KafkaEmitter(settings)
+        _serve_health(settings, lambda: services.kafka_reachable(settings.kafka_bootstrap))
     tallies = asyncio.run(run([Job(source, module, config)], emitter, once=once or dry_run))
     for name, tally in tallies.items():
         typer.echo(f"{name}: {tally.mentions} mentions, {tally.rejected} dead-lettered", err=True)
@@ -142,7 +151,6 @@ def process() -> None:
     """Run the stream processors (a Faust worker) until stopped."""
     from faust import Worker
 
-    from core import health
     from processors.app import create_app
     from sada.topics import ensure_topics
 
@@ -150,8 +158,7 @@ def process() -> None:
     config = _load(settings)
     _require(settings)
     ensure_topics(settings)
-    if settings.metrics_port:
-        health.serve(settings.metrics_port, lambda: services.kafka_reachable(settings.kafka_bootstrap))
+    _serve_health(settings, lambda: services.kafka_reachable(settings.kafka_bootstrap))
     faust_app = create_app(settings, config)
     Worker(faust_app, loglevel="WARNING", quiet=True).execute_from_commandline()
 
@@ -159,7 +166,6 @@ def process() -> None:
 @app.command()
 def sinks() -> None:
     """Index scored mentions and alerts into Elasticsearch and deliver alerts, until stopped."""
-    from core import health
     from sada.topics import ensure_topics
     from sada.workers import run_sinks
 
@@ -167,8 +173,7 @@ def sinks() -> None:
     config = _load(settings)
     _require(settings)
     ensure_topics(settings)
-    if settings.metrics_port:
-        health.serve(settings.metrics_port, lambda: services.es_reachable(settings.es_url))
+    _serve_health(settings, lambda: services.es_reachable(settings.es_url))
     asyncio.run(run_sinks(settings, config))
 
 
