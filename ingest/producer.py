@@ -61,8 +61,8 @@ class KafkaEmitter:
 class PrintEmitter:
     """`--dry-run`: one JSON object per line, mentions and rejects alike, for trying a config."""
 
-    def __init__(self, out: TextIO = sys.stdout) -> None:
-        self._out = out
+    def __init__(self, out: TextIO | None = None) -> None:
+        self._out = out or sys.stdout  # looked up now: tests and tools swap sys.stdout
 
     def mention(self, source: str, mention: Mention) -> None:
         self._out.write(mention.model_dump_json() + "\n")
