@@ -38,6 +38,8 @@ def _sentiment(label: str) -> Sentiment:
         ("How do I reset my password", "neutral", "question"),
         ("is this available in Riyadh?", "positive", "question"),
         ("I love how fast it is", "positive", "praise"),
+        ("الطلبية وصلت ناقصة", "neutral", "complaint"),  # inflected problem word
+        ("طلبات", "negative", "other"),  # a brand, not the service noun طلب
         ("Mondays are the worst", "negative", "other"),
         ("كنت في المول اليوم", "neutral", "other"),
     ],
@@ -49,6 +51,7 @@ def test_rules(text: str, sentiment: str, expected: str) -> None:
 def _labelled() -> list[dict[str, str]]:
     rows = [json.loads(line) for line in LABELLED.read_text(encoding="utf-8").splitlines()]
     assert all(row["origin"] == "written by the Sada project" for row in rows)
+    assert {row["set"] for row in rows} == {"rules-development", "fresh"}
     return rows
 
 
