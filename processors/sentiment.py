@@ -99,15 +99,14 @@ def default_model() -> LinearModel:
 def score(texts: Sequence[str], *, model: LinearModel | None = None) -> list[Sentiment]:
     """Score a batch of texts; one call per batch is what makes the model fast."""
     model = model or default_model()
-    return [_sentiment(row, model.model_id) for row in model.probabilities(texts)]
-
-
-def _sentiment(probabilities: np.ndarray, model_id: str) -> Sentiment:
-    best = int(np.argmax(probabilities))
-    # Values are valid by construction; skipping validation saves a third of the per-text cost.
-    return Sentiment.model_construct(
-        label=LABELS[best], probability=round(float(probabilities[best]), 4), model=model_id
-    )
+    probabilities = model.probabilities(texts)
+    best = probabilities.argmax(axis=1)
+    confidence = probabilities[np.arange(len(best)), best].round(4).tolist()
+    # Values are valid by construction; skipping validation keeps the per-text cost low.
+    return [
+        Sentiment.model_construct(label=LABELS[b], probability=p, model=model.model_id)
+        for b, p in zip(best.tolist(), confidence, strict=True)
+    ]
 
 
 # Brand-directed polarity ---------------------------------------------------------------------
