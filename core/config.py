@@ -118,10 +118,23 @@ class Client(Strict):
         return self
 
 
+class SourceEntry(BaseModel):
+    """One source to ingest: `source` names it in ingest's catalog; the other keys are that
+    source's own fields (docs/ingest.md), checked by `sada config check`."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    source: str = Field(description="Source name: bluesky, mastodon, hackernews, rss, reddit, ...")
+    name: str | None = Field(default=None, description="Label in logs and metrics.")
+
+
 class SadaConfig(Strict):
     clients: list[Client] = Field(min_length=1, description="At least one client.")
     detection: DetectionConfig = Field(
         default=DetectionConfig(), description="Spike detector settings, shared by all brands."
+    )
+    sources: list[SourceEntry] = Field(
+        default=[], description="Sources `sada ingest` runs when no --source is given."
     )
 
     @model_validator(mode="after")
@@ -182,6 +195,10 @@ class Settings(Strict):
         default=Path.home() / ".cache" / "sada",
         description="SADA_CACHE_DIR: where the local Kafka and Elasticsearch live.",
     )
+    state_dir: Path = Field(
+        default=Path.home() / ".local" / "state" / "sada",
+        description="SADA_STATE_DIR: ingest cursors, so a restart resumes where it stopped.",
+    )
     metrics_port: int = Field(
         default=0, ge=0, description="SADA_METRICS_PORT: /metrics, /healthz, /readyz (0: off)."
     )
@@ -191,7 +208,9 @@ class Settings(Strict):
         env = dict(os.environ if env is None else env)
         values = {
             name: env[f"SADA_{name.upper()}"]
-            for name in ("kafka_bootstrap", "es_url", "namespace", "cache_dir", "metrics_port")
+            for name in (
+                "kafka_bootstrap", "es_url", "namespace", "cache_dir", "state_dir", "metrics_port"
+            )
             if f"SADA_{name.upper()}" in env
         }
         if "SADA_CONFIG" in env:

@@ -21,6 +21,7 @@ from core.events import Mention, dead_letter
 class Emitter(Protocol):
     def mention(self, source: str, mention: Mention) -> None: ...
     def rejected(self, source: str, item: Rejected) -> None: ...
+    def flush(self) -> None: ...
     def close(self) -> None: ...
 
 
@@ -52,8 +53,11 @@ class KafkaEmitter:
         self._producer.send(self._deadletter, value=record.to_bytes())
         metrics.DEADLETTERED.labels(f"ingest:{source}").inc()
 
+    def flush(self) -> None:
+        """Block until Kafka acknowledged everything sent: only then may a cursor move past it."""
+        self._producer.flush()
+
     def close(self) -> None:
-        """Flush everything buffered: only then is a produced mention durable."""
         self._producer.flush()
         self._producer.close()
 
@@ -69,6 +73,9 @@ class PrintEmitter:
 
     def rejected(self, source: str, item: Rejected) -> None:
         self._out.write(json.dumps({"rejected": item.reason, "source": source}, ensure_ascii=False) + "\n")
+
+    def flush(self) -> None:
+        self._out.flush()
 
     def close(self) -> None:
         self._out.flush()

@@ -8,6 +8,7 @@ it (a file replay, the synthetic stream) runs once.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from dataclasses import dataclass
 from types import ModuleType
@@ -38,9 +39,16 @@ class Tally:
     rejected: int = 0
 
 
-async def run_once(job: Job, emitter: Emitter, client: httpx.AsyncClient, tally: Tally) -> None:
-    """Drain one `fetch` of one source into the emitter."""
-    async for item in job.source.fetch(job.config, client):
+async def run_once(
+    job: Job, emitter: Emitter, client: httpx.AsyncClient, tally: Tally, *, once: bool = False
+) -> None:
+    """Drain one `fetch` of one source into the emitter. With `once`, a streaming source
+    (one whose fetch takes `once`) stops when it has caught up instead of running forever."""
+    streaming = "once" in inspect.signature(job.source.fetch).parameters
+    items = job.source.fetch(job.config, client, once=True) if once and streaming else (
+        job.source.fetch(job.config, client)
+    )
+    async for item in items:
         metrics.RECEIVED.labels(f"ingest:{job.name}").inc()
         if isinstance(item, Rejected):
             tally.rejected += 1
@@ -70,10 +78,13 @@ async def _run_forever(job: Job, emitter: Emitter, client: httpx.AsyncClient, ta
 async def run(jobs: list[Job], emitter: Emitter, *, once: bool = False) -> dict[str, Tally]:
     """Run every job concurrently; with `once`, each source fetches one round and any error ends it."""
     tallies = {job.name: Tally() for job in jobs}
-    step = run_once if once else _run_forever
     try:
         async with httpx.AsyncClient(follow_redirects=True) as client:
-            await asyncio.gather(*(step(job, emitter, client, tallies[job.name]) for job in jobs))
+            await asyncio.gather(*(
+                run_once(job, emitter, client, tallies[job.name], once=True) if once
+                else _run_forever(job, emitter, client, tallies[job.name])
+                for job in jobs
+            ))
     finally:
         emitter.close()
     return tallies

@@ -65,6 +65,7 @@ def services_status() -> None:
 @config_app.command("check")
 def config_check(path: Annotated[Path, typer.Argument(help="The clients file.")]) -> None:
     """Validate a clients file and report every problem at once."""
+    from ingest.catalog import jobs
     from processors.match import check_queries
 
     try:
@@ -72,8 +73,12 @@ def config_check(path: Annotated[Path, typer.Argument(help="The clients file.")]
     except ConfigError as exc:
         raise _fail(str(exc)) from exc
     problems = check_queries(config)
+    try:
+        jobs(config)
+    except ConfigError as exc:
+        problems += str(exc).splitlines()
     if problems:
-        raise _fail(f"{path}: {len(problems)} bad queries:\n" + "\n".join(f"  {p}" for p in problems))
+        raise _fail(f"{path}: {len(problems)} problem(s):\n" + "\n".join(f"  {p}" for p in problems))
     brands = sum(len(c.brands) for c in config.clients)
     typer.echo(f"{path}: ok ({len(config.clients)} clients, {brands} brands)")
 
@@ -113,35 +118,48 @@ def _parse_sets(pairs: list[str]) -> dict[str, object]:
 
 @app.command()
 def ingest(
-    source: Annotated[str, typer.Option(help="Source name (see `sada ingest --help`).")],
+    source: Annotated[
+        str | None, typer.Option(help="One source by name; default: the clients file's sources.")
+    ] = None,
     set_: Annotated[list[str], typer.Option("--set", help="Source config field: key=value.")] = [],  # noqa: B006
     once: Annotated[bool, typer.Option(help="Fetch one round, then stop.")] = False,
     dry_run: Annotated[bool, typer.Option(help="Print what would be produced; no Kafka.")] = False,
 ) -> None:
-    """Run one source and produce its mentions to Kafka (or print them with --dry-run)."""
+    """Run sources and produce their mentions to Kafka (or print them with --dry-run)."""
     from pydantic import ValidationError
 
-    from ingest.catalog import SOURCES
+    from ingest.catalog import SOURCES, jobs
+    from ingest.cursor import CursorStore, set_default_store
     from ingest.producer import KafkaEmitter, PrintEmitter
     from ingest.runner import Job, run
     from sada.topics import ensure_topics
 
-    if source not in SOURCES:
-        raise _fail(f"unknown source {source!r}; known: {', '.join(sorted(SOURCES))}")
-    module = SOURCES[source]
-    try:
-        config = module.Config.model_validate(_parse_sets(set_))
-    except ValidationError as exc:
-        raise _fail(f"source {source!r} config: {exc}") from exc
     settings = _settings()
+    if source is None:
+        try:
+            selected = jobs(_load(settings))
+        except ConfigError as exc:
+            raise _fail(f"{settings.config_path}:\n{exc}") from exc
+        if not selected:
+            raise _fail(f"{settings.config_path} lists no sources; add a `sources:` section "
+                        "or pass --source NAME")
+    elif source not in SOURCES:
+        raise _fail(f"unknown source {source!r}; known: {', '.join(sorted(SOURCES))}")
+    else:
+        try:
+            selected = [Job(source, SOURCES[source], SOURCES[source].Config.model_validate(
+                _parse_sets(set_)))]
+        except ValidationError as exc:
+            raise _fail(f"source {source!r} config: {exc}") from exc
     if dry_run:
-        emitter = PrintEmitter()
+        emitter = PrintEmitter()  # cursors stay in memory: a dry run moves nothing forward
     else:
         _require(settings)
         ensure_topics(settings)
         emitter = KafkaEmitter(settings)
+        set_default_store(CursorStore(settings.state_dir, barrier=emitter.flush))
         _serve_health(settings, lambda: services.kafka_reachable(settings.kafka_bootstrap))
-    tallies = asyncio.run(run([Job(source, module, config)], emitter, once=once or dry_run))
+    tallies = asyncio.run(run(selected, emitter, once=once or dry_run))
     for name, tally in tallies.items():
         typer.echo(f"{name}: {tally.mentions} mentions, {tally.rejected} dead-lettered", err=True)
 

@@ -29,7 +29,7 @@ def test_config_check_reports_every_bad_query_at_once(tmp_path: Path) -> None:
     )
     result = runner.invoke(app, ["config", "check", str(path)])
     assert result.exit_code == 2
-    assert "2 bad queries" in result.output
+    assert "2 problem(s)" in result.output
     assert "include[0]" in result.output and "exclude[0]" in result.output
 
 
@@ -55,3 +55,32 @@ def test_an_unknown_source_lists_the_known_ones() -> None:
     result = runner.invoke(app, ["ingest", "--source", "myspace", "--dry-run"])
     assert result.exit_code == 2
     assert "unknown source 'myspace'" in result.output and "synthetic" in result.output
+
+
+def test_config_check_validates_each_source_against_its_own_fields(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        SAMPLE.read_text(encoding="utf-8")
+        + "sources:\n"
+        "  - {source: hackernews, queries: ['\"Skyline Air\"'], poll_interval_seconds: 120}\n"
+        "  - {source: mastodon, instances: []}\n"
+        "  - {source: myspace}\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["config", "check", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "sources[1].instances" in result.output
+    assert "sources[2].source: unknown source 'myspace'" in result.output
+    assert "sources[0]" not in result.output
+
+
+def test_ingest_runs_the_clients_file_sources(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        SAMPLE.read_text(encoding="utf-8")
+        + "sources:\n  - {source: synthetic, name: fake, count: 3, spike_minutes: 0}\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["ingest", "--dry-run"], env={"SADA_CONFIG": str(path)})
+    assert result.exit_code == 0, result.output
+    assert "fake: 3 mentions, 0 dead-lettered" in result.output
