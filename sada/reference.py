@@ -15,15 +15,29 @@ from pydantic import BaseModel, SecretStr
 from pydantic_core import PydanticUndefined
 
 from core.config import Brand, Client, DetectionConfig, SadaConfig, Settings, WebhookRoute
+from ingest import bluesky, gdelt, hackernews, http, mastodon, push, reddit, rss
 
 REPO = Path(__file__).resolve().parents[1]
-README_MODELS: dict[str, type[BaseModel]] = {
-    "settings": Settings,
-    "clients-file": SadaConfig,
-    "client": Client,
-    "brand": Brand,
-    "webhook": WebhookRoute,
-    "detection": DetectionConfig,
+DOCUMENTS: dict[Path, dict[str, type[BaseModel]]] = {
+    REPO / "README.md": {
+        "settings": Settings,
+        "clients-file": SadaConfig,
+        "client": Client,
+        "brand": Brand,
+        "webhook": WebhookRoute,
+        "detection": DetectionConfig,
+    },
+    REPO / "docs" / "ingest.md": {
+        "bluesky": bluesky.Config,
+        "mastodon": mastodon.Config,
+        "hackernews": hackernews.Config,
+        "rss": rss.Config,
+        "rss.google_news": rss.GoogleNewsSearch,
+        "reddit": reddit.Config,
+        "gdelt": gdelt.Config,
+        "push": push.Config,
+        "http": http.HttpPolicy,
+    },
 }
 
 
@@ -39,7 +53,10 @@ def _default(info: object) -> str:
     if default is PydanticUndefined and getattr(info, "default_factory", None) is None:
         return "**required**"
     if isinstance(default, BaseModel):
-        return "its defaults"
+        changed = ", ".join(
+            f"`{k}={v!r}`" for k, v in default.model_dump(exclude_defaults=True).items()
+        )
+        return "its defaults" + (f" but {changed}" if changed else "")
     if isinstance(default, SecretStr):
         return "(secret)"
     if isinstance(default, Path):
@@ -69,8 +86,8 @@ def rewrite(text: str, models: Mapping[str, type[BaseModel]]) -> str:
 
 
 def main() -> None:
-    readme = REPO / "README.md"
-    readme.write_text(rewrite(readme.read_text(encoding="utf-8"), README_MODELS), encoding="utf-8")
+    for path, models in DOCUMENTS.items():
+        path.write_text(rewrite(path.read_text(encoding="utf-8"), models), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -1,17 +1,35 @@
 from __future__ import annotations
 
-from core.config import Brand
-from sada.reference import README_MODELS, REPO, render, rewrite
+import re
+
+import pytest
+import yaml
+
+from core.config import Brand, SadaConfig, load_config
+from ingest.catalog import jobs
+from sada.reference import DOCUMENTS, REPO, render, rewrite
 
 
-def test_the_readme_reference_is_current() -> None:
-    text = (REPO / "README.md").read_text(encoding="utf-8")
-    assert rewrite(text, README_MODELS) == text, "run `python -m sada.reference` and commit README.md"
-    for name in README_MODELS:
-        assert f"<!-- config:{name} -->" in text
+@pytest.mark.parametrize("path", list(DOCUMENTS), ids=lambda p: p.name)
+def test_the_configuration_reference_is_current(path) -> None:  # type: ignore[no-untyped-def]
+    text = path.read_text(encoding="utf-8")
+    for name in DOCUMENTS[path]:
+        assert f"<!-- config:{name} -->" in text, f"{path.name} lacks the {name} table"
+    assert rewrite(text, DOCUMENTS[path]) == text, "run `python -m sada.reference` and commit"
 
 
 def test_a_table_lists_every_field_with_its_description() -> None:
     table = render(Brand)
     assert "| `include` | `list[str]` | **required** | Queries;" in table
     assert "| `exclude` | `list[str]` | `[]` |" in table
+
+
+def test_the_readme_sources_example_is_a_valid_config() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    example = re.search(r"```yaml\n(sources:\n.*?)```", readme, re.S)
+    assert example is not None
+    clients = load_config(REPO / "deploy" / "sample-config.yaml").model_dump()["clients"]
+    config = SadaConfig.model_validate({"clients": clients, **yaml.safe_load(example.group(1))})
+    assert [job.source.__name__ for job in jobs(config)] == [
+        "ingest.bluesky", "ingest.mastodon", "ingest.hackernews"
+    ]
