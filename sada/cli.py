@@ -90,15 +90,16 @@ def _load(settings: Settings):  # type: ignore[no-untyped-def]
         raise _fail(str(exc)) from exc
 
 
-def _require(settings: Settings) -> None:
+def _prepare(settings: Settings, ready: Callable[[], bool]) -> None:
+    """What every stage does first: check both services answer, create missing topics, and
+    serve /metrics, /healthz and /readyz (answered by `ready`) on SADA_METRICS_PORT if set."""
+    from sada.topics import ensure_topics
+
     try:
         services.require(settings)
     except ServiceError as exc:
         raise _fail(str(exc)) from exc
-
-
-def _serve_health(settings: Settings, ready: Callable[[], bool]) -> None:
-    """/metrics, /healthz and /readyz on SADA_METRICS_PORT, when it is set."""
+    ensure_topics(settings)
     if settings.metrics_port:
         health.serve(settings.metrics_port, ready)
 
@@ -132,7 +133,6 @@ def ingest(
     from ingest.cursor import CursorStore, set_default_store
     from ingest.producer import KafkaEmitter, PrintEmitter
     from ingest.runner import Job, run
-    from sada.topics import ensure_topics
 
     settings = _settings()
     if source is None:
@@ -154,11 +154,9 @@ def ingest(
     if dry_run:
         emitter = PrintEmitter()  # cursors stay in memory: a dry run moves nothing forward
     else:
-        _require(settings)
-        ensure_topics(settings)
+        _prepare(settings, lambda: services.kafka_reachable(settings.kafka_bootstrap))
         emitter = KafkaEmitter(settings)
         set_default_store(CursorStore(settings.state_dir, barrier=emitter.flush))
-        _serve_health(settings, lambda: services.kafka_reachable(settings.kafka_bootstrap))
     tallies = asyncio.run(run(selected, emitter, once=once or dry_run))
     for name, tally in tallies.items():
         typer.echo(f"{name}: {tally.mentions} mentions, {tally.rejected} dead-lettered", err=True)
@@ -170,13 +168,10 @@ def process() -> None:
     from faust import Worker
 
     from processors.app import create_app
-    from sada.topics import ensure_topics
 
     settings = _settings()
     config = _load(settings)
-    _require(settings)
-    ensure_topics(settings)
-    _serve_health(settings, lambda: services.kafka_reachable(settings.kafka_bootstrap))
+    _prepare(settings, lambda: services.kafka_reachable(settings.kafka_bootstrap))
     faust_app = create_app(settings, config)
     Worker(faust_app, loglevel="WARNING", quiet=True).execute_from_commandline()
 
@@ -184,14 +179,11 @@ def process() -> None:
 @app.command()
 def sinks() -> None:
     """Index scored mentions and alerts into Elasticsearch and deliver alerts, until stopped."""
-    from sada.topics import ensure_topics
     from sada.workers import run_sinks
 
     settings = _settings()
     config = _load(settings)
-    _require(settings)
-    ensure_topics(settings)
-    _serve_health(settings, lambda: services.es_reachable(settings.es_url))
+    _prepare(settings, lambda: services.es_reachable(settings.es_url))
     asyncio.run(run_sinks(settings, config))
 
 
