@@ -1,0 +1,88 @@
+"""Ingest throughput into the real local Kafka: the replay source, and each source's parser
+feeding the producer (parse + produce), in mentions per second of wall time and per CPU second.
+
+Starts the local services if they are not running; writes to a namespace of its own.
+
+    python -m bench.bench_ingest_kafka [--count 50000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.bench_ingest_parsing import pages
+from core.config import Settings
+from core.events import Mention
+from ingest import replay, synthetic
+from ingest.producer import KafkaEmitter
+from ingest.runner import Job, run
+from sada import services
+from sada.topics import delete_namespace, ensure_topics
+from tests.ingest.support import PARSERS
+
+TARGET = 20_000
+
+
+def timed(work: Callable[[], int]) -> tuple[float, float]:
+    """(items per wall second, items per CPU second of the whole process, producer thread too)."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    items = work()
+    return items / (time.perf_counter() - wall), items / (time.process_time() - cpu)
+
+
+def replay_into_kafka(settings: Settings, path: Path) -> int:
+    tallies = asyncio.run(run([Job("replay", replay, replay.Config(path=path))],
+                              KafkaEmitter(settings), once=True))
+    return tallies["replay"].mentions
+
+
+def parse_and_produce(settings: Settings, parse: Callable[[bytes], list[object]], page: bytes,
+                      count: int) -> int:
+    emitter, produced = KafkaEmitter(settings), 0
+    while produced < count:
+        for item in parse(page):
+            if isinstance(item, Mention):
+                emitter.mention("bench", item)
+                produced += 1
+    emitter.close()
+    return produced
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=50_000, help="mentions per measurement")
+    args = parser.parse_args()
+    base = Settings.from_env()
+    services.up(base)
+    settings = base.model_copy(update={"namespace": f"bench-{uuid.uuid4().hex[:8]}"})
+    ensure_topics(settings)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "mentions.jsonl"
+            stream = synthetic.generate(synthetic.Config(
+                count=args.count, start=datetime(2026, 1, 1, tzinfo=UTC)))
+            path.write_text("".join(m.model_dump_json() + "\n" for m in stream), encoding="utf-8")
+            print(f"{'what':<28}{'mentions/s':>12}{'per CPU s':>12}  vs target {TARGET:,}/s")
+            rows = {"replay file -> Kafka": lambda: replay_into_kafka(settings, path)}
+            for source, page in pages().items():
+                rows[f"{source} parse -> Kafka"] = (
+                    lambda parse=PARSERS[source], page=page: parse_and_produce(
+                        settings, parse, page, args.count)
+                )
+            for name, work in rows.items():
+                wall, cpu = timed(work)
+                verdict = "ok" if wall >= TARGET else "BELOW"
+                print(f"{name:<28}{wall:>12,.0f}{cpu:>12,.0f}  {verdict}")
+    finally:
+        delete_namespace(settings)
+
+
+if __name__ == "__main__":
+    main()
