@@ -115,8 +115,8 @@ def generate_labelled(config: Config) -> Iterator[tuple[Mention, str | None]]:
         if rng.random() < 0.1:
             items.append((at, rng.choice(NOISE), None))
         else:
-            brand = rng.choice(brands)
-            items.append((at, rng.choice(CHATTER[brand]), brand))
+            about = rng.choice(brands)
+            items.append((at, rng.choice(CHATTER[about]), about))
     for _ in range(min(crisis_count, config.count)):
         at = (config.spike_at_minute + rng.uniform(0, config.spike_minutes)) * 60
         items.append((at, rng.choice(CRISIS), config.spike_brand))

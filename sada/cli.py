@@ -131,7 +131,7 @@ def ingest(
 
     from ingest.catalog import SOURCES, jobs
     from ingest.cursor import CursorStore, set_default_store
-    from ingest.producer import KafkaEmitter, PrintEmitter
+    from ingest.producer import Emitter, KafkaEmitter, PrintEmitter
     from ingest.runner import Job, run
 
     settings = _settings()
@@ -151,6 +151,7 @@ def ingest(
                 _parse_sets(set_)))]
         except ValidationError as exc:
             raise _fail(f"source {source!r} config: {exc}") from exc
+    emitter: Emitter
     if dry_run:
         emitter = PrintEmitter()  # cursors stay in memory: a dry run moves nothing forward
     else:

@@ -49,8 +49,7 @@ class Receiver:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/alerts"
+        return f"http://127.0.0.1:{self._server.server_address[1]}/alerts"
 
     def __enter__(self) -> Receiver:
         self._thread.start()

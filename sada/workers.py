@@ -32,8 +32,13 @@ def sink_runners(settings: Settings, config: SadaConfig) -> list[SinkRunner]:
 async def run_sinks(settings: Settings, config: SadaConfig) -> None:
     runners = sink_runners(settings, config)
     loop = asyncio.get_running_loop()
+
+    def stop_all() -> None:
+        for runner in runners:
+            runner.stop()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, lambda: [r.stop() for r in runners])
+        loop.add_signal_handler(sig, stop_all)
     await asyncio.gather(*(r.run() for r in runners))
 
 

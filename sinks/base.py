@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Generic, Protocol, TypeVar
 
-R = TypeVar("R", contravariant=True)
+R = TypeVar("R")
 
 
 class Sink(Protocol, Generic[R]):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import httpx
 
 from core.config import Settings
-from core.events import Sentiment, ScoredMention
+from core.events import ScoredMention, Sentiment
 from ingest import synthetic
 from sinks.elasticsearch import mentions_sink
 
