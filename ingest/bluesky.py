@@ -29,7 +29,7 @@ from websockets.exceptions import InvalidStatus, WebSocketException
 from core.errors import Rejected
 from core.events import Author, Mention, make_uid, now
 from core.metrics import ERRORS
-from ingest.cursor import CursorStore, default_store
+from ingest.cursor import CursorStore, Progress
 from ingest.http import Sleep, backoff_seconds, parse_reset
 from ingest.normalize import from_iso
 from ingest.parsing import Item, explain, field, text_of
@@ -172,8 +172,8 @@ async def fetch(
     the same way. With `once`, stop on catching up with the live stream, a clean close, or
     an idle stream.
     """
-    store = cursors or default_store()
-    last: int | None = store.load(NAME, config).get("time_us")
+    progress = Progress(NAME, config, cursors=cursors)
+    last: int | None = progress.get("time_us")
     terms = compile_terms(config.terms)
     started_us = int(time.time() * 1e6)
     failures = 0
@@ -197,7 +197,7 @@ async def fetch(
                         for item in observe(NAME, items):
                             yield item
                         if time.monotonic() - saved_at >= config.cursor_save_interval_seconds:
-                            _save(store, config, last)
+                            _save(progress, last)
                             saved_at = time.monotonic()
                         if once and last is not None and last >= started_us:
                             return
@@ -215,10 +215,10 @@ async def fetch(
                 wait = max(wait, min(told or 0.0, _LONGEST_SERVER_WAIT_SECONDS))
             log.warning("%s: %s (%s); reconnecting in %.1fs from cursor %s", NAME, config.url,
                         problem, wait, last)
-            _save(store, config, last)
+            _save(progress, last)
             await sleep(wait)
     finally:
-        _save(store, config, last)  # on stop too: the barrier first flushes what was yielded
+        _save(progress, last)  # on stop too: the barrier first flushes what was yielded
 
 
 async def _frames(socket: Any, idle_seconds: float, once: bool) -> AsyncIterator[str | bytes]:
@@ -234,6 +234,6 @@ async def _frames(socket: Any, idle_seconds: float, once: bool) -> AsyncIterator
             return
 
 
-def _save(store: CursorStore, config: Config, last: int | None) -> None:
+def _save(progress: Progress, last: int | None) -> None:
     if last is not None:
-        store.save(NAME, config, {"time_us": last})
+        progress.save("time_us", last)

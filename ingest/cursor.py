@@ -16,9 +16,10 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 
@@ -129,6 +130,45 @@ class Window:
         if len(kept) > self.keep_at_most:
             kept = dict(sorted(kept.items(), key=lambda kv: kv[1])[-self.keep_at_most:])
         return {"newest": self.newest, "seen": kept}
+
+
+class TimeWindowed(Protocol):
+    """A config polled by time: where its first poll starts, how far each poll reaches back."""
+
+    @property
+    def initial_lookback_seconds(self) -> int: ...
+
+    @property
+    def overlap_seconds(self) -> int: ...
+
+
+class Progress:
+    """Where each target (query, feed, timeline) of one source stopped, for one round.
+
+    Loaded from the store when the round starts (`cursors`, else the default store); `save`
+    records one target's new state and writes the whole cursor, after the store's barrier.
+    """
+
+    def __init__(self, source: str, config: BaseModel, *, cursors: CursorStore | None) -> None:
+        self.source = source
+        self.config = config
+        self.store = cursors or default_store()
+        self.cursor = self.store.load(source, config)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The state `key` saved last, or `default` when it never saved one."""
+        return self.cursor.get(key, default)
+
+    def window(self, key: str, config: TimeWindowed) -> Window:
+        """`key`'s time window for this poll, from its saved state or the initial lookback."""
+        return Window(self.cursor.get(key), now=time.time(),
+                      lookback_seconds=config.initial_lookback_seconds,
+                      overlap_seconds=config.overlap_seconds)
+
+    def save(self, key: str, state: Any) -> None:
+        """Record where `key` stopped and write the source's whole cursor."""
+        self.cursor[key] = state
+        self.store.save(self.source, self.config, self.cursor)
 
 
 _default = CursorStore()

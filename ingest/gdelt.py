@@ -22,7 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import Rejected, RetryLater
 from core.events import Author, Mention, make_uid, now
-from ingest.cursor import CursorStore, Window, default_store
+from ingest import polling
+from ingest.cursor import CursorStore, Progress
 from ingest.http import HttpPolicy, Polite, Sleep
 from ingest.normalize import canonical_url, html_to_text
 from ingest.parsing import Item, each, field, text_of
@@ -53,17 +54,17 @@ class Config(BaseModel):
         default="https://api.gdeltproject.org/api/v2/doc/doc", description="DOC 2.0 endpoint."
     )
     max_records: int = Field(default=250, ge=1, le=250, description="Articles per request.")
-    max_pages_per_poll: int = Field(default=8, ge=1, description="Request cap for one poll.")
-    poll_interval_seconds: float = Field(
-        default=900.0, gt=0, description="Pause between polls (GDELT updates every 15 min)."
+    max_pages_per_poll: polling.MaxPagesPerPoll = Field(
+        default=8, description="Request cap for one poll."
     )
-    initial_lookback_seconds: int = Field(
-        default=6 * 3600, ge=0, description="How far back the first poll (no cursor) reaches."
+    poll_interval_seconds: polling.PollIntervalSeconds = Field(
+        default=900.0, description="Pause between polls (GDELT updates every 15 min)."
     )
-    overlap_seconds: int = Field(
-        default=900, ge=0, description="Re-read window for articles GDELT listed late."
+    initial_lookback_seconds: polling.InitialLookbackSeconds = 6 * 3600
+    overlap_seconds: polling.OverlapSeconds = Field(
+        default=900, description="Re-read window for articles GDELT listed late."
     )
-    http: HttpPolicy = Field(
+    http: polling.Politeness = Field(
         default=HttpPolicy(requests_per_second_per_host=0.2),
         description="Politeness towards the host (GDELT asks for one request per 5 s).",
     )
@@ -128,13 +129,11 @@ async def fetch(
     sleep: Sleep = asyncio.sleep,
 ) -> AsyncIterator[Item]:
     """One round: every query, paging through the time window since its cursor."""
-    store = cursors or default_store()
-    cursor = store.load(NAME, config)
+    progress = Progress(NAME, config, cursors=cursors)
     polite = Polite(client, config.http, source=NAME, sleep=sleep)
 
     async def run(query: str) -> AsyncIterator[Item]:
-        window = Window(cursor.get(query), now=time.time(), overlap_seconds=config.overlap_seconds,
-                        lookback_seconds=config.initial_lookback_seconds)
+        window = progress.window(query, config)
         start, end = window.since, time.time()
         for _ in range(config.max_pages_per_poll):
             response = await polite.get(config.base_url, params={
@@ -160,8 +159,7 @@ async def fetch(
         else:
             log.warning("%s: %r: more than %d pages since the last poll, newer articles wait "
                         "for the next round", NAME, query, config.max_pages_per_poll)
-        cursor[query] = window.state()
-        store.save(NAME, config, cursor)
+        progress.save(query, window.state())
 
     async for item in each_target(NAME, config.queries, run):
         yield item

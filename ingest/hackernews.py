@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-import time
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -21,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import Rejected
 from core.events import Author, Engagement, Mention, make_uid, now
-from ingest.cursor import CursorStore, Window, default_store
+from ingest import polling
+from ingest.cursor import CursorStore, Progress
 from ingest.http import HttpPolicy, Polite, Sleep
 from ingest.normalize import canonical_url, from_epoch, from_iso, html_to_text
 from ingest.parsing import Item, each, field, load_json, text_of
@@ -42,15 +42,13 @@ class Config(BaseModel):
         default="https://hn.algolia.com/api/v1", description="Algolia HN API root."
     )
     hits_per_page: int = Field(default=100, ge=1, le=1000, description="Hits per request.")
-    max_pages_per_poll: int = Field(default=10, ge=1, description="Page cap for one poll.")
-    poll_interval_seconds: float = Field(default=60.0, gt=0, description="Pause between polls.")
-    initial_lookback_seconds: int = Field(
-        default=3600, ge=0, description="How far back the first poll (no cursor yet) reaches."
+    max_pages_per_poll: polling.MaxPagesPerPoll = 10
+    poll_interval_seconds: polling.PollIntervalSeconds = 60.0
+    initial_lookback_seconds: polling.InitialLookbackSeconds = 3600
+    overlap_seconds: polling.OverlapSeconds = Field(
+        default=600, description="Re-read window for items Algolia indexed late."
     )
-    overlap_seconds: int = Field(
-        default=600, ge=0, description="Re-read window for items Algolia indexed late."
-    )
-    http: HttpPolicy = Field(default=HttpPolicy(), description="Politeness towards the host.")
+    http: polling.Politeness = HttpPolicy()
 
 
 def parse(payload: bytes | str, *, fetched_at: datetime) -> list[Item]:
@@ -100,13 +98,11 @@ async def fetch(
     sleep: Sleep = asyncio.sleep,
 ) -> AsyncIterator[Item]:
     """One round: every query, from its saved cursor to now."""
-    store = cursors or default_store()
-    cursor = store.load(NAME, config)
+    progress = Progress(NAME, config, cursors=cursors)
     polite = Polite(client, config.http, source=NAME, sleep=sleep)
 
     async def run(query: str) -> AsyncIterator[Item]:
-        window = Window(cursor.get(query), now=time.time(), overlap_seconds=config.overlap_seconds,
-                        lookback_seconds=config.initial_lookback_seconds)
+        window = progress.window(query, config)
         for page in range(config.max_pages_per_poll):
             response = await polite.get(f"{config.base_url}/search_by_date", params={
                 "query": query, "tags": config.tags,
@@ -124,8 +120,7 @@ async def fetch(
             log.warning("%s: %r: more than %d pages since the last poll, older hits skipped; "
                         "raise max_pages_per_poll or poll more often", NAME, query,
                         config.max_pages_per_poll)
-        cursor[query] = window.state()
-        store.save(NAME, config, cursor)
+        progress.save(query, window.state())
 
     async for item in each_target(NAME, config.queries, run):
         yield item

@@ -21,7 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from core.errors import Rejected
 from core.events import Author, Engagement, Mention, make_uid, now
-from ingest.cursor import CursorStore, default_store
+from ingest import polling
+from ingest.cursor import CursorStore, Progress
 from ingest.http import HttpPolicy, Polite, Sleep, SourceError
 from ingest.normalize import canonical_url, from_iso, html_to_text
 from ingest.parsing import Item, each, field, load_json, text_of
@@ -44,9 +45,11 @@ class Config(BaseModel):
         default={}, description="Bearer tokens by instance URL, for instances that require login."
     )
     page_limit: int = Field(default=40, ge=1, le=40, description="Statuses per request.")
-    max_pages_per_poll: int = Field(default=10, ge=1, description="Page cap per timeline poll.")
-    poll_interval_seconds: float = Field(default=60.0, gt=0, description="Pause between polls.")
-    http: HttpPolicy = Field(default=HttpPolicy(), description="Politeness towards the host.")
+    max_pages_per_poll: polling.MaxPagesPerPoll = Field(
+        default=10, description="Page cap per timeline poll."
+    )
+    poll_interval_seconds: polling.PollIntervalSeconds = 60.0
+    http: polling.Politeness = HttpPolicy()
 
     @field_validator("instances")
     @classmethod
@@ -156,8 +159,7 @@ async def fetch(
     sleep: Sleep = asyncio.sleep,
 ) -> AsyncIterator[Item]:
     """One round: every timeline on every instance, forward from its saved position."""
-    store = cursors or default_store()
-    cursor = store.load(NAME, config)
+    progress = Progress(NAME, config, cursors=cursors)
     polite = Polite(client, config.http, source=NAME, reset_header="x-ratelimit-reset",
                     remaining_header="x-ratelimit-remaining", sleep=sleep)
 
@@ -168,8 +170,8 @@ async def fetch(
         headers = {"Authorization": f"Bearer {token.get_secret_value()}"} if token else {}
         for _ in range(config.max_pages_per_poll):
             query = {**params, "limit": str(config.page_limit)}
-            if cursor.get(key):
-                query["min_id"] = cursor[key]
+            if since := progress.get(key):
+                query["min_id"] = since
             try:
                 response = await polite.get(f"{instance}{path}", params=query, headers=headers)
             except SourceError as exc:
@@ -184,9 +186,8 @@ async def fetch(
             for item in items:
                 yield item
             count, newest = _page(response)
-            if newest is not None and newest != cursor.get(key):
-                cursor[key] = newest
-                store.save(NAME, config, cursor)
+            if newest is not None and newest != progress.get(key):
+                progress.save(key, newest)
             if count < config.page_limit:
                 return
 

@@ -4,6 +4,11 @@ A polling source's `fetch` runs one round and returns; the runner calls it again
 config's `poll_interval_seconds`. In a round, a target (instance, feed, query) that fails
 (`RetryLater` after its retries, or `SourceError` such as a 401) is logged, counted and skipped
 until the next round, so one bad target never stops the others.
+
+The polling fields of a source's Config are typed with the aliases below, which carry their
+bounds and description once; each source writes its own default, e.g.
+`poll_interval_seconds: polling.PollIntervalSeconds = 120.0`, and says more where it has more
+to say with `Field(default=..., description=...)`.
 """
 
 from __future__ import annotations
@@ -11,17 +16,29 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Annotated, TypeVar
+
+from pydantic import Field
 
 from core.errors import Rejected, RetryLater
 from core.events import Mention
 from core.metrics import ERRORS, NEWEST_LAG
-from ingest.http import SourceError
+from ingest.http import HttpPolicy, SourceError
 from ingest.parsing import Item, text_of
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+PollIntervalSeconds = Annotated[float, Field(gt=0, description="Pause between polls.")]
+MaxPagesPerPoll = Annotated[int, Field(ge=1, description="Page cap for one poll.")]
+InitialLookbackSeconds = Annotated[
+    int, Field(ge=0, description="How far back the first poll (no cursor yet) reaches.")
+]
+OverlapSeconds = Annotated[
+    int, Field(ge=0, description="Re-read window for items the source listed late.")
+]
+Politeness = Annotated[HttpPolicy, Field(description="Politeness towards the host.")]
 
 _newest: dict[str, datetime] = {}
 

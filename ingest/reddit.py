@@ -20,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from core.errors import Rejected
 from core.events import Author, Engagement, Mention, make_uid, now
-from ingest.cursor import CursorStore, Window, default_store
+from ingest import polling
+from ingest.cursor import CursorStore, Progress
 from ingest.http import HttpPolicy, Polite, Sleep, SourceError
 from ingest.normalize import canonical_url, from_epoch
 from ingest.parsing import Item, each, field, load_json, text_of
@@ -49,15 +50,13 @@ class Config(BaseModel):
     )
     api_url: str = Field(default="https://oauth.reddit.com", description="OAuth API root.")
     page_limit: int = Field(default=100, ge=1, le=100, description="Results per request.")
-    max_pages_per_poll: int = Field(default=5, ge=1, description="Page cap for one poll.")
-    poll_interval_seconds: float = Field(default=120.0, gt=0, description="Pause between polls.")
-    initial_lookback_seconds: int = Field(
-        default=3600, ge=0, description="How far back the first poll (no cursor yet) reaches."
+    max_pages_per_poll: polling.MaxPagesPerPoll = 5
+    poll_interval_seconds: polling.PollIntervalSeconds = 120.0
+    initial_lookback_seconds: polling.InitialLookbackSeconds = 3600
+    overlap_seconds: polling.OverlapSeconds = Field(
+        default=900, description="Re-read window for posts the search index added late."
     )
-    overlap_seconds: int = Field(
-        default=900, ge=0, description="Re-read window for posts the search index added late."
-    )
-    http: HttpPolicy = Field(default=HttpPolicy(), description="Politeness towards the host.")
+    http: polling.Politeness = HttpPolicy()
 
 
 def parse(payload: bytes | str, *, fetched_at: datetime) -> list[Item]:
@@ -137,8 +136,7 @@ async def fetch(
     sleep: Sleep = asyncio.sleep,
 ) -> AsyncIterator[Item]:
     """One round: every query searched newest first, back to its cursor."""
-    store = cursors or default_store()
-    cursor = store.load(NAME, config)
+    progress = Progress(NAME, config, cursors=cursors)
     polite = Polite(client, config.http, source=NAME, reset_header="x-ratelimit-reset",
                     remaining_header="x-ratelimit-remaining", sleep=sleep)
     token = _Token(config, polite)
@@ -155,8 +153,7 @@ async def fetch(
                                     headers=await token.header(renew=True))
 
     async def run(query: str) -> AsyncIterator[Item]:
-        window = Window(cursor.get(query), now=time.time(), overlap_seconds=config.overlap_seconds,
-                        lookback_seconds=config.initial_lookback_seconds)
+        window = progress.window(query, config)
         params = {"q": query, "sort": "new", "limit": str(config.page_limit), "raw_json": "1",
                   "type": "link", **({"restrict_sr": "1"} if config.subreddits else {})}
         for _ in range(config.max_pages_per_poll):
@@ -180,8 +177,7 @@ async def fetch(
             log.warning("%s: %r: more than %d pages since the last poll, older posts skipped; "
                         "raise max_pages_per_poll or poll more often", NAME, query,
                         config.max_pages_per_poll)
-        cursor[query] = window.state()
-        store.save(NAME, config, cursor)
+        progress.save(query, window.state())
 
     async for item in each_target(NAME, config.queries, run):
         yield item

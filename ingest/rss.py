@@ -28,7 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from core.errors import Rejected
 from core.events import Author, Mention, make_uid, now
-from ingest.cursor import CursorStore, default_store
+from ingest import polling
+from ingest.cursor import CursorStore, Progress
 from ingest.http import HttpPolicy, Polite, Sleep
 from ingest.normalize import canonical_url, html_to_text, parse_feed_date
 from ingest.parsing import Item, each, text_of
@@ -63,14 +64,14 @@ class Config(BaseModel):
     google_news: list[GoogleNewsSearch] = Field(
         default=[], description="Google News searches, each becoming a feed URL."
     )
-    poll_interval_seconds: float = Field(default=600.0, gt=0, description="Pause between polls.")
+    poll_interval_seconds: polling.PollIntervalSeconds = 600.0
     max_item_age_hours: float = Field(
         default=72.0, gt=0, description="Older items are skipped (feeds keep old items listed)."
     )
     max_seen_per_feed: int = Field(
         default=5000, ge=10, description="Item ids remembered per feed to drop repeats."
     )
-    http: HttpPolicy = Field(default=HttpPolicy(), description="Politeness towards the host.")
+    http: polling.Politeness = HttpPolicy()
 
     @model_validator(mode="after")
     def _something_to_poll(self) -> Config:
@@ -207,13 +208,12 @@ async def fetch(
     sleep: Sleep = asyncio.sleep,
 ) -> AsyncIterator[Item]:
     """One round: every feed, yielding the items not seen before."""
-    store = cursors or default_store()
-    cursor = store.load(NAME, config)
+    progress = Progress(NAME, config, cursors=cursors)
     polite = Polite(client, config.http, source=NAME, sleep=sleep)
     max_age = config.max_item_age_hours * 3600
 
     async def run(url: str) -> AsyncIterator[Item]:
-        state = cursor.get(url, {"seen": {}})
+        state = progress.get(url, {"seen": {}})
         headers = {"Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9"}
         if state.get("etag"):
             headers["If-None-Match"] = state["etag"]
@@ -234,10 +234,9 @@ async def fetch(
                 seen[item.source_id] = item.created_at.timestamp()
                 yield item
         kept = sorted(((k, v) for k, v in seen.items() if v >= oldest), key=lambda kv: kv[1])
-        cursor[url] = {"etag": response.headers.get("etag"),
-                       "last_modified": response.headers.get("last-modified"),
-                       "seen": dict(kept[-config.max_seen_per_feed:])}
-        store.save(NAME, config, cursor)
+        progress.save(url, {"etag": response.headers.get("etag"),
+                            "last_modified": response.headers.get("last-modified"),
+                            "seen": dict(kept[-config.max_seen_per_feed:])})
 
     async for item in each_target(NAME, config.urls(), run):
         yield item

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from pydantic import BaseModel, SecretStr
 from ingest.cursor import (
     CursorError,
     CursorStore,
+    Progress,
     Window,
     config_digest,
     default_store,
@@ -95,6 +97,41 @@ def test_window_keeps_at_most_the_newest_ids() -> None:
     for i in range(5):
         window.admit(str(i), float(i + 1))
     assert window.state()["seen"] == {"3": 4.0, "4": 5.0}
+
+
+class Windowed(BaseModel):
+    terms: list[str]
+    initial_lookback_seconds: int = 3600
+    overlap_seconds: int = 600
+
+
+def test_progress_saves_each_target_into_the_one_cursor_of_the_source(tmp_path: Path) -> None:
+    config = Windowed(terms=["acme"])
+    progress = Progress("demo", config, cursors=CursorStore(tmp_path))
+    assert progress.get("a") is None and progress.get("a", {"seen": {}}) == {"seen": {}}
+    progress.save("a", 1)
+    progress.save("b", {"etag": "x"})
+    assert CursorStore(tmp_path).load("demo", config) == {"a": 1, "b": {"etag": "x"}}
+    assert Progress("demo", config, cursors=CursorStore(tmp_path)).get("b") == {"etag": "x"}
+
+
+def test_progress_windows_start_at_the_lookback_then_at_the_saved_state() -> None:
+    config = Windowed(terms=["acme"])
+    progress = Progress("demo", config, cursors=CursorStore())
+    first = progress.window("q", config)
+    start = first.newest
+    assert time.time() - 3600 - 5 < start <= time.time() - 3600  # the lookback: an hour ago
+    assert first.since == start - 600
+    assert first.admit("x", start + 1)
+    progress.save("q", first.state())
+    again = progress.window("q", config)
+    assert again.since == start + 1 - 600 and not again.admit("x", start + 1)
+
+
+def test_progress_uses_the_default_store_without_one(tmp_path: Path) -> None:
+    set_default_store(CursorStore(tmp_path))
+    Progress("demo", Conf(terms=["a"]), cursors=None).save("k", 7)
+    assert CursorStore(tmp_path).load("demo", Conf(terms=["a"])) == {"k": 7}
 
 
 def test_sources_use_the_store_the_runner_set(tmp_path: Path) -> None:

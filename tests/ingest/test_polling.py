@@ -2,12 +2,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from types import ModuleType
 
 import pytest
 from prometheus_client import REGISTRY
 
 from core.errors import Rejected, RetryLater
 from core.events import Author, Mention, make_uid, now
+from ingest import gdelt, hackernews, mastodon, reddit, rss
 from ingest.http import SourceError
 from ingest.parsing import Item
 from ingest.polling import accept_page, each_target, observe
@@ -52,3 +54,27 @@ def test_a_whole_page_rejected_raises_retry_later_and_single_items_pass() -> Non
             payload=page.decode(), reason="t: payload is not JSON")], page)
     one: list[Item] = [Rejected(payload='{"id": 1}', reason="t: missing field")]
     assert accept_page("t", "u", one, b'[{"id": 1}]') == one
+
+
+REQUIRED: dict[ModuleType, dict[str, object]] = {
+    gdelt: {"queries": ["q"]},
+    hackernews: {"queries": ["q"]},
+    mastodon: {"instances": ["https://a.example"], "hashtags": ["x"]},
+    reddit: {"client_id": "id", "client_secret": "s", "user_agent": "web:sada:1 (by /u/x)",
+             "queries": ["q"]},
+    rss: {"feeds": ["https://a.example/feed"]},
+}
+BOUNDS = {"poll_interval_seconds": 0, "max_pages_per_poll": 0, "initial_lookback_seconds": -1,
+          "overlap_seconds": -1}
+
+
+@pytest.mark.parametrize("source", list(REQUIRED), ids=lambda m: m.NAME)
+def test_the_shared_polling_fields_keep_their_bounds_and_descriptions(source: ModuleType) -> None:
+    fields = source.Config.model_fields
+    assert "poll_interval_seconds" in fields and "http" in fields
+    for name, out_of_bounds in BOUNDS.items():
+        if name in fields:
+            assert fields[name].description
+            with pytest.raises(ValueError, match=name):
+                source.Config(**REQUIRED[source], **{name: out_of_bounds})
+    assert source.Config(**REQUIRED[source]).http == fields["http"].default
