@@ -1,7 +1,24 @@
 """The Faust app: thin agents that loop, call the pure steps, and forward.
 
 raw mentions --score_mentions--> scored mentions --detect_spikes--> alerts
+                                                        +--> per-brand, per-minute counts
 Any record a step cannot process goes to the dead-letter topic with the reason; the stream goes on.
+
+Exact state on at-least-once processing. Faust's default guarantee is at-least-once: after a
+crash, the records since the last offset commit are processed again, so the score agent sends
+them to the scored topic twice and the detect agent may apply them twice. Faust's
+`processing_guarantee="exactly_once"` was not taken: faust-streaming's transactions are known
+to let duplicates through a kill even to read_committed readers (faust-streaming/faust#517) and
+to crash on rebalances (#323), and they would hold every alert back from committed readers until
+the next commit. Instead the state is idempotent. Each scored record carries its origin (raw
+partition and offset) in a header; a table value records, per raw partition, the highest origin
+it has applied, in the same changelog record as the numbers, and a record at or below that mark
+is skipped. A brand's records reach its scored partition in raw-offset order from each raw
+partition, so everything at or below the mark was applied already, in its own (event-time)
+window too. Faust flushes the producer before committing offsets, so no committed record is
+missing from a changelog. Alerts are sent, and acknowledged, before the detector state that
+raised them is written: a crash in between re-sends the same alert (same deterministic id),
+never loses it.
 """
 
 from __future__ import annotations
@@ -10,6 +27,7 @@ import logging
 from typing import Any
 
 import faust
+from faust.types.windows import WindowRange
 from pydantic import ValidationError
 
 from core import metrics, topics
@@ -22,6 +40,81 @@ from processors.match import build_matcher
 from processors.pipeline import process
 
 log = logging.getLogger(__name__)
+
+Origin = tuple[str, int]  # raw partition (as a JSON key), raw offset
+ORIGIN_HEADER = "sada-origin"
+MINUTE_SECONDS = 60
+COUNTS_EXPIRE_SECONDS = 3600  # event time: minutes this far behind a watermark are closed
+
+
+class EventTimeWindow(faust.TumblingWindow):
+    """Tumbling windows closed by the stream's own clocks (watermarks), not by the wall clock.
+
+    Faust's table cleanup asks `stale(window_end, time.time())`: with event time, a replayed or
+    backfilled minute would be dropped from memory while still being counted, and its next
+    update would start from zero and overwrite the changelog. Here each scored partition has a
+    watermark: the least, over the raw partitions, of the newest event time that came from each.
+    Partitions are read at different speeds (hours apart in a replay), and one running ahead
+    must not close the minutes another is still filling; until every raw partition has been
+    heard from, nothing closes. `place` refuses an event whose window is `expires` behind its
+    partition's watermark (it is not counted, as the detector ignores mentions far behind); the
+    cleanup drops windows behind the slowest watermark, so it never drops a window that a
+    partition could still count into.
+    """
+
+    def __init__(self, size: float, expires: float, sources: int) -> None:
+        super().__init__(size, expires=expires)
+        self.sources = sources
+        self.clocks: dict[int, dict[str, float]] = {}  # partition -> raw partition -> newest
+
+    def place(self, timestamp: float, partition: int, origin: Origin | None) -> WindowRange | None:
+        """The window of an event at `timestamp`, or None when that window is already closed."""
+        clocks = self.clocks.setdefault(partition, {str(p): 0.0 for p in range(self.sources)})
+        if origin is not None:
+            clocks[origin[0]] = max(clocks.get(origin[0], 0.0), timestamp)
+        window = self.current(timestamp)
+        return None if super().stale(window[1], min(clocks.values())) else window
+
+    def stale(self, timestamp: float, latest_timestamp: float) -> bool:
+        slowest = min((min(clocks.values()) for clocks in self.clocks.values()), default=0.0)
+        return bool(super().stale(timestamp, slowest))
+
+
+def applied(value: dict[str, Any], origin: Origin | None) -> bool:
+    """Whether the record from `origin` is already in `value` (None: unknown origin, never)."""
+    return origin is not None and value.get("origins", {}).get(origin[0], -1) >= origin[1]
+
+
+def marked(
+    value: dict[str, Any], previous: dict[str, Any], origin: Origin | None
+) -> dict[str, Any]:
+    """`value` with the high-water marks of `previous`, raised to `origin`."""
+    origins = dict(previous.get("origins", {}))
+    if origin is not None:
+        origins[origin[0]] = origin[1]
+    value["origins"] = origins
+    return value
+
+
+def counted(counts: dict[str, Any], record: ScoredMention) -> dict[str, Any]:
+    """A minute's counts with `record` added: total, negative, by source and by language."""
+    out = {
+        "total": counts.get("total", 0) + 1,
+        "negative": counts.get("negative", 0) + (record.sentiment.label == "negative"),
+        "source": dict(counts.get("source", {})),
+        "language": dict(counts.get("language", {})),
+    }
+    for dimension, name in (("source", record.mention.source), ("language", record.language)):
+        out[dimension][name] = out[dimension].get(name, 0) + 1
+    return out
+
+
+def _origin(event: faust.EventT) -> Origin | None:
+    raw = event.headers.get(ORIGIN_HEADER)
+    if raw is None:
+        return None  # not sent by score_mentions: counted, without replay protection
+    partition, offset = raw.decode().split(":")
+    return partition, int(offset)
 
 
 def _raw_topic(app: faust.App, name: str, partitions: int) -> Any:
@@ -51,16 +144,23 @@ def create_app(settings: Settings, config: SadaConfig) -> faust.App:
         web_enabled=False,
         producer_acks=-1,
         consumer_auto_offset_reset="earliest",
+        # A dead worker's partitions move after 10 s, not Faust's 60 s: heartbeats come from
+        # the consumer's own thread, so a busy agent does not miss them.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
     )
     raw = _raw_topic(app, settings.topic(topics.RAW), topics.RAW.partitions)
     scored = _raw_topic(app, settings.topic(topics.SCORED), topics.SCORED.partitions)
     alerts = _raw_topic(app, settings.topic(topics.ALERTS), topics.ALERTS.partitions)
     deadletter = _raw_topic(app, settings.topic(topics.DEADLETTER), topics.DEADLETTER.partitions)
-    detector_state = app.Table(
-        "detector-state",
-        default=dict,
-        partitions=topics.SCORED.partitions,
-    )  # no key/value types: plain JSON, since Faust would try to rebuild a `dict` as a model
+    # No key/value types on the tables: plain JSON, since Faust would rebuild a `dict` as a model.
+    detector_state = app.Table("detector-state", default=dict, partitions=topics.SCORED.partitions)
+    minutes = EventTimeWindow(
+        MINUTE_SECONDS, expires=COUNTS_EXPIRE_SECONDS, sources=topics.RAW.partitions
+    )
+    mention_counts = app.Table(
+        "mention-counts", default=dict, partitions=topics.SCORED.partitions
+    ).using_window(minutes)
     matcher = build_matcher(config)
     detector = detect.Detector(config.detection)
     deduper = Deduper()  # per worker: near-duplicates across partitions are linked only
@@ -73,7 +173,8 @@ def create_app(settings: Settings, config: SadaConfig) -> faust.App:
 
     @app.agent(raw, concurrency=1)
     async def score_mentions(stream: Any) -> None:
-        async for payload in stream:
+        async for event in stream.events():
+            payload = event.value
             metrics.RECEIVED.labels("score").inc()
             try:
                 mention = Mention.from_bytes(payload)
@@ -86,13 +187,19 @@ def create_app(settings: Settings, config: SadaConfig) -> faust.App:
                 log.exception("scoring failed for %s", mention.uid)
                 await reject("score", f"scoring failed: {exc!r}", payload, raw.get_topic_name())
                 continue
+            origin = f"{event.message.partition}:{event.message.offset}".encode()
             for record in records:
-                await scored.send(key=record.key.encode(), value=record.to_bytes())
+                await scored.send(
+                    key=record.key.encode(),
+                    value=record.to_bytes(),
+                    headers={ORIGIN_HEADER: origin},
+                )
                 metrics.SENT.labels("score").inc()
 
     @app.agent(scored, concurrency=1)
     async def detect_spikes(stream: Any) -> None:
-        async for payload in stream:
+        async for event in stream.events():
+            payload = event.value
             metrics.RECEIVED.labels("detect").inc()
             try:
                 record = ScoredMention.from_bytes(payload)
@@ -100,17 +207,30 @@ def create_app(settings: Settings, config: SadaConfig) -> faust.App:
                 topic = scored.get_topic_name()
                 await reject("detect", f"not a valid ScoredMention: {exc}", payload, topic)
                 continue
+            origin = _origin(event)
+            at = record.mention.created_at.timestamp()
+            minute = minutes.place(at, event.message.partition, origin)
+            if minute is not None:
+                counts = mention_counts[record.key]
+                current = counts[minute]
+                if not applied(current, origin):
+                    counts[minute] = marked(counted(current, record), current, origin)
+            value = detector_state[record.key]
+            if applied(value, origin):
+                continue
             try:
-                state = BrandState.from_dict(detector_state[record.key])
+                state = BrandState.from_dict(value)
                 transitions = detector.add(state, detect.observation(record))
             except Exception as exc:  # one bad record must not stop the stream
                 log.exception("detection failed for %s", record.mention.uid)
-                await reject("detect", f"detection failed: {exc!r}", payload, scored.get_topic_name())
+                await reject(
+                    "detect", f"detection failed: {exc!r}", payload, scored.get_topic_name()
+                )
                 continue
-            detector_state[record.key] = state.to_dict()
             for status, alert in transitions:
                 metrics.ALERTS.labels(alert.kind).inc()
                 log.info("alert %s %s: %s", status, alert.id, alert.explanation)
-                await alerts.send(key=alert.key.encode(), value=alert.to_bytes())
+                await (await alerts.send(key=alert.key.encode(), value=alert.to_bytes()))
+            detector_state[record.key] = marked(state.to_dict(), value, origin)
 
     return app

@@ -1,0 +1,175 @@
+"""A processor worker killed mid-stream (SIGKILL) and restarted loses and doubles nothing.
+
+On the real local Kafka, with `sada process` and `sada sinks` as real processes and a real
+webhook receiver: the synthetic stream runs until the planted crisis has opened its alert, the
+rest is produced and the worker is killed while working through it. The restarted worker
+recovers the per-minute counts and the detector state from their changelogs, redoes the records
+its predecessor had not committed, and ends with counts equal to those computed from the input
+and a single open alert for the crisis.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+from kafka import KafkaConsumer
+
+from core import topics
+from core.config import Settings, load_config
+from core.events import Mention
+from ingest import synthetic
+from ingest.producer import KafkaEmitter
+from processors.dedupe import Deduper
+from processors.match import build_matcher
+from processors.pipeline import process
+from sada.receiver import Receiver
+from sada.topics import backlog, end_offsets, ensure_topics
+from sada.workers import spawn, stop
+from tests.conftest import eventually, pipeline_workers
+
+SAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "sample-config.yaml"
+START = datetime(2026, 1, 1, 10, tzinfo=UTC)
+Counts = dict[tuple[str, float], dict[str, Any]]  # (client/brand, minute start) -> counts
+
+
+def _config_with_webhook(url: str, path: Path) -> Path:
+    data = yaml.safe_load(SAMPLE.read_text(encoding="utf-8"))
+    for client in data["clients"]:
+        for route in client["routes"].values():
+            route["url"] = url
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def _expected(mentions: list[Mention], config_path: Path) -> tuple[Counts, int]:
+    """Per-minute counts computed from the input by the pure steps, and the scored records."""
+    matcher = build_matcher(load_config(config_path))
+    deduper = Deduper()
+    counts: Counts = {}
+    records = 0
+    for mention in mentions:
+        for record in process(mention, matcher, deduper):
+            records += 1
+            minute = mention.created_at.timestamp() // 60 * 60
+            entry = counts.setdefault(
+                (record.key, minute),
+                {"total": 0, "negative": 0, "source": Counter(), "language": Counter()},
+            )
+            entry["total"] += 1
+            entry["negative"] += record.sentiment.label == "negative"
+            entry["source"][mention.source] += 1
+            entry["language"][record.language] += 1
+    return {
+        k: {**v, "source": dict(v["source"]), "language": dict(v["language"])}
+        for k, v in counts.items()
+    }, records
+
+
+def _changelog_counts(settings: Settings) -> Counts:
+    """The counts table as its changelog holds it: the last value written for each key."""
+    consumer = KafkaConsumer(
+        f"{settings.group('processors')}-mention-counts-changelog",
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=3000,
+    )
+    try:
+        latest: Counts = {}
+        for message in consumer:
+            brand, (start, _end) = json.loads(message.key)
+            value = json.loads(message.value)
+            latest[(brand, start)] = {
+                k: value[k] for k in ("total", "negative", "source", "language")
+            }
+        return latest
+    finally:
+        consumer.close()
+
+
+def _produce(settings: Settings, mentions: list[Mention]) -> None:
+    emitter = KafkaEmitter(settings)
+    try:
+        for mention in mentions:
+            emitter.mention("synthetic", mention)
+        emitter.flush()
+    finally:
+        emitter.close()
+
+
+def test_a_killed_worker_recovers_exact_counts_and_one_alert(
+    settings: Settings, tmp_path: Path
+) -> None:
+    stream = list(synthetic.generate_labelled(synthetic.Config(count=2000, start=START)))
+    mentions = [mention for mention, _ in stream]
+    first_crisis = next(
+        i
+        for i, (m, brand) in enumerate(stream)
+        if brand == "skyline-air" and m.text in synthetic.CRISIS
+    )
+    split = first_crisis + 70  # a minute into the crisis: enough to open the alert
+    print("NAMESPACE", settings.namespace)  # DEBUG
+    with Receiver() as receiver:
+        config_path = _config_with_webhook(receiver.url, tmp_path / "config.yaml")
+        settings = settings.model_copy(update={"config_path": config_path})
+        expected, scored_records = _expected(mentions, config_path)
+        ensure_topics(settings)
+        with pipeline_workers(settings, tmp_path) as workers:
+            _produce(settings, mentions[:split])
+            eventually(lambda: bool(receiver.received), timeout=45, what="the crisis alert")
+            sent_before = end_offsets(settings, topics.SCORED)
+
+            _produce(settings, mentions[split:])
+            eventually(
+                lambda: end_offsets(settings, topics.SCORED) >= sent_before + 40,
+                timeout=20,
+                what="the worker to be busy with the rest of the stream",
+            )
+            workers[0].kill()  # SIGKILL: no shutdown, no last commit, buffers lost
+            workers[0].wait()
+            killed_at = end_offsets(settings, topics.SCORED)
+            assert killed_at < scored_records, "killed too late: the stream was already done"
+
+            restarted: list[subprocess.Popen[bytes]] = []
+            began = time.monotonic()
+            try:
+                cache = settings.model_copy(update={"cache_dir": tmp_path / "cache"})
+                restarted.append(spawn("process", cache, tmp_path))
+                eventually(
+                    lambda: backlog(settings) == 0,
+                    timeout=60,
+                    what="the restarted worker and the sinks to catch up",
+                )
+                recovery = time.monotonic() - began
+                counts = _changelog_counts(settings)
+            finally:
+                stop(restarted)
+
+    # The records after the last commit were really done twice (the score agent re-sent them) ...
+    assert end_offsets(settings, topics.SCORED) > scored_records
+    # ... and every minute's counts are still exact, by brand, source and language.
+    assert len(expected) > 1000
+    assert counts == expected, {
+        k: (counts.get(k), v) for k, v in expected.items() if counts.get(k) != v
+    }
+    # Event time: the windows are the mentions' minutes (January 2026), not the clock's.
+    crisis_minute = START.timestamp() + synthetic.Config().spike_at_minute * 60
+    assert counts[("northwind/skyline-air", crisis_minute)]["total"] >= 50
+
+    # One incident, opened once, whatever the kill re-sent.
+    opened = {a["id"] for a in receiver.received if a["status"] == "open"}
+    assert opened == {"northwind/skyline-air/20260102T110000Z"}, receiver.received
+    assert all(a["brand"] == "skyline-air" for a in receiver.received)
+    for index in (settings.mentions_index, settings.alerts_index):
+        httpx.delete(f"{settings.es_url}/{index}", timeout=10)
+    print(
+        f"restarted worker caught up in {recovery:.1f}s; "
+        f"{end_offsets(settings, topics.SCORED) - scored_records} scored records re-sent"
+    )
