@@ -115,7 +115,6 @@ def test_a_killed_worker_recovers_exact_counts_and_one_alert(
         if brand == "skyline-air" and m.text in synthetic.CRISIS
     )
     split = first_crisis + 70  # a minute into the crisis: enough to open the alert
-    print("NAMESPACE", settings.namespace)  # DEBUG
     with Receiver() as receiver:
         config_path = _config_with_webhook(receiver.url, tmp_path / "config.yaml")
         settings = settings.model_copy(update={"config_path": config_path})
