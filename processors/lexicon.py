@@ -42,7 +42,7 @@ _NEGATIVE_WORDS = (
     "bad worst worse terrible awful horrible hate hated sad angry annoyed annoying disappointed "
     "disappointing disgusting poor useless broken fail failed failure scam fraud rubbish trash "
     "garbage sucks suck stupid ugly waste wasted slow delayed refund problem issue issues "
-    "never cancelled canceled rude lies liar pathetic ridiculous shame fuck shit damn wtf "
+    "cancelled canceled rude lies liar pathetic ridiculous shame fuck shit damn wtf "
     "sick killed death dead war crisis corrupt corruption "
     # Arabic (MSA and dialects)
     "سيء سيئ سيئه سيئين اسوا زفت خايس خايسه فاشل فاشله فشل مشكله مشاكل متاخر تاخير "

@@ -119,17 +119,27 @@ def _key(text: str) -> str:
     return " ".join(w for w in normalize(text).split() if not w.startswith(("@", "http")))
 
 
-def find_eval_sets(path: Path) -> Iterable[tuple[str, list[Example]]]:
-    """Evaluation sets under `path`: UMSAB-format val/test splits and sentiment CSVs."""
+def find_eval_sets(path: Path) -> Iterable[tuple[str, list[Example], bool]]:
+    """Evaluation sets under `path` as (name, examples, is_csv).
+
+    UMSAB-format folders are pooled per split, each folder (language) a group, so one report
+    shows every language and their mean.
+    """
     if path.is_file():
-        yield str(path), read_csv(path)
+        yield str(path), read_csv(path), True
         return
-    for folder in sorted({p.parent for p in path.rglob("*_text.txt")}):
-        for split in ("val", "test"):
-            if (folder / f"{split}_text.txt").exists():
-                yield f"{folder}/{split}", read_umsab(folder, split)
+    folders = sorted({p.parent for p in path.rglob("*_text.txt")})
+    for split in ("val", "test"):
+        examples = [
+            example
+            for folder in folders
+            if (folder / f"{split}_text.txt").exists()
+            for example in read_umsab(folder, split)
+        ]
+        if examples:
+            yield f"{path} ({split})", examples, False
     for csv_path in sorted(path.rglob("*.csv")):
-        yield str(csv_path), read_csv(csv_path)
+        yield str(csv_path), read_csv(csv_path), True
 
 
 def f1_per_class(truth: Sequence[int], predicted: Sequence[int]) -> list[float]:

@@ -77,7 +77,7 @@ def fit(
     onehot = np.eye(3)[labels]
     scale = weights / weights.sum()
     for step in range(1, config.iterations + 1):
-        logits = _logits(w, b, features)
+        logits = LinearModel(weights=w, bias=b, temperature=1.0).logits(features)
         probabilities = softmax(logits)
         residual = (probabilities - onehot) * scale[:, None]
         grad_w = np.stack(
@@ -98,9 +98,7 @@ def fit(
         if step % 25 == 0:
             loss = -np.sum(scale * np.log(probabilities[np.arange(len(labels)), labels] + 1e-12))
             log(f"step {step}: weighted loss {loss:.4f}")
-    return LinearModel(
-        weights=np.ascontiguousarray(w.T), bias=b.astype(np.float32), temperature=1.0
-    )
+    return LinearModel(weights=w, bias=b.astype(np.float32), temperature=1.0)
 
 
 def _adam(
@@ -112,21 +110,6 @@ def _adam(
     v *= 0.999
     v += 0.001 * grad * grad
     param -= rate * (m / (1 - 0.9**step)) / (np.sqrt(v / (1 - 0.999**step)) + 1e-8)
-
-
-def _logits(w: np.ndarray, b: np.ndarray, features: Features) -> np.ndarray:
-    out = np.stack(
-        [
-            np.bincount(
-                features.rows,
-                weights=w[c][features.buckets] * features.values,
-                minlength=features.n_docs,
-            )
-            for c in range(3)
-        ],
-        axis=1,
-    )
-    return out + b
 
 
 def calibrate(model: LinearModel, features: Features, labels: np.ndarray) -> LinearModel:

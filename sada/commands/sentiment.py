@@ -69,8 +69,8 @@ def evaluate(
     """Print macro-F1 and per-class F1 per set, and F-PN per dialect for CSVs that have one."""
     model = LinearModel.load(model_path)
     found = False
-    for name, examples in find_eval_sets(data):
-        if heldout and not name.endswith(("/val", "/test")):
+    for name, examples, is_csv in find_eval_sets(data):
+        if heldout and is_csv:
             examples = [e for e in examples if _held_out(e)]
         found = True
         for line in report_lines(model, name, examples):

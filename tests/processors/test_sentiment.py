@@ -24,7 +24,7 @@ def test_artifact_is_small_and_loads_fast() -> None:
     started = time.perf_counter()
     model = LinearModel.load()
     assert time.perf_counter() - started < 2.0
-    assert model.weights.shape[1] == 3 and model.temperature > 0
+    assert model.weights.shape[0] == 3 and model.temperature > 0
 
 
 @pytest.mark.parametrize(
