@@ -203,12 +203,22 @@ def hash_prepared(prepared: Sequence[str], *, bits: int = HASH_BITS) -> Features
 def _prefix_hashes(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """prefix[i] = hash of codes[:i]; a span's hash then costs two multiplications."""
     size = len(codes) + 1
+    powers, inverse = _power_tables(1 << (size - 1).bit_length())
     with np.errstate(over="ignore"):
-        powers = np.ones(size, dtype=np.uint64)
-        powers[1:] = np.cumprod(np.full(size - 1, _PRIME, dtype=np.uint64))
-        inverse = np.cumprod(np.full(size, _PRIME_INVERSE, dtype=np.uint64))
-        inverse = np.concatenate(([np.uint64(1)], inverse[:-1]))
         prefix = np.zeros(size, dtype=np.uint64)
         np.cumsum((codes + np.uint64(1)) * inverse[: len(codes)], out=prefix[1:])
         prefix[1:] *= powers[: len(codes)]
     return prefix, powers
+
+
+@lru_cache(maxsize=8)
+def _power_tables(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """P**i and P**-i mod 2**64 for i < size, kept per power-of-two size: single texts are
+    scored one by one in the pipeline, and rebuilding the tables dominated such a call."""
+    with np.errstate(over="ignore"):
+        powers = np.ones(size, dtype=np.uint64)
+        powers[1:] = np.cumprod(np.full(size - 1, _PRIME, dtype=np.uint64))
+        inverse = np.ones(size, dtype=np.uint64)
+        inverse[1:] = np.cumprod(np.full(size - 1, _PRIME_INVERSE, dtype=np.uint64))
+    powers.flags.writeable = inverse.flags.writeable = False
+    return powers, inverse
