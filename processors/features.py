@@ -31,7 +31,7 @@ WORD_WEIGHT = 3.5
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _USER = re.compile(r"@\w+")
 _FOLD = str.maketrans(
-    {"ى": "ي", "ة": "ه", "ؤ": "و", "ئ": "ي", "#": " ", "_": " ", "ـ": ""}
+    {"ى": "ي", "ة": "ه", "ؤ": "و", "ئ": "ي", "#": " ", "_": " ", "ـ": "", "\x00": " "}
     | {chr(0x660 + d): str(d) for d in range(10)}
     | {chr(0x6F0 + d): str(d) for d in range(10)}
 )
@@ -164,7 +164,9 @@ def hash_prepared(prepared: Sequence[str], *, bits: int = HASH_BITS) -> Features
     """Hash already prepared token strings (see `prepare`)."""
     n_docs = len(prepared)
     joined = "\x00".join(f" {p} " for p in prepared)
-    codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    # A lone surrogate (broken JSON escapes) becomes "?", one code point for one: lengths hold.
+    data = joined.encode("utf-32-le", errors="replace")
+    codes = np.frombuffer(data, dtype=np.uint32).astype(np.uint64)
     lengths = np.fromiter((len(p) + 2 for p in prepared), dtype=np.int64, count=n_docs)
     doc_of = np.repeat(np.arange(n_docs, dtype=np.int64), lengths + 1)[: len(codes)]
     prefix, powers = _prefix_hashes(codes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from collections import defaultdict
@@ -112,6 +113,8 @@ def score_command(
 ) -> None:
     """Read one text per line (or JSONL with a `text` field) on stdin; write one JSON per line."""
     model = LinearModel.load(model_path)
+    if isinstance(sys.stdin, io.TextIOWrapper):  # bad bytes become U+FFFD, not a crash mid-file
+        sys.stdin.reconfigure(errors="replace")
     lines = (line.rstrip("\r\n") for line in sys.stdin)
     for chunk in _chunks(lines, batch):
         texts = [_text_of(line) for line in chunk]

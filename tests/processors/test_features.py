@@ -87,3 +87,10 @@ def test_hashing_does_not_depend_on_python_hash_seed() -> None:
         for seed in ("1", "2")
     }
     assert len(outputs) == 1
+
+
+def test_broken_text_is_scored_not_raised() -> None:
+    """A lone surrogate or a NUL (our batch separator) must not break a batch."""
+    batch = extract(["bad \ud83d service \x00 x", "ok"])
+    alone = extract(["ok"])
+    assert sorted(alone.buckets) == sorted(batch.buckets[batch.rows == 1])
