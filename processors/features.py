@@ -47,6 +47,19 @@ _ARABIC = re.compile(r"[\u0600-\u06ff]")
 _LATIN = re.compile(r"[a-zà-ÿ]")
 # Arabizi writes Arabic letters with digits (3 ع, 7 ح, 5 خ, 2 ء, 9 ق) inside Latin words.
 _ARABIZI = re.compile(r"(?<![\w])[a-z]*[a-z][23579][a-z]+|(?<![\w])[23579][a-z]{2,}")
+# Arabizi spelled in Arabic letters, so an Arabizi post shares the weights learned from Arabic
+# script ("7elwa" -> "حلوه", "mesh" -> "مش"). Rough on vowels by design: short vowels are not
+# written in Arabic, long ones are guessed.
+_ARABIZI_UNITS = re.compile(r"sh|ch|kh|gh|th|dh|ou|oo|ee|aa|ei|ai|3'|.")
+_ARABIZI_LETTERS = {
+    "sh": "ش", "ch": "ش", "kh": "خ", "gh": "غ", "th": "ث", "dh": "ذ", "3'": "غ",
+    "ou": "و", "oo": "و", "ee": "ي", "aa": "ا", "ei": "ي", "ai": "ي",
+    "2": "ء", "3": "ع", "5": "خ", "6": "ط", "7": "ح", "8": "ق", "9": "ق",
+    "b": "ب", "p": "ب", "t": "ت", "j": "ج", "g": "ج", "d": "د", "r": "ر", "z": "ز", "s": "س",
+    "f": "ف", "v": "ف", "q": "ق", "k": "ك", "c": "ك", "l": "ل", "m": "م", "n": "ن", "h": "ه",
+    "w": "و", "y": "ي", "x": "كس", "i": "ي", "o": "و", "u": "و",
+}  # fmt: skip
+_ARABIZI_TOKEN = re.compile(r"[a-z0-9']{2,}")
 
 _NEGATORS = (
     "not no never dont don't doesnt doesn't didnt didn't cant can't cannot isnt isn't wasnt wasn't "
@@ -93,9 +106,26 @@ def prepare(text: str) -> str:
         tokens.append("_elong")
     if _ARABIZI.search(folded):
         tokens.append("_arabizi")
+        tokens += _mark_scope([to_arabic(t) for t in _ARABIZI_TOKEN.findall(folded)])
     if _EMOJI.search(folded):
         tokens.append("_emoji")
     return " ".join(tokens)
+
+
+def to_arabic(word: str) -> str:
+    """Spell one Arabizi word in Arabic letters: a first vowel is an alef, a short a/e inside
+    the word is dropped, a final a is ه (ا in words of three letters or fewer)."""
+    units = _ARABIZI_UNITS.findall(word)
+    letters = []
+    for index, unit in enumerate(units):
+        if unit in "ae" and index:
+            last = index == len(units) - 1
+            letters.append(("ا" if len(word) <= 3 else "ه") if last and unit == "a" else "")
+        elif unit in "aeiou" and not index:
+            letters.append("ا")
+        else:
+            letters.append(_ARABIZI_LETTERS.get(unit, unit))
+    return "".join(letters)
 
 
 def _mark_scope(tokens: list[str]) -> list[str]:

@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from processors.features import extract, fold, prepare
+from processors.features import extract, fold, prepare, to_arabic
 
 
 def test_elongation_is_squashed_and_flagged() -> None:
@@ -94,3 +94,17 @@ def test_broken_text_is_scored_not_raised() -> None:
     batch = extract(["bad \ud83d service \x00 x", "ok"])
     alone = extract(["ok"])
     assert sorted(alone.buckets) == sorted(batch.buckets[batch.rows == 1])
+
+
+@pytest.mark.parametrize(
+    ("word", "arabic"),
+    [("7elw", "حلو"), ("7elwa", "حلوه"), ("mesh", "مش"), ("ktir", "كتير"), ("7abibi", "حبيبي")],
+)
+def test_arabizi_is_spelled_in_arabic_letters(word: str, arabic: str) -> None:
+    assert to_arabic(word) == arabic
+
+
+def test_an_arabizi_post_gets_its_arabic_spelling() -> None:
+    tokens = prepare("el akl 7elw ktir").split()
+    assert "حلو" in tokens and "_arabizi" in tokens
+    assert "حلو" not in prepare("the food is good").split()
