@@ -24,6 +24,7 @@ from processors.sentiment_data import (
     macro_f1,
     split_of,
 )
+from processors.sentiment_train import train as run_training
 from processors.triage import triage
 
 app = typer.Typer(help="Train, evaluate and run the sentiment model.", no_args_is_help=True)
@@ -44,8 +45,6 @@ def train(
     ] = MODEL_PATH,
 ) -> None:
     """Train on ../shared/data/sentiment-style data, calibrate, save, and print validation."""
-    from processors.sentiment_train import train as run_training
-
     model, splits = run_training(data, log=lambda line: typer.echo(line, err=True))
     model.save(out)
     typer.echo(f"saved {out} ({out.stat().st_size / 1e6:.1f} MB)", err=True)
