@@ -15,6 +15,7 @@ import typer
 from core import health
 from core.config import ConfigError, Settings, load_config
 from sada import services
+from sada.commands import sentiment
 from sada.commands.backtest import backtest
 from sada.services import ServiceError
 
@@ -25,6 +26,7 @@ config_app = typer.Typer(help="The clients file.", no_args_is_help=True)
 app.add_typer(services_app, name="services")
 app.add_typer(config_app, name="config")
 app.command("backtest")(backtest)
+app.add_typer(sentiment.app, name="sentiment", help="Train, evaluate and run the sentiment model.")
 
 
 def _settings() -> Settings:
