@@ -40,13 +40,19 @@ class ServiceError(Exception):
 
 @dataclass(frozen=True)
 class Paths:
-    kafka: Path
-    elasticsearch: Path
+    kafka: Path  # jars, data, log and pid of the broker
+    elasticsearch: Path  # the unpacked distribution, shared by nodes
+    es_node: Path  # one node's data, logs and pid: one per HTTP port, so two stacks can coexist
 
     @classmethod
     def for_settings(cls, settings: Settings) -> Paths:
         es_root = Path("/var/lib/sada") if os.geteuid() == 0 else settings.cache_dir
-        return cls(kafka=settings.cache_dir / "kafka", elasticsearch=es_root / "elasticsearch")
+        port = urlparse(settings.es_url).port or 9200
+        return cls(
+            kafka=settings.cache_dir / "kafka",
+            elasticsearch=es_root / "elasticsearch",
+            es_node=es_root / "elasticsearch" / f"node-{port}",
+        )
 
 
 def _host_port(bootstrap: str) -> tuple[str, int]:
@@ -231,7 +237,7 @@ def start_elasticsearch(settings: Settings, paths: Paths) -> None:
     paths.elasticsearch.mkdir(parents=True, exist_ok=True)
     home = fetch_elasticsearch(paths)
     for sub in ("data", "logs"):
-        (paths.elasticsearch / sub).mkdir(exist_ok=True)
+        (paths.es_node / sub).mkdir(parents=True, exist_ok=True)
     if as_user:
         _run(["chown", "-R", f"{ES_USER}:{ES_USER}", str(paths.elasticsearch)], "chown")
     url = urlparse(settings.es_url)
@@ -240,7 +246,7 @@ def start_elasticsearch(settings: Settings, paths: Paths) -> None:
         "ES_JAVA_HOME": _java_home(),
         "ES_JAVA_OPTS": HEAP,
     }
-    log = paths.elasticsearch / "stdout.log"
+    log = paths.es_node / "stdout.log"
     with log.open("ab") as out:
         proc = subprocess.Popen(
             [*as_user, str(home / "bin" / "elasticsearch"),
@@ -249,13 +255,13 @@ def start_elasticsearch(settings: Settings, paths: Paths) -> None:
              "-E", f"network.host={url.hostname or '127.0.0.1'}",
              "-E", f"http.port={url.port or 9200}",
              "-E", f"transport.port={(url.port or 9200) + 100}",
-             "-E", f"path.data={paths.elasticsearch / 'data'}",
-             "-E", f"path.logs={paths.elasticsearch / 'logs'}",
+             "-E", f"path.data={paths.es_node / 'data'}",
+             "-E", f"path.logs={paths.es_node / 'logs'}",
              "-E", "cluster.name=sada-local",
              "-E", "cluster.routing.allocation.disk.threshold_enabled=false"],
             stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
         )
-    (paths.elasticsearch / "elasticsearch.pid").write_text(str(proc.pid))
+    (paths.es_node / "elasticsearch.pid").write_text(str(proc.pid))
     _wait(lambda: es_reachable(settings.es_url), f"Elasticsearch at {settings.es_url}", log)
 
 
@@ -285,7 +291,7 @@ def down(settings: Settings) -> list[str]:
     """Stop the services this machine started; return which ones were stopped."""
     paths = Paths.for_settings(settings)
     stopped = []
-    if _stop(paths.elasticsearch / "elasticsearch.pid"):
+    if _stop(paths.es_node / "elasticsearch.pid"):
         stopped.append("elasticsearch")
     if _stop(paths.kafka / "kafka.pid"):
         stopped.append("kafka")
@@ -305,7 +311,7 @@ def status(settings: Settings) -> dict[str, str]:
             settings.kafka_bootstrap,
         ),
         "elasticsearch": describe(
-            es_reachable(settings.es_url), paths.elasticsearch / "elasticsearch.pid",
+            es_reachable(settings.es_url), paths.es_node / "elasticsearch.pid",
             settings.es_url,
         ),
     }
