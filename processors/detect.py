@@ -69,11 +69,24 @@ class Transition(NamedTuple):
     alert: Alert
 
 
+# Function words that would otherwise top "rising terms" in every language we watch.
+_STOPWORDS = frozenset(
+    "the and for you your with this that are was were but not have has had its our from they "
+    "their them what when just about all out now can will would been who how why yet any "
+    "les des une pour pas que qui est avec dans sur par mais ont son ses nous vous "
+    "على الى علي عن مع هذا هذه اللي انا انت هو هي كان كانت ما لا في من او ثم بعد قبل كل".split()
+)
+
+
 def observation(record: ScoredMention) -> Observation:
-    """What the detector needs from a scored mention (terms: words of 3+ letters, not the brand's)."""
+    """What the detector needs from a scored mention (terms: words of 3+ letters that say
+    something: neither the brand's own words nor function words)."""
     mention = record.mention
-    matched = {normalize(t).strip('"') for t in record.matched_terms}
-    words = dict.fromkeys(w for w in tokenize(record.text_normalized) if len(w) >= 3)
+    brand_words = {w for term in record.matched_terms for w in tokenize(normalize(term))}
+    words = dict.fromkeys(
+        w for w in tokenize(record.text_normalized)
+        if len(w) >= 3 and w not in _STOPWORDS and w not in brand_words
+    )
     return Observation(
         client=record.client,
         brand=record.brand,
@@ -85,7 +98,7 @@ def observation(record: ScoredMention) -> Observation:
         url=mention.url,
         author=mention.author.handle,
         reach=mention.author.followers or 0,
-        terms=tuple(w for w in words if w not in matched)[:_MAX_TERMS],
+        terms=tuple(words)[:_MAX_TERMS],
     )
 
 
