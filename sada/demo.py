@@ -41,6 +41,7 @@ class Progress:
     indexed: int = 0
     alerts_raised: int = 0
     alerts_received: int = 0
+    incidents: int = 0
     backlog: int = 0
 
     def table(self, settings: Settings) -> Table:
@@ -50,8 +51,9 @@ class Progress:
             ("dead-lettered at ingest", self.dead_lettered),
             ("scored mentions (brand hits)", self.scored),
             (f"documents in {settings.mentions_index}", self.indexed),
-            ("alerts raised", self.alerts_raised),
-            (f"alerts received at {RECEIVER_PORT}", self.alerts_received),
+            ("alert steps raised (open/escalate/resolve)", self.alerts_raised),
+            (f"alert steps received at {RECEIVER_PORT}", self.alerts_received),
+            ("incidents (alert threads)", self.incidents),
             ("records still in flight", self.backlog),
         ]
         for name, value in rows:
@@ -119,6 +121,7 @@ async def _watch(
             progress.alerts_raised = end_offsets(settings, topics.ALERTS) - alerts_before
             progress.indexed = _count(settings, settings.mentions_index)
             progress.alerts_received = len(receiver.received)
+            progress.incidents = len({alert["id"] for alert in receiver.received})
             progress.backlog = await asyncio.to_thread(backlog, settings)
             if ingest.done():
                 tally = ingest.result()["synthetic"]
