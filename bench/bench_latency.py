@@ -216,7 +216,10 @@ def latency(settings: Settings, *, rate: float, seconds: float, probes: int) -> 
         f"the worker used {cpu:.0%} of a core; records not yet committed when the load "
         f"stopped: {backlog[0]} raw, {backlog[1]} scored"
     )
-    print(f"alerts: {len(delays)} of {len(bursts)} probe bursts raised one")
+    print(
+        f"alerts: {len(delays)} of {len(bursts)} probe bursts raised one in time "
+        "(the percentiles below are over those; any others were still queued)"
+    )
     if len(delays) >= 2:
         cuts = quantiles(delays, n=100, method="inclusive")
         print(
