@@ -176,7 +176,9 @@ def process() -> None:
     config = _load(settings)
     _prepare(settings, lambda: services.kafka_reachable(settings.kafka_bootstrap))
     faust_app = create_app(settings, config)
-    Worker(faust_app, loglevel="WARNING", quiet=True).execute_from_commandline()
+    worker = Worker(faust_app, loglevel="WARNING", quiet=True)
+    worker.spinner = None  # the terminal spinner sets the root logger to DEBUG: 5-8% of a core
+    worker.execute_from_commandline()
 
 
 @app.command()
