@@ -32,7 +32,7 @@ from pydantic import ValidationError
 
 from core import metrics, topics
 from core.config import SadaConfig, Settings
-from core.events import Mention, ScoredMention, dead_letter
+from core.events import Mention, Record, ScoredMention, dead_letter
 from processors import detect
 from processors.dedupe import Deduper
 from processors.detect_state import BrandState
@@ -175,15 +175,22 @@ def create_app(settings: Settings, config: SadaConfig) -> faust.App:
         log.warning("dead-lettered a record from %s: %s", topic, reason)
         await deadletter.send(value=dead_letter(stage, reason, payload, topic).to_bytes())
 
+    async def parse(model: type[Record], stage: str, event: faust.EventT) -> Any | None:
+        """The event's record, or None after dead-lettering what does not parse."""
+        metrics.RECEIVED.labels(stage).inc()
+        try:
+            return model.from_bytes(event.value)
+        except ValidationError as exc:
+            reason = f"not a valid {model.__name__}: {exc}"
+            await reject(stage, reason, event.value, event.message.topic)
+            return None
+
     @app.agent(raw, concurrency=1)
     async def score_mentions(stream: Any) -> None:
         async for event in stream.events():
             payload = event.value
-            metrics.RECEIVED.labels("score").inc()
-            try:
-                mention = Mention.from_bytes(payload)
-            except ValidationError as exc:
-                await reject("score", f"not a valid Mention: {exc}", payload, raw.get_topic_name())
+            mention = await parse(Mention, "score", event)
+            if mention is None:
                 continue
             try:
                 records = process(mention, matcher, deduper)
@@ -204,12 +211,8 @@ def create_app(settings: Settings, config: SadaConfig) -> faust.App:
     async def detect_spikes(stream: Any) -> None:
         async for event in stream.events():
             payload = event.value
-            metrics.RECEIVED.labels("detect").inc()
-            try:
-                record = ScoredMention.from_bytes(payload)
-            except ValidationError as exc:
-                topic = scored.get_topic_name()
-                await reject("detect", f"not a valid ScoredMention: {exc}", payload, topic)
+            record = await parse(ScoredMention, "detect", event)
+            if record is None:
                 continue
             origin = _origin(event)
             at = record.mention.created_at.timestamp()

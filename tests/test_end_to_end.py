@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import yaml
-from kafka import KafkaConsumer
+from kafka import KafkaConsumer, KafkaProducer
 
 from core import topics
 from core.config import Settings
@@ -26,6 +26,7 @@ from tests.conftest import eventually, pipeline_workers
 
 SAMPLE = Path(__file__).resolve().parents[1] / "deploy" / "sample-config.yaml"
 MALFORMED = '{"uid": "broken-1", "text": 42}'
+GARBAGE = b"\x00 not json at all"
 
 
 def _config_with_webhook(url: str, path: Path) -> Path:
@@ -48,6 +49,12 @@ def _replay_file(path: Path) -> tuple[Path, int, set[str]]:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     crisis = {m.uid for m, brand in stream if brand == "skyline-air" and m.text in synthetic.CRISIS}
     return path, sum(1 for _, brand in stream if brand is not None), crisis
+
+
+def _produce_raw(settings: Settings, value: bytes) -> None:
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
+    producer.send(settings.topic(topics.RAW), value=value).get(timeout=10)
+    producer.close()
 
 
 def _replay(settings: Settings, path: Path) -> None:
@@ -87,6 +94,7 @@ def test_replay_through_the_whole_pipeline(settings: Settings, tmp_path: Path) -
         assert len(crisis_uids) > 200  # the planted spike is really in the file
         ensure_topics(settings)
         with pipeline_workers(settings, tmp_path) as workers:
+            _produce_raw(settings, GARBAGE)  # not even a Mention: the processors refuse it
             _replay(settings, path)
             eventually(lambda: _count(settings) == expected_docs and _drained(settings),
                        what=f"{expected_docs} documents indexed and every stage caught up")
@@ -118,12 +126,16 @@ def test_replay_through_the_whole_pipeline(settings: Settings, tmp_path: Path) -
             assert source["triage"] in ("complaint", "question", "praise", "other")
             assert source["created_at"].startswith(first.created_at.isoformat()[:19])
 
-            # The malformed line is in the dead-letter topic, with file, line and reason.
-            letters = _dead_letters(settings)
-            assert len(letters) == 1
-            assert letters[0]["payload"] == MALFORMED
-            assert f"{path}:1001: not a valid Mention" in letters[0]["reason"]
-            assert "text" in letters[0]["reason"]
+            # The malformed line and the garbage record are in the dead-letter topic, whole,
+            # each with the stage that refused it and why.
+            letters = {letter["stage"]: letter for letter in _dead_letters(settings)}
+            assert set(letters) == {"ingest:replay", "score"}
+            assert letters["ingest:replay"]["payload"] == MALFORMED
+            assert f"{path}:1001: not a valid Mention" in letters["ingest:replay"]["reason"]
+            assert "text" in letters["ingest:replay"]["reason"]
+            assert letters["score"]["payload"] == GARBAGE.decode()
+            assert letters["score"]["reason"].startswith("not a valid Mention")
+            assert letters["score"]["source_topic"] == settings.topic(topics.RAW)
 
             # Replaying the same file adds no documents.
             _replay(settings, path)
