@@ -14,7 +14,6 @@ from core.events import AlertKind, Severity
 from processors.baseline import Baseline
 from processors.evidence import Evidence
 
-
 STATE_VERSION = 1  # bump when the meaning or layout of the state changes
 
 

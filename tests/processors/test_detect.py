@@ -8,8 +8,8 @@ import random
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
-from core.events import Author, Mention, ScoredMention, Sentiment
 from core.config import DetectionConfig
+from core.events import Author, Mention, ScoredMention, Sentiment
 from processors.detect import Detector, Observation, Transition, observation
 from processors.detect_state import BrandState
 from processors.normalize import normalize
