@@ -38,13 +38,15 @@ def timed(work: Callable[[], int]) -> tuple[float, float]:
 
 
 def replay_into_kafka(settings: Settings, path: Path) -> int:
-    tallies = asyncio.run(run([Job("replay", replay, replay.Config(path=path))],
-                              KafkaEmitter(settings), once=True))
+    tallies = asyncio.run(
+        run([Job("replay", replay, replay.Config(path=path))], KafkaEmitter(settings), once=True)
+    )
     return tallies["replay"].mentions
 
 
-def parse_and_produce(settings: Settings, parse: Callable[[bytes], list[object]], page: bytes,
-                      count: int) -> int:
+def parse_and_produce(
+    settings: Settings, parse: Callable[[bytes], list[object]], page: bytes, count: int
+) -> int:
     emitter, produced = KafkaEmitter(settings), 0
     while produced < count:
         for item in parse(page):
@@ -66,15 +68,15 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "mentions.jsonl"
-            stream = synthetic.generate(synthetic.Config(
-                count=args.count, start=datetime(2026, 1, 1, tzinfo=UTC)))
+            stream = synthetic.generate(
+                synthetic.Config(count=args.count, start=datetime(2026, 1, 1, tzinfo=UTC))
+            )
             path.write_text("".join(m.model_dump_json() + "\n" for m in stream), encoding="utf-8")
             print(f"{'what':<28}{'mentions/s':>12}{'per CPU s':>12}  vs target {TARGET:,}/s")
             rows = {"replay file -> Kafka": lambda: replay_into_kafka(settings, path)}
             for source, page in pages().items():
-                rows[f"{source} parse -> Kafka"] = (
-                    lambda parse=PARSERS[source], page=page: parse_and_produce(
-                        settings, parse, page, args.count)
+                rows[f"{source} parse -> Kafka"] = lambda parse=PARSERS[source], page=page: (
+                    parse_and_produce(settings, parse, page, args.count)
                 )
             for name, work in rows.items():
                 wall, cpu = timed(work)

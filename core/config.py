@@ -32,9 +32,6 @@ class WebhookRoute(Strict):
     timeout_seconds: float = Field(default=10.0, gt=0, description="Per-request timeout.")
 
 
-Route = WebhookRoute
-
-
 class Brand(Strict):
     id: Slug = Field(description="Stable identifier used in keys, indices and alerts.")
     name: str = Field(min_length=1, description="Display name (any script).")
@@ -99,7 +96,7 @@ class Client(Strict):
     id: Slug = Field(description="Stable identifier of the client (an agency's customer).")
     name: str = Field(min_length=1, description="Display name.")
     brands: list[Brand] = Field(min_length=1, description="The brands watched for this client.")
-    routes: dict[str, Route] = Field(default={}, description="Named alert destinations.")
+    routes: dict[str, WebhookRoute] = Field(default={}, description="Named alert destinations.")
 
     @model_validator(mode="after")
     def _routes_exist(self) -> Client:
@@ -209,7 +206,12 @@ class Settings(Strict):
         values = {
             name: env[f"SADA_{name.upper()}"]
             for name in (
-                "kafka_bootstrap", "es_url", "namespace", "cache_dir", "state_dir", "metrics_port"
+                "kafka_bootstrap",
+                "es_url",
+                "namespace",
+                "cache_dir",
+                "state_dir",
+                "metrics_port",
             )
             if f"SADA_{name.upper()}" in env
         }

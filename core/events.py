@@ -157,6 +157,8 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def dead_letter(stage: str, reason: str, payload: bytes | str, topic: str | None = None) -> DeadLetter:
+def dead_letter(
+    stage: str, reason: str, payload: bytes | str, topic: str | None = None
+) -> DeadLetter:
     text = payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else payload
     return DeadLetter(stage=stage, reason=reason, payload=text, source_topic=topic, failed_at=now())

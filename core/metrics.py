@@ -9,7 +9,11 @@ SENT = Counter("sada_records_sent_total", "Records a stage passed on.", ["stage"
 ERRORS = Counter("sada_errors_total", "Failures by stage and kind.", ["stage", "kind"])
 DEADLETTERED = Counter("sada_deadletter_total", "Records sent to the dead-letter topic.", ["stage"])
 ALERTS = Counter("sada_alerts_total", "Alerts raised, by kind.", ["kind"])
-NOTIFIED = Counter("sada_notifications_total", "Alert deliveries by route type.", ["route", "outcome"])
+NOTIFIED = Counter(
+    "sada_notifications_total", "Alert deliveries by route type.", ["route", "outcome"]
+)
 INDEXED = Counter("sada_documents_indexed_total", "Documents accepted by Elasticsearch.")
 BULK_SECONDS = Histogram("sada_bulk_seconds", "Duration of Elasticsearch bulk requests.")
-NEWEST_LAG = Gauge("sada_newest_item_lag_seconds", "Age of the newest item a source fetched.", ["source"])
+NEWEST_LAG = Gauge(
+    "sada_newest_item_lag_seconds", "Age of the newest item a source fetched.", ["source"]
+)

@@ -31,8 +31,10 @@ def jobs(config: SadaConfig) -> list[Job]:
         where = f"sources[{index}]"
         module = SOURCES.get(entry.source)
         if module is None:
-            problems.append(f"{where}.source: unknown source {entry.source!r}; known: "
-                            f"{', '.join(sorted(SOURCES))}")
+            problems.append(
+                f"{where}.source: unknown source {entry.source!r}; known: "
+                f"{', '.join(sorted(SOURCES))}"
+            )
             continue
         try:
             source_config = module.Config.model_validate(entry.model_extra or {})

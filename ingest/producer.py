@@ -39,14 +39,16 @@ def create_producer(settings: Settings) -> Producer:
     producer tops out near 10,000 records/s per core, librdkafka's near 200,000 — the
     difference between meeting and missing the 20,000 mentions/s a core must ingest.
     """
-    return Producer({
-        "bootstrap.servers": settings.kafka_bootstrap,
-        "client.id": f"{settings.namespace}-ingest",
-        "acks": "all",
-        "enable.idempotence": True,
-        "linger.ms": 20,
-        "batch.size": 1_000_000,
-    })
+    return Producer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "client.id": f"{settings.namespace}-ingest",
+            "acks": "all",
+            "enable.idempotence": True,
+            "linger.ms": 20,
+            "batch.size": 1_000_000,
+        }
+    )
 
 
 class KafkaEmitter:
@@ -86,8 +88,10 @@ class KafkaEmitter:
         left = self._producer.flush(FLUSH_TIMEOUT_SECONDS)
         if left or self._failures:
             problems = "; ".join(self._failures[:5]) or "no answer from the broker"
-            raise DeliveryError(f"{left} records unacknowledged after {FLUSH_TIMEOUT_SECONDS:.0f}s"
-                                f" and {len(self._failures)} refused: {problems}")
+            raise DeliveryError(
+                f"{left} records unacknowledged after {FLUSH_TIMEOUT_SECONDS:.0f}s"
+                f" and {len(self._failures)} refused: {problems}"
+            )
 
     def close(self) -> None:
         self.flush()
@@ -103,7 +107,9 @@ class PrintEmitter:
         self._out.write(mention.model_dump_json() + "\n")
 
     def rejected(self, source: str, item: Rejected) -> None:
-        self._out.write(json.dumps({"rejected": item.reason, "source": source}, ensure_ascii=False) + "\n")
+        self._out.write(
+            json.dumps({"rejected": item.reason, "source": source}, ensure_ascii=False) + "\n"
+        )
 
     def flush(self) -> None:
         self._out.flush()

@@ -45,8 +45,10 @@ async def run_once(
     """Drain one `fetch` of one source into the emitter. With `once`, a streaming source
     (one whose fetch takes `once`) stops when it has caught up instead of running forever."""
     streaming = "once" in inspect.signature(job.source.fetch).parameters
-    items = job.source.fetch(job.config, client, once=True) if once and streaming else (
-        job.source.fetch(job.config, client)
+    items = (
+        job.source.fetch(job.config, client, once=True)
+        if once and streaming
+        else (job.source.fetch(job.config, client))
     )
     async for item in items:
         metrics.RECEIVED.labels(f"ingest:{job.name}").inc()
@@ -70,8 +72,13 @@ async def _run_forever(job: Job, emitter: Emitter, client: httpx.AsyncClient, ta
             raise
         except Exception as exc:
             metrics.ERRORS.labels(f"ingest:{job.name}", type(exc).__name__).inc()
-            log.error("source %s failed: %s; restarting in %.0fs", job.name, exc,
-                      RESTART_DELAY_SECONDS, exc_info=exc)
+            log.error(
+                "source %s failed: %s; restarting in %.0fs",
+                job.name,
+                exc,
+                RESTART_DELAY_SECONDS,
+                exc_info=exc,
+            )
             await asyncio.sleep(RESTART_DELAY_SECONDS)
 
 
@@ -80,11 +87,14 @@ async def run(jobs: list[Job], emitter: Emitter, *, once: bool = False) -> dict[
     tallies = {job.name: Tally() for job in jobs}
     try:
         async with httpx.AsyncClient(follow_redirects=True) as client:
-            await asyncio.gather(*(
-                run_once(job, emitter, client, tallies[job.name], once=True) if once
-                else _run_forever(job, emitter, client, tallies[job.name])
-                for job in jobs
-            ))
+            await asyncio.gather(
+                *(
+                    run_once(job, emitter, client, tallies[job.name], once=True)
+                    if once
+                    else _run_forever(job, emitter, client, tallies[job.name])
+                    for job in jobs
+                )
+            )
     finally:
         emitter.close()
     return tallies

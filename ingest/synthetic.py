@@ -105,7 +105,9 @@ def generate_labelled(config: Config) -> Iterator[tuple[Mention, str | None]]:
     """The stream with the brand each mention was written about (None: no brand), so tests know
     exactly what the matcher should find. Pure but for `start`, which defaults to the clock."""
     rng = random.Random(config.seed)
-    start = config.start or datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=config.minutes)
+    start = config.start or datetime.now(UTC).replace(microsecond=0) - timedelta(
+        minutes=config.minutes
+    )
     crisis_count = config.spike_minutes * config.spike_per_minute
     chatter_count = max(config.count - crisis_count, 0)
     items: list[tuple[float, str, str | None]] = []

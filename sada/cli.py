@@ -19,8 +19,11 @@ from sada.commands import sentiment
 from sada.commands.backtest import backtest
 from sada.services import ServiceError
 
-app = typer.Typer(help="Sada: real-time brand monitoring on Kafka and Elasticsearch.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Sada: real-time brand monitoring on Kafka and Elasticsearch.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 services_app = typer.Typer(help="The embedded local Kafka and Elasticsearch.", no_args_is_help=True)
 config_app = typer.Typer(help="The clients file.", no_args_is_help=True)
 app.add_typer(services_app, name="services")
@@ -80,7 +83,9 @@ def config_check(path: Annotated[Path, typer.Argument(help="The clients file.")]
     except ConfigError as exc:
         problems += str(exc).splitlines()
     if problems:
-        raise _fail(f"{path}: {len(problems)} problem(s):\n" + "\n".join(f"  {p}" for p in problems))
+        raise _fail(
+            f"{path}: {len(problems)} problem(s):\n" + "\n".join(f"  {p}" for p in problems)
+        )
     brands = sum(len(c.brands) for c in config.clients)
     typer.echo(f"{path}: ok ({len(config.clients)} clients, {brands} brands)")
 
@@ -143,14 +148,21 @@ def ingest(
         except ConfigError as exc:
             raise _fail(f"{settings.config_path}:\n{exc}") from exc
         if not selected:
-            raise _fail(f"{settings.config_path} lists no sources; add a `sources:` section "
-                        "or pass --source NAME")
+            raise _fail(
+                f"{settings.config_path} lists no sources; add a `sources:` section "
+                "or pass --source NAME"
+            )
     elif source not in SOURCES:
         raise _fail(f"unknown source {source!r}; known: {', '.join(sorted(SOURCES))}")
     else:
         try:
-            selected = [Job(source, SOURCES[source], SOURCES[source].Config.model_validate(
-                _parse_sets(set_)))]
+            selected = [
+                Job(
+                    source,
+                    SOURCES[source],
+                    SOURCES[source].Config.model_validate(_parse_sets(set_)),
+                )
+            ]
         except ValidationError as exc:
             raise _fail(f"source {source!r} config: {exc}") from exc
     emitter: Emitter
@@ -209,8 +221,11 @@ def demo(
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     logging.getLogger("kafka").setLevel(logging.ERROR)
     logging.getLogger("elastic_transport").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)

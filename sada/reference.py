@@ -42,10 +42,14 @@ DOCUMENTS: dict[Path, dict[str, type[BaseModel]]] = {
 
 
 def _type(annotation: object) -> str:
-    text = str(annotation) if "[" in str(annotation) or "|" in str(annotation) else getattr(
-        annotation, "__name__", str(annotation)
+    text = (
+        str(annotation)
+        if "[" in str(annotation) or "|" in str(annotation)
+        else getattr(annotation, "__name__", str(annotation))
     )
-    return re.sub(r"\b(typing|pathlib|core\.config|ingest\.\w+|pydantic\.\w+|annotated_types)\.", "", text)
+    return re.sub(
+        r"\b(typing|pathlib|core\.config|ingest\.\w+|pydantic\.\w+|annotated_types)\.", "", text
+    )
 
 
 def _default(info: object) -> str:
@@ -61,7 +65,9 @@ def _default(info: object) -> str:
         return "(secret)"
     if isinstance(default, Path):
         home = str(Path.home())
-        return f"`{str(default).replace(home, '~', 1) if str(default).startswith(home) else default}`"
+        return (
+            f"`{str(default).replace(home, '~', 1) if str(default).startswith(home) else default}`"
+        )
     return f"`{default!r}`"
 
 

@@ -8,6 +8,7 @@ as root, so as root it runs as the unprivileged system user `sada`, from /var/li
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -68,7 +69,9 @@ def kafka_reachable(bootstrap: str, timeout: float = 2.0) -> bool:
     try:
         with socket.create_connection(_host_port(bootstrap), timeout=timeout):
             pass
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 3000))
+        admin = KafkaAdminClient(
+            bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 3000)
+        )
         try:
             admin.list_topics()
         finally:
@@ -114,12 +117,21 @@ def fetch_kafka(paths: Paths) -> Path:
         return libs
     mvn = shutil.which("mvn")
     if mvn is None:
-        raise ServiceError("Maven (mvn) is needed to fetch Kafka; install it (apt-get install maven)")
+        raise ServiceError(
+            "Maven (mvn) is needed to fetch Kafka; install it (apt-get install maven)"
+        )
     tmp = libs.with_suffix(".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     _run(
-        [mvn, "-q", "-B", "-f", str(LOCAL / "pom.xml"), "dependency:copy-dependencies",
-         f"-DoutputDirectory={tmp}"],
+        [
+            mvn,
+            "-q",
+            "-B",
+            "-f",
+            str(LOCAL / "pom.xml"),
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={tmp}",
+        ],
         "fetching Kafka from Maven Central",
     )
     tmp.rename(libs)
@@ -146,8 +158,14 @@ def fetch_elasticsearch(paths: Paths) -> Path:
         raise ServiceError("Maven (mvn) is needed to fetch Elasticsearch; apt-get install maven")
     download = paths.elasticsearch / "download"
     _run(
-        [mvn, "-q", "-B", "dependency:copy", f"-Dartifact={ES_ARTIFACT}",
-         f"-DoutputDirectory={download}"],
+        [
+            mvn,
+            "-q",
+            "-B",
+            "dependency:copy",
+            f"-Dartifact={ES_ARTIFACT}",
+            f"-DoutputDirectory={download}",
+        ],
         "fetching Elasticsearch from Maven Central",
     )
     _unzip(download / f"elasticsearch-{ES_VERSION}.zip", paths.elasticsearch)
@@ -168,6 +186,8 @@ def _java_home(minimum: int = 17) -> str:
 def _pid_alive(pid_file: Path) -> int | None:
     try:
         pid = int(pid_file.read_text())
+        with contextlib.suppress(ChildProcessError):  # reap it if it is our child (a test session
+            os.waitpid(pid, os.WNOHANG)  # started it): a zombie would look alive
         os.kill(pid, 0)
         return pid
     except (OSError, ValueError):
@@ -192,24 +212,36 @@ def start_kafka(settings: Settings, paths: Paths) -> None:
     data = paths.kafka / "data"
     props = paths.kafka / "server.properties"
     props.write_text(
-        (LOCAL / "server.properties").read_text().format(
-            port=port, controller_port=port + 1, data_dir=data
-        )
+        (LOCAL / "server.properties")
+        .read_text()
+        .format(port=port, controller_port=port + 1, data_dir=data)
     )
     java = str(Path(_java_home()) / "bin" / "java")
     classpath = f"{libs}/*"
     log4j = f"-Dlog4j2.configurationFile={LOCAL / 'log4j2.properties'}"
     if not (data / "meta.properties").exists():
         _run(
-            [java, "-cp", classpath, log4j, "kafka.tools.StorageTool", "format",
-             "-t", str(uuid.uuid4().hex[:22]), "-c", str(props)],
+            [
+                java,
+                "-cp",
+                classpath,
+                log4j,
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                str(uuid.uuid4().hex[:22]),
+                "-c",
+                str(props),
+            ],
             "formatting Kafka storage",
         )
     log = paths.kafka / "kafka.log"
     with log.open("ab") as out:
         proc = subprocess.Popen(
             [java, *HEAP.split(), "-cp", classpath, log4j, "kafka.Kafka", str(props)],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     (paths.kafka / "kafka.pid").write_text(str(proc.pid))
     _wait(lambda: kafka_reachable(settings.kafka_bootstrap), f"Kafka at {host}:{port}", log)
@@ -223,8 +255,15 @@ def _es_user() -> list[str]:
         pwd.getpwnam(ES_USER)
     except KeyError:
         _run(
-            ["useradd", "--system", "--home-dir", "/var/lib/sada", "--shell", "/usr/sbin/nologin",
-             ES_USER],
+            [
+                "useradd",
+                "--system",
+                "--home-dir",
+                "/var/lib/sada",
+                "--shell",
+                "/usr/sbin/nologin",
+                ES_USER,
+            ],
             f"creating the unprivileged user {ES_USER!r} for Elasticsearch",
         )
     return ["runuser", "-u", ES_USER, "--"]
@@ -249,17 +288,32 @@ def start_elasticsearch(settings: Settings, paths: Paths) -> None:
     log = paths.es_node / "stdout.log"
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            [*as_user, str(home / "bin" / "elasticsearch"),
-             "-E", "discovery.type=single-node",
-             "-E", "xpack.security.enabled=false",
-             "-E", f"network.host={url.hostname or '127.0.0.1'}",
-             "-E", f"http.port={url.port or 9200}",
-             "-E", f"transport.port={(url.port or 9200) + 100}",
-             "-E", f"path.data={paths.es_node / 'data'}",
-             "-E", f"path.logs={paths.es_node / 'logs'}",
-             "-E", "cluster.name=sada-local",
-             "-E", "cluster.routing.allocation.disk.threshold_enabled=false"],
-            stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+            [
+                *as_user,
+                str(home / "bin" / "elasticsearch"),
+                "-E",
+                "discovery.type=single-node",
+                "-E",
+                "xpack.security.enabled=false",
+                "-E",
+                f"network.host={url.hostname or '127.0.0.1'}",
+                "-E",
+                f"http.port={url.port or 9200}",
+                "-E",
+                f"transport.port={(url.port or 9200) + 100}",
+                "-E",
+                f"path.data={paths.es_node / 'data'}",
+                "-E",
+                f"path.logs={paths.es_node / 'logs'}",
+                "-E",
+                "cluster.name=sada-local",
+                "-E",
+                "cluster.routing.allocation.disk.threshold_enabled=false",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
         )
     (paths.es_node / "elasticsearch.pid").write_text(str(proc.pid))
     _wait(lambda: es_reachable(settings.es_url), f"Elasticsearch at {settings.es_url}", log)
@@ -300,18 +354,22 @@ def down(settings: Settings) -> list[str]:
 
 def status(settings: Settings) -> dict[str, str]:
     paths = Paths.for_settings(settings)
+
     def describe(reachable: bool, pid_file: Path, where: str) -> str:
         pid = _pid_alive(pid_file)
         state = "up" if reachable else "down"
         owner = f"local, pid {pid}" if pid else "not started by sada"
         return f"{state} at {where} ({owner})"
+
     return {
         "kafka": describe(
-            kafka_reachable(settings.kafka_bootstrap), paths.kafka / "kafka.pid",
+            kafka_reachable(settings.kafka_bootstrap),
+            paths.kafka / "kafka.pid",
             settings.kafka_bootstrap,
         ),
         "elasticsearch": describe(
-            es_reachable(settings.es_url), paths.es_node / "elasticsearch.pid",
+            es_reachable(settings.es_url),
+            paths.es_node / "elasticsearch.pid",
             settings.es_url,
         ),
     }

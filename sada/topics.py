@@ -34,8 +34,9 @@ def ensure_topics(settings: Settings) -> list[str]:
 def end_offsets(settings: Settings, topic: topics.Topic) -> int:
     """Records ever written to a topic (sum of its partitions' end offsets)."""
     name = settings.topic(topic)
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
-                             enable_auto_commit=False)
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False
+    )
     try:
         parts = [TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or ()]
         return sum(consumer.end_offsets(parts).values())

@@ -21,10 +21,20 @@ from sinks.runner import SinkRunner
 def sink_runners(settings: Settings, config: SadaConfig) -> list[SinkRunner]:
     """Scored mentions -> ES; alerts -> ES (for dashboards) and -> each brand's routes."""
     return [
-        SinkRunner(settings, topics.SCORED, mentions_sink(settings.es_url, settings.mentions_index),
-                   ScoredMention.from_bytes, stage="index-mentions"),
-        SinkRunner(settings, topics.ALERTS, alerts_sink(settings.es_url, settings.alerts_index),
-                   Alert.from_bytes, stage="index-alerts"),
+        SinkRunner(
+            settings,
+            topics.SCORED,
+            mentions_sink(settings.es_url, settings.mentions_index),
+            ScoredMention.from_bytes,
+            stage="index-mentions",
+        ),
+        SinkRunner(
+            settings,
+            topics.ALERTS,
+            alerts_sink(settings.es_url, settings.alerts_index),
+            Alert.from_bytes,
+            stage="index-alerts",
+        ),
         SinkRunner(settings, topics.ALERTS, AlertSink(config), Alert.from_bytes, stage="notify"),
     ]
 

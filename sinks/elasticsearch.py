@@ -29,13 +29,19 @@ LONG = {"type": "long"}
 MENTION_MAPPING: dict[str, Any] = {
     "dynamic": "strict",
     "properties": {
-        "uid": KEYWORD, "client": KEYWORD, "brand": KEYWORD, "brand_key": KEYWORD,
-        "source": KEYWORD, "url": KEYWORD,
+        "uid": KEYWORD,
+        "client": KEYWORD,
+        "brand": KEYWORD,
+        "brand_key": KEYWORD,
+        "source": KEYWORD,
+        "url": KEYWORD,
         "author": {"properties": {"handle": KEYWORD, "name": KEYWORD, "followers": LONG}},
         "text": {"type": "text"},
         "text_normalized": {"type": "text"},
-        "language": KEYWORD, "language_hint": KEYWORD,
-        "created_at": DATE, "fetched_at": DATE,
+        "language": KEYWORD,
+        "language_hint": KEYWORD,
+        "created_at": DATE,
+        "fetched_at": DATE,
         "engagement": {"properties": {"likes": LONG, "reposts": LONG, "replies": LONG}},
         "sentiment": {
             "properties": {"label": KEYWORD, "probability": {"type": "float"}, "model": KEYWORD}
@@ -49,10 +55,20 @@ MENTION_MAPPING: dict[str, Any] = {
 ALERT_MAPPING: dict[str, Any] = {
     "dynamic": "strict",
     "properties": {
-        "id": KEYWORD, "status": KEYWORD, "client": KEYWORD, "brand": KEYWORD, "kind": KEYWORD,
-        "window_start": DATE, "window_end": DATE, "raised_at": DATE,
-        "observed": {"type": "float"}, "expected": {"type": "float"}, "score": {"type": "float"},
-        "severity": KEYWORD, "sample_uids": KEYWORD, "explanation": {"type": "text"},
+        "id": KEYWORD,
+        "status": KEYWORD,
+        "client": KEYWORD,
+        "brand": KEYWORD,
+        "kind": KEYWORD,
+        "window_start": DATE,
+        "window_end": DATE,
+        "raised_at": DATE,
+        "observed": {"type": "float"},
+        "expected": {"type": "float"},
+        "score": {"type": "float"},
+        "severity": KEYWORD,
+        "sample_uids": KEYWORD,
+        "explanation": {"type": "text"},
     },
 }
 
@@ -61,13 +77,22 @@ def mention_document(record: ScoredMention) -> tuple[str, dict[str, Any]]:
     """Flatten a scored mention into the document Kibana shows."""
     m = record.mention
     return record.doc_id, {
-        "uid": m.uid, "client": record.client, "brand": record.brand, "brand_key": record.key,
-        "source": m.source, "url": m.url, "author": m.author.model_dump(),
-        "text": m.text, "text_normalized": record.text_normalized,
-        "language": record.language, "language_hint": m.language_hint,
-        "created_at": m.created_at.isoformat(), "fetched_at": m.fetched_at.isoformat(),
+        "uid": m.uid,
+        "client": record.client,
+        "brand": record.brand,
+        "brand_key": record.key,
+        "source": m.source,
+        "url": m.url,
+        "author": m.author.model_dump(),
+        "text": m.text,
+        "text_normalized": record.text_normalized,
+        "language": record.language,
+        "language_hint": m.language_hint,
+        "created_at": m.created_at.isoformat(),
+        "fetched_at": m.fetched_at.isoformat(),
         "engagement": m.engagement.model_dump(),
-        "sentiment": record.sentiment.model_dump(), "triage": record.triage,
+        "sentiment": record.sentiment.model_dump(),
+        "triage": record.triage,
         "matched_terms": record.matched_terms,
         "duplicate_of": record.duplicate_of,
     }
@@ -94,7 +119,8 @@ class ElasticsearchSink(Generic[R]):
         try:
             if not await self._client.indices.exists(index=self.index):
                 await self._client.indices.create(
-                    index=self.index, mappings=self._mapping,
+                    index=self.index,
+                    mappings=self._mapping,
                     settings={"number_of_shards": 1, "number_of_replicas": 0},
                 )
         except BadRequestError as exc:

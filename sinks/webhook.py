@@ -23,7 +23,10 @@ async def notify(client: httpx.AsyncClient, route: WebhookRoute, alert: Alert) -
         response = await client.post(
             url,
             content=alert.to_bytes(),
-            headers={"Content-Type": "application/json; charset=utf-8", "X-Sada-Alert-Id": alert.id},
+            headers={
+                "Content-Type": "application/json; charset=utf-8",
+                "X-Sada-Alert-Id": alert.id,
+            },
             timeout=route.timeout_seconds,
         )
     except httpx.HTTPError as exc:
@@ -35,4 +38,6 @@ async def notify(client: httpx.AsyncClient, route: WebhookRoute, alert: Alert) -
             after_seconds=float(retry_after) if retry_after.isdigit() else None,
         )
     if response.status_code >= 400:
-        raise Undeliverable(f"webhook {url} refused the alert: {response.status_code} {response.text[:300]}")
+        raise Undeliverable(
+            f"webhook {url} refused the alert: {response.status_code} {response.text[:300]}"
+        )

@@ -25,7 +25,8 @@ def local_services() -> Iterator[Settings]:
 
     settings = Settings.from_env({k: v for k, v in os.environ.items() if k != "SADA_NAMESPACE"})
     started = not (
-        services.kafka_reachable(settings.kafka_bootstrap) and services.es_reachable(settings.es_url)
+        services.kafka_reachable(settings.kafka_bootstrap)
+        and services.es_reachable(settings.es_url)
     )
     if started:
         services.up(settings)
@@ -47,7 +48,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
-def eventually(check: Callable[[], bool], *, timeout: float = 120.0, what: str = "condition") -> None:
+def eventually(
+    check: Callable[[], bool], *, timeout: float = 120.0, what: str = "condition"
+) -> None:
     """Poll `check` until it holds; fail naming `what` after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

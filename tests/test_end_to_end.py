@@ -41,9 +41,11 @@ def _config_with_webhook(url: str, path: Path) -> Path:
 def _replay_file(path: Path) -> tuple[Path, int, set[str]]:
     """Write the synthetic stream plus one malformed line; return the expected documents and
     the uids of the planted crisis mentions."""
-    stream = list(synthetic.generate_labelled(
-        synthetic.Config(count=2000, start=datetime(2026, 1, 1, 10, tzinfo=UTC))
-    ))
+    stream = list(
+        synthetic.generate_labelled(
+            synthetic.Config(count=2000, start=datetime(2026, 1, 1, 10, tzinfo=UTC))
+        )
+    )
     lines = [mention.model_dump_json() for mention, _ in stream]
     lines.insert(1000, MALFORMED)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -76,8 +78,10 @@ def _drained(settings: Settings) -> bool:
 
 def _dead_letters(settings: Settings) -> list[dict[str, str]]:
     consumer = KafkaConsumer(
-        settings.topic(topics.DEADLETTER), bootstrap_servers=settings.kafka_bootstrap,
-        auto_offset_reset="earliest", consumer_timeout_ms=3000,
+        settings.topic(topics.DEADLETTER),
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=3000,
     )
     try:
         return [json.loads(message.value) for message in consumer]
@@ -96,8 +100,10 @@ def test_replay_through_the_whole_pipeline(settings: Settings, tmp_path: Path) -
         with pipeline_workers(settings, tmp_path) as workers:
             _produce_raw(settings, GARBAGE)  # not even a Mention: the processors refuse it
             _replay(settings, path)
-            eventually(lambda: _count(settings) == expected_docs and _drained(settings),
-                       what=f"{expected_docs} documents indexed and every stage caught up")
+            eventually(
+                lambda: _count(settings) == expected_docs and _drained(settings),
+                what=f"{expected_docs} documents indexed and every stage caught up",
+            )
             eventually(lambda: len(receiver.received) >= 1, timeout=30, what="the alert")
 
             # Exactly one alert: one incident thread, opened once (it may escalate as the
@@ -115,8 +121,13 @@ def test_replay_through_the_whole_pipeline(settings: Settings, tmp_path: Path) -
             assert set(alert["sample_uids"]) & crisis_uids  # evidence from the crisis itself
 
             # Documents carry the scored fields, under their deterministic ids.
-            first = next(m for m, brand in synthetic.generate_labelled(synthetic.Config(
-                count=2000, start=datetime(2026, 1, 1, 10, tzinfo=UTC))) if brand == "amr-diab")
+            first = next(
+                m
+                for m, brand in synthetic.generate_labelled(
+                    synthetic.Config(count=2000, start=datetime(2026, 1, 1, 10, tzinfo=UTC))
+                )
+                if brand == "amr-diab"
+            )
             doc_id = f"{first.uid}.nagham-agency.amr-diab"
             doc = httpx.get(f"{settings.es_url}/{settings.mentions_index}/_doc/{doc_id}").json()
             source = doc["_source"]

@@ -52,7 +52,9 @@ clients:
 """,
         encoding="utf-8",
     )
-    with pytest.raises(ConfigError, match="brand 'widget' names route 'pager'.*known: ops|\\(ops\\)"):
+    with pytest.raises(
+        ConfigError, match="brand 'widget' names route 'pager'.*known: ops|\\(ops\\)"
+    ):
         load_config(path)
 
 
@@ -69,7 +71,11 @@ def test_settings_come_from_the_environment() -> None:
     settings = Settings.from_env(
         {"SADA_KAFKA_BOOTSTRAP": "k:9", "SADA_ES_URL": "http://e:1", "SADA_NAMESPACE": "prod"}
     )
-    assert (settings.kafka_bootstrap, settings.es_url, settings.namespace) == ("k:9", "http://e:1", "prod")
+    assert (settings.kafka_bootstrap, settings.es_url, settings.namespace) == (
+        "k:9",
+        "http://e:1",
+        "prod",
+    )
     assert settings.group("notify") == "prod-notify"
     assert settings.mentions_index == "prod-mentions"
 

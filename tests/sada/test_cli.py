@@ -44,9 +44,20 @@ def test_unreachable_services_name_the_url_and_the_fix() -> None:
 
 
 def test_ingest_dry_run_needs_no_kafka() -> None:
-    result = runner.invoke(app, ["ingest", "--source", "synthetic", "--set", "count=5",
-                                 "--set", "spike_minutes=0", "--dry-run"],
-                           env={"SADA_KAFKA_BOOTSTRAP": "127.0.0.1:9"})
+    result = runner.invoke(
+        app,
+        [
+            "ingest",
+            "--source",
+            "synthetic",
+            "--set",
+            "count=5",
+            "--set",
+            "spike_minutes=0",
+            "--dry-run",
+        ],
+        env={"SADA_KAFKA_BOOTSTRAP": "127.0.0.1:9"},
+    )
     assert result.exit_code == 0, result.output
     assert result.output.count('"source":"synthetic"') == 5
 
@@ -60,8 +71,7 @@ def test_an_unknown_source_lists_the_known_ones() -> None:
 def test_config_check_validates_each_source_against_its_own_fields(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text(
-        SAMPLE.read_text(encoding="utf-8")
-        + "sources:\n"
+        SAMPLE.read_text(encoding="utf-8") + "sources:\n"
         "  - {source: hackernews, queries: ['\"Skyline Air\"'], poll_interval_seconds: 120}\n"
         "  - {source: mastodon, instances: []}\n"
         "  - {source: myspace}\n",

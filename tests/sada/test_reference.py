@@ -31,5 +31,7 @@ def test_the_readme_sources_example_is_a_valid_config() -> None:
     clients = load_config(REPO / "deploy" / "sample-config.yaml").model_dump()["clients"]
     config = SadaConfig.model_validate({"clients": clients, **yaml.safe_load(example.group(1))})
     assert [job.source.__name__ for job in jobs(config)] == [
-        "ingest.bluesky", "ingest.mastodon", "ingest.hackernews"
+        "ingest.bluesky",
+        "ingest.mastodon",
+        "ingest.hackernews",
     ]

@@ -13,13 +13,19 @@ from sinks.elasticsearch import mentions_sink
 
 
 def _scored(count: int) -> list[ScoredMention]:
-    mentions = synthetic.generate(synthetic.Config(count=count, spike_minutes=0,
-                                                   start=datetime(2026, 1, 1, tzinfo=UTC)))
+    mentions = synthetic.generate(
+        synthetic.Config(count=count, spike_minutes=0, start=datetime(2026, 1, 1, tzinfo=UTC))
+    )
     return [
         ScoredMention(
-            mention=m, client="acme", brand="widget", matched_terms=["widget"],
-            text_normalized=m.text.casefold(), language="en",
-            sentiment=Sentiment(label="neutral", probability=0.6, model="test"), triage="other",
+            mention=m,
+            client="acme",
+            brand="widget",
+            matched_terms=["widget"],
+            text_normalized=m.text.casefold(),
+            language="en",
+            sentiment=Sentiment(label="neutral", probability=0.6, model="test"),
+            triage="other",
         )
         for m in mentions
     ]

@@ -47,8 +47,12 @@ def _produce(settings: Settings, values: list[bytes]) -> None:
 
 
 def _dead_letters(settings: Settings) -> list[dict[str, str]]:
-    consumer = KafkaConsumer(settings.topic(topics.DEADLETTER), auto_offset_reset="earliest",
-                             bootstrap_servers=settings.kafka_bootstrap, consumer_timeout_ms=2000)
+    consumer = KafkaConsumer(
+        settings.topic(topics.DEADLETTER),
+        auto_offset_reset="earliest",
+        bootstrap_servers=settings.kafka_bootstrap,
+        consumer_timeout_ms=2000,
+    )
     try:
         return [json.loads(m.value) for m in consumer]
     finally:
@@ -64,7 +68,9 @@ async def _drain(runner: SinkRunner, expected: int) -> None:
     raise AssertionError(f"handled {handled} of {expected} records")
 
 
-async def test_offsets_are_committed_only_after_the_sink_accepted_the_batch(settings: Settings) -> None:
+async def test_offsets_are_committed_only_after_the_sink_accepted_the_batch(
+    settings: Settings,
+) -> None:
     ensure_topics(settings)
     records = _scored(30)
     _produce(settings, [r.to_bytes() for r in records])

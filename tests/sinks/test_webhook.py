@@ -17,9 +17,17 @@ from sinks.alerts import AlertSink
 from sinks.runner import backoff_seconds
 
 ALERT = Alert(
-    id="acme/widget/20260101T000000Z", client="acme", brand="widget", kind="volume_spike",
-    window_start=datetime(2026, 1, 1, tzinfo=UTC), window_end=datetime(2026, 1, 1, 0, 1, tzinfo=UTC),
-    observed=80, expected=4, score=12.5, severity="critical", explanation="80 against 4 — زين",
+    id="acme/widget/20260101T000000Z",
+    client="acme",
+    brand="widget",
+    kind="volume_spike",
+    window_start=datetime(2026, 1, 1, tzinfo=UTC),
+    window_end=datetime(2026, 1, 1, 0, 1, tzinfo=UTC),
+    observed=80,
+    expected=4,
+    score=12.5,
+    severity="critical",
+    explanation="80 against 4 — زين",
     raised_at=datetime(2026, 1, 1, 0, 0, 30, tzinfo=UTC),
 )
 
@@ -75,21 +83,39 @@ async def test_busy_receivers_mean_retry_and_refusals_mean_never(answering) -> N
 async def test_an_unreachable_receiver_means_retry() -> None:
     async with httpx.AsyncClient() as client:
         with pytest.raises(RetryLater, match="unreachable"):
-            await webhook.notify(client, WebhookRoute(url="http://127.0.0.1:9/x", timeout_seconds=1), ALERT)
+            await webhook.notify(
+                client, WebhookRoute(url="http://127.0.0.1:9/x", timeout_seconds=1), ALERT
+            )
 
 
 async def test_alerts_go_to_the_routes_their_brand_names(answering) -> None:  # type: ignore[no-untyped-def]
     url, script = answering
     script.append((410, {}))
     with Receiver() as receiver:
-        config = SadaConfig.model_validate({"clients": [{
-            "id": "acme", "name": "Acme",
-            "routes": {"ops": {"url": receiver.url}, "gone": {"url": url}, "unused": {"url": url}},
-            "brands": [
-                {"id": "widget", "name": "Widget", "include": ["widget"], "routes": ["ops", "gone"]},
-                {"id": "quiet", "name": "Quiet", "include": ["quiet"]},
-            ],
-        }]})
+        config = SadaConfig.model_validate(
+            {
+                "clients": [
+                    {
+                        "id": "acme",
+                        "name": "Acme",
+                        "routes": {
+                            "ops": {"url": receiver.url},
+                            "gone": {"url": url},
+                            "unused": {"url": url},
+                        },
+                        "brands": [
+                            {
+                                "id": "widget",
+                                "name": "Widget",
+                                "include": ["widget"],
+                                "routes": ["ops", "gone"],
+                            },
+                            {"id": "quiet", "name": "Quiet", "include": ["quiet"]},
+                        ],
+                    }
+                ]
+            }
+        )
         sink = AlertSink(config)
         await sink.start()
         quiet = ALERT.model_copy(update={"brand": "quiet"})
