@@ -22,6 +22,12 @@ class ConfigError(Exception):
     """A configuration file or setting is invalid; the message says where and how to fix it."""
 
 
+def _require_unique(what: str, ids: list[str]) -> None:
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise ValueError(f"{what} must be unique: {duplicates}")
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -108,10 +114,7 @@ class Client(Strict):
                         f"brand {brand.id!r} names route {name!r}, which is not in this "
                         f"client's routes ({known})"
                     )
-        ids = [b.id for b in self.brands]
-        duplicates = sorted({i for i in ids if ids.count(i) > 1})
-        if duplicates:
-            raise ValueError(f"brand ids must be unique within a client: {duplicates}")
+        _require_unique("brand ids within a client", [b.id for b in self.brands])
         return self
 
 
@@ -136,10 +139,7 @@ class SadaConfig(Strict):
 
     @model_validator(mode="after")
     def _unique_clients(self) -> SadaConfig:
-        ids = [c.id for c in self.clients]
-        duplicates = sorted({i for i in ids if ids.count(i) > 1})
-        if duplicates:
-            raise ValueError(f"client ids must be unique: {duplicates}")
+        _require_unique("client ids", [c.id for c in self.clients])
         return self
 
     def client(self, client_id: str) -> Client:

@@ -83,3 +83,19 @@ def test_settings_come_from_the_environment() -> None:
 def test_a_bad_environment_variable_is_named() -> None:
     with pytest.raises(ConfigError, match="SADA_NAMESPACE"):
         Settings.from_env({"SADA_NAMESPACE": "Not Valid!"})
+
+
+def test_duplicate_ids_are_named(tmp_path: Path) -> None:
+    path = tmp_path / "dupes.yaml"
+    path.write_text(
+        """
+clients:
+  - {id: acme, name: A, brands: [{id: w, name: W, include: [w]}, {id: w, name: W2, include: [v]}]}
+  - {id: acme, name: B, brands: [{id: z, name: Z, include: [z]}]}
+""",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    message = str(raised.value)
+    assert "clients[0]: Value error, brand ids within a client must be unique: ['w']" in message
