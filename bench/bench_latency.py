@@ -129,7 +129,9 @@ class AlertWatcher(threading.Thread):
         self._consumer.close()
 
 
-def latency(settings: Settings, *, rate: float, seconds: float, probes: int) -> None:
+def latency(
+    settings: Settings, *, rate: float, seconds: float, probes: int, workers: int = 1
+) -> None:
     rng = random.Random(1)
     work = Path(tempfile.mkdtemp(prefix="sada-bench-latency-"))
     load_brands = 1000
@@ -150,7 +152,11 @@ def latency(settings: Settings, *, rate: float, seconds: float, probes: int) -> 
             "enable.idempotence": True,
         }
     )
-    worker = spawn("process", settings, work)
+    procs = []
+    for index in range(workers):  # each worker its own cache and log dir; one consumer group
+        own = work / f"worker{index}"
+        own.mkdir()
+        procs.append(spawn("process", settings.model_copy(update={"cache_dir": own}), own))
     try:
         # A day of quiet history for each probe brand: one mention every 20 minutes.
         now = datetime.now(UTC)
@@ -175,7 +181,7 @@ def latency(settings: Settings, *, rate: float, seconds: float, probes: int) -> 
         tick, sent = 0.01, 0
         probe_every = seconds / (probes + 1)
         start = time.monotonic()
-        cpu_before = _cpu_seconds(worker.pid)
+        cpu_before = sum(_cpu_seconds(proc.pid) for proc in procs)
         next_probe = start + probe_every
         while (elapsed := time.monotonic() - start) < seconds:
             due = int(elapsed * rate) - sent
@@ -195,7 +201,7 @@ def latency(settings: Settings, *, rate: float, seconds: float, probes: int) -> 
             time.sleep(tick)
         producer.flush()
         load_seconds = time.monotonic() - start
-        cpu = (_cpu_seconds(worker.pid) - cpu_before) / load_seconds
+        cpu = (sum(_cpu_seconds(proc.pid) for proc in procs) - cpu_before) / load_seconds
         backlog = [
             lag(settings, settings.group("processors"), t) for t in (topics.RAW, topics.SCORED)
         ]
@@ -207,13 +213,13 @@ def latency(settings: Settings, *, rate: float, seconds: float, probes: int) -> 
         watcher.done.set()
         watcher.join()
     finally:
-        stop([worker])
+        stop(procs)
         delete_namespace(settings)
 
     delays = sorted(watcher.seen[b] - t for b, t in bursts.items() if b in watcher.seen)
     print(
         f"background: {sent} mentions in {load_seconds:.1f}s ({sent / load_seconds:,.0f}/s); "
-        f"the worker used {cpu:.0%} of a core; records not yet committed when the load "
+        f"{workers} worker(s) used {cpu:.0%} of a core; records not yet committed when the load "
         f"stopped: {backlog[0]} raw, {backlog[1]} scored"
     )
     print(
@@ -281,11 +287,13 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=2000.0, help="background mentions/s")
     parser.add_argument("--seconds", type=float, default=30.0, help="length of the load")
     parser.add_argument("--probes", type=int, default=60, help="bursts (one brand each)")
+    parser.add_argument("--workers", type=int, default=1, help="`sada process` workers")
     args = parser.parse_args()
     settings = Settings.from_env()
     if not services.kafka_reachable(settings.kafka_bootstrap):
         services.up(settings)
-    latency(settings, rate=args.rate, seconds=args.seconds, probes=args.probes)
+    latency(settings, rate=args.rate, seconds=args.seconds, probes=args.probes,
+            workers=args.workers)
     print(
         f"detect agent work (parse, counts, detector, JSON state): "
         f"{agent_throughput():,.0f} mentions/s on one core across 10,000 brands"
