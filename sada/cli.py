@@ -217,7 +217,8 @@ def demo(
         services.up(settings)
     except ServiceError as exc:
         raise _fail(str(exc)) from exc
-    run_demo(settings, _load(settings), count=count, rate=rate)
+    _load(settings)  # a broken clients file fails here, not inside the workers
+    run_demo(settings, count=count, rate=rate)
 
 
 def main() -> None:

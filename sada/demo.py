@@ -19,7 +19,7 @@ from rich.live import Live
 from rich.table import Table
 
 from core import topics
-from core.config import SadaConfig, Settings
+from core.config import Settings
 from core.display import isolate
 from ingest import synthetic
 from ingest.producer import KafkaEmitter
@@ -73,7 +73,7 @@ def _print_alert(alert: dict[str, Any]) -> None:
     )
 
 
-def run_demo(settings: Settings, config: SadaConfig, *, count: int, rate: float) -> Progress:
+def run_demo(settings: Settings, *, count: int, rate: float) -> Progress:
     """Run on the `<namespace>-demo` namespace, emptied first, so every demo tells the same story."""
     settings = settings.model_copy(update={"namespace": f"{settings.namespace}-demo"})
     delete_namespace(settings)
@@ -105,8 +105,6 @@ async def _watch(
     rate: float,
 ) -> Progress:
     """Produce the stream while showing progress, until every stage has caught up."""
-    scored_before = end_offsets(settings, topics.SCORED)
-    alerts_before = end_offsets(settings, topics.ALERTS)
     progress = Progress()
     job = Job("synthetic", synthetic, synthetic.Config(count=count, rate_per_second=rate))
     ingest = asyncio.create_task(run([job], KafkaEmitter(settings), once=True))
@@ -117,8 +115,8 @@ async def _watch(
             await asyncio.sleep(1.0)
             if any(worker.poll() is not None for worker in workers):
                 raise RuntimeError(f"a worker stopped early; see the logs in {log_dir}")
-            progress.scored = end_offsets(settings, topics.SCORED) - scored_before
-            progress.alerts_raised = end_offsets(settings, topics.ALERTS) - alerts_before
+            progress.scored = end_offsets(settings, topics.SCORED)  # the namespace started empty
+            progress.alerts_raised = end_offsets(settings, topics.ALERTS)
             progress.indexed = _count(settings, settings.mentions_index)
             progress.alerts_received = len(receiver.received)
             progress.incidents = len({alert["id"] for alert in receiver.received})
