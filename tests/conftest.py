@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from core.config import Settings
@@ -36,10 +37,17 @@ def local_services() -> Iterator[Settings]:
 
 
 @pytest.fixture
-def settings(local_services: Settings) -> Settings:
-    """Settings with a namespace of the test's own."""
+def settings(local_services: Settings) -> Iterator[Settings]:
+    """Settings with a namespace of the test's own, whose topics and indices go afterwards."""
+    from sada.topics import delete_namespace
+
     namespace = f"t{uuid.uuid4().hex[:10]}"
-    return local_services.model_copy(update={"namespace": namespace})
+    yield local_services.model_copy(update={"namespace": namespace})
+    for own in (namespace, f"{namespace}-demo"):  # the demo works in `<namespace>-demo`
+        leftover = local_services.model_copy(update={"namespace": own})
+        delete_namespace(leftover)
+        for index in (leftover.mentions_index, leftover.alerts_index):
+            httpx.delete(f"{leftover.es_url}/{index}", timeout=30)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
