@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from core.config import Settings
 
@@ -79,3 +80,14 @@ def pipeline_workers(settings: Settings, log_dir: Path) -> Iterator[list[subproc
         yield procs
     finally:
         stop(procs)
+
+
+def config_with_webhook(url: str, path: Path) -> Path:
+    """The sample clients file with every alert route pointed at `url`, written to `path`."""
+    sample = Path(__file__).resolve().parents[1] / "deploy" / "sample-config.yaml"
+    data = yaml.safe_load(sample.read_text(encoding="utf-8"))
+    for client in data["clients"]:
+        for route in client["routes"].values():
+            route["url"] = url
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path

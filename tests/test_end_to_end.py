@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-import yaml
 from kafka import KafkaConsumer, KafkaProducer
 
 from core import topics
@@ -22,20 +21,10 @@ from ingest.producer import KafkaEmitter
 from ingest.runner import Job, run
 from sada.receiver import Receiver
 from sada.topics import backlog, ensure_topics
-from tests.conftest import eventually, pipeline_workers
+from tests.conftest import config_with_webhook, eventually, pipeline_workers
 
-SAMPLE = Path(__file__).resolve().parents[1] / "deploy" / "sample-config.yaml"
 MALFORMED = '{"uid": "broken-1", "text": 42}'
 GARBAGE = b"\x00 not json at all"
-
-
-def _config_with_webhook(url: str, path: Path) -> Path:
-    data = yaml.safe_load(SAMPLE.read_text(encoding="utf-8"))
-    for client in data["clients"]:
-        for route in client["routes"].values():
-            route["url"] = url
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return path
 
 
 def _replay_file(path: Path) -> tuple[Path, int, set[str]]:
@@ -92,7 +81,7 @@ def _dead_letters(settings: Settings) -> list[dict[str, str]]:
 def test_replay_through_the_whole_pipeline(settings: Settings, tmp_path: Path) -> None:
     with Receiver() as receiver:
         settings = settings.model_copy(
-            update={"config_path": _config_with_webhook(receiver.url, tmp_path / "config.yaml")}
+            update={"config_path": config_with_webhook(receiver.url, tmp_path / "config.yaml")}
         )
         path, expected_docs, crisis_uids = _replay_file(tmp_path / "mentions.jsonl")
         assert len(crisis_uids) > 200  # the planted spike is really in the file

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 from kafka import KafkaConsumer
 
 from core import topics
@@ -33,20 +32,10 @@ from processors.pipeline import process
 from sada.receiver import Receiver
 from sada.topics import backlog, end_offsets, ensure_topics
 from sada.workers import spawn, stop
-from tests.conftest import eventually, pipeline_workers
+from tests.conftest import config_with_webhook, eventually, pipeline_workers
 
-SAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "sample-config.yaml"
 START = datetime(2026, 1, 1, 10, tzinfo=UTC)
 Counts = dict[tuple[str, float], dict[str, Any]]  # (client/brand, minute start) -> counts
-
-
-def _config_with_webhook(url: str, path: Path) -> Path:
-    data = yaml.safe_load(SAMPLE.read_text(encoding="utf-8"))
-    for client in data["clients"]:
-        for route in client["routes"].values():
-            route["url"] = url
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return path
 
 
 def _expected(mentions: list[Mention], config_path: Path) -> tuple[Counts, int]:
@@ -116,7 +105,7 @@ def test_a_killed_worker_recovers_exact_counts_and_one_alert(
     )
     split = first_crisis + 70  # a minute into the crisis: enough to open the alert
     with Receiver() as receiver:
-        config_path = _config_with_webhook(receiver.url, tmp_path / "config.yaml")
+        config_path = config_with_webhook(receiver.url, tmp_path / "config.yaml")
         settings = settings.model_copy(update={"config_path": config_path})
         expected, scored_records = _expected(mentions, config_path)
         ensure_topics(settings)
