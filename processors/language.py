@@ -56,12 +56,16 @@ def _is_arabizi(tokens: list[str]) -> bool:
 def detect_language(text: str) -> str:
     """Return `ar`, `arz` (Arabizi), `fr`, `en` or `und` for a post of any length."""
     text = _NOISE.sub(" ", normalize(text))
-    arabic = len(_ARABIC.findall(text))
-    latin = len(_LATIN.findall(text))
-    if arabic == 0 and latin == 0:
-        return "und"
-    if arabic >= latin:
-        return "ar"
+    if text.isascii():  # most posts: no letter to count, only whether there is one
+        if not _LATIN.search(text):
+            return "und"
+    else:
+        arabic = len(_ARABIC.findall(text))
+        latin = len(_LATIN.findall(text))
+        if arabic == 0 and latin == 0:
+            return "und"
+        if arabic >= latin:
+            return "ar"
     tokens = [t for t in _WORD.findall(text) if t.isascii() or _LATIN.search(t)]
     if _is_arabizi(tokens):
         return "arz"

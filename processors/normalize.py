@@ -32,11 +32,13 @@ _TOKEN = re.compile(rf"[#@$]\w+|[^\W_]+|[{_EMOJI}]")
 _WORD = re.compile(rf"[^\W_]+|[{_EMOJI}]")
 
 
+@lru_cache(maxsize=4096)
 def normalize(text: str, *, fold_ta_marbuta: bool = False) -> str:
     """Return the canonical form of `text` used everywhere a machine compares words.
 
     `fold_ta_marbuta` also writes ة as ه, as many dialect writers do ("شركه"); matching turns it
-    on for queries and texts alike, a lexicon that keeps ة leaves it off.
+    on for queries and texts alike, a lexicon that keeps ة leaves it off. Cached: matching,
+    language id, near-duplicates and sentiment each normalise the same post in turn.
     """
     if text.isascii():
         return _SPACE.sub(" ", text.lower()).strip()
@@ -75,14 +77,10 @@ def is_arabizi_word(word: str) -> bool:
     The digit must sit between letters, start a word before two letters, or end one after a
     vowel, so model names such as ps5, mp3, s23 or 256gb are not taken for Arabizi.
     """
+    if not word.isascii() or _ARABIZI_DIGIT.search(word) is None:  # most words stop here
+        return False
     letters = sum(c.isalpha() for c in word)
-    return (
-        word.isascii()
-        and word.isalnum()
-        and letters >= 2
-        and len(word) - letters <= 2
-        and _ARABIZI_DIGIT.search(word) is not None
-    )
+    return word.isalnum() and letters >= 2 and len(word) - letters <= 2
 
 
 @lru_cache(maxsize=65536)

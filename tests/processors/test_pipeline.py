@@ -6,7 +6,7 @@ from core.config import SadaConfig
 from core.events import Author, Mention, make_uid
 from processors.dedupe import Deduper
 from processors.match import build_matcher
-from processors.pipeline import process
+from processors.pipeline import process, process_batch, process_each
 
 CONFIG = SadaConfig.model_validate({"clients": [{
     "id": "shop", "name": "Shop",
@@ -54,3 +54,37 @@ def test_a_repost_is_linked_to_the_first_occurrence() -> None:
     [repost] = process(_mention("RT " + text, 2), matcher, deduper)
     assert first.duplicate_of is None
     assert repost.duplicate_of == first.mention.uid
+
+
+BATCH = [
+    "I left Samsung for Apple, best decision ever",
+    "lovely weather today",
+    "هل جوال سامسونج الجديد يدعم الشحن السريع؟",
+    "Apple support never answered, I want a refund",
+    "grandma's apple pie recipe",
+    "Samsung screen cracked after a week",
+]
+
+
+def test_a_batch_gives_what_each_mention_gives_alone_in_order() -> None:
+    mentions = [_mention(text, n) for n, text in enumerate(BATCH)]
+    batched = process_batch(mentions, build_matcher(CONFIG), Deduper())
+    alone = [process(m, build_matcher(CONFIG), Deduper()) for m in mentions]
+    assert [len(records) for records in batched] == [2, 0, 1, 1, 0, 1]
+    assert batched == alone
+
+
+class _FailsOn(Deduper):
+    """A deduper that breaks on one text: stands in for any step failing on one mention."""
+
+    def check(self, uid: str, text: str, at: datetime) -> str | None:
+        if "cracked" in text:
+            raise ValueError("broken step")
+        return super().check(uid, text, at)
+
+
+def test_a_failing_mention_gets_its_error_and_the_rest_of_its_batch_is_scored() -> None:
+    mentions = [_mention(text, n) for n, text in enumerate(BATCH)]
+    results = process_each(mentions, build_matcher(CONFIG), _FailsOn())
+    assert isinstance(results[-1], ValueError)
+    assert results[:-1] == process_batch(mentions[:-1], build_matcher(CONFIG), Deduper())
