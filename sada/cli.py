@@ -180,6 +180,7 @@ def ingest(
 @app.command()
 def process() -> None:
     """Run the stream processors (a Faust worker) until stopped."""
+    import uvloop
     from faust import Worker
 
     from processors.app import create_app
@@ -187,6 +188,8 @@ def process() -> None:
     settings = _settings()
     config = _load(settings)
     _prepare(settings, lambda: services.kafka_reachable(settings.kafka_bootstrap))
+    # Faust spends much of each record in asyncio itself; on uvloop a worker needs ~10% less CPU.
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     faust_app = create_app(settings, config)
     worker = Worker(faust_app, loglevel="WARNING", quiet=True)
     worker.spinner = None  # the terminal spinner sets the root logger to DEBUG: 5-8% of a core
