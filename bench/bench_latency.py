@@ -284,7 +284,13 @@ def agent_throughput(brands: int = 10_000, records: int = 50_000) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rate", type=float, default=2000.0, help="background mentions/s")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        nargs="+",
+        default=[1000.0, 2000.0],
+        help="background mentions/s, one run each",
+    )
     parser.add_argument("--seconds", type=float, default=30.0, help="length of the load")
     parser.add_argument("--probes", type=int, default=60, help="bursts (one brand each)")
     parser.add_argument("--workers", type=int, default=1, help="`sada process` workers")
@@ -292,8 +298,9 @@ def main() -> None:
     settings = Settings.from_env()
     if not services.kafka_reachable(settings.kafka_bootstrap):
         services.up(settings)
-    latency(settings, rate=args.rate, seconds=args.seconds, probes=args.probes,
-            workers=args.workers)
+    for rate in args.rate:
+        print(f"--- {rate:,.0f} mentions/s background, {args.workers} worker(s)")
+        latency(settings, rate=rate, seconds=args.seconds, probes=args.probes, workers=args.workers)
     print(
         f"detect agent work (parse, counts, detector, JSON state): "
         f"{agent_throughput():,.0f} mentions/s on one core across 10,000 brands"
