@@ -173,6 +173,9 @@ def create_app(settings: Settings, config: SadaConfig) -> faust.App:
     deduper = Deduper()  # per worker: near-duplicates across partitions are linked only
     # when one worker owns them (see README, Operations)
 
+    received = {stage: metrics.RECEIVED.labels(stage) for stage in ("score", "detect")}
+    sent = metrics.SENT.labels("score")
+
     async def reject(stage: str, reason: str, payload: bytes, topic: str) -> None:
         metrics.DEADLETTERED.labels(stage).inc()
         log.warning("dead-lettered a record from %s: %s", topic, reason)
@@ -180,7 +183,7 @@ def create_app(settings: Settings, config: SadaConfig) -> faust.App:
 
     async def parse(model: type[Record], stage: str, event: faust.EventT) -> Any | None:
         """The event's record, or None after dead-lettering what does not parse."""
-        metrics.RECEIVED.labels(stage).inc()
+        received[stage].inc()
         try:
             return model.from_bytes(event.value)
         except ValidationError as exc:
@@ -208,7 +211,7 @@ def create_app(settings: Settings, config: SadaConfig) -> faust.App:
                         value=record.to_bytes(),
                         headers={ORIGIN_HEADER: origin},
                     )
-                    metrics.SENT.labels("score").inc()
+                sent.inc(len(records))
 
     @app.agent(scored, concurrency=1)
     async def detect_spikes(stream: Any) -> None:

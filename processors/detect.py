@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Literal, NamedTuple
 
 from core.config import DetectionConfig
@@ -82,7 +83,7 @@ def observation(record: ScoredMention) -> Observation:
     """What the detector needs from a scored mention (terms: words of 3+ letters that say
     something: neither the brand's own words nor function words)."""
     mention = record.mention
-    brand_words = {w for term in record.matched_terms for w in tokenize(normalize(term))}
+    brand_words = _words_of(tuple(record.matched_terms))
     words = dict.fromkeys(
         w for w in tokenize(record.text_normalized)
         if len(w) >= 3 and w not in _STOPWORDS and w not in brand_words
@@ -100,6 +101,12 @@ def observation(record: ScoredMention) -> Observation:
         reach=mention.author.followers or 0,
         terms=tuple(words)[:_MAX_TERMS],
     )
+
+
+@lru_cache(maxsize=65536)
+def _words_of(terms: tuple[str, ...]) -> frozenset[str]:
+    """The words of a brand's matched terms; few distinct tuples, met on every mention."""
+    return frozenset(w for term in terms for w in tokenize(normalize(term)))
 
 
 def _decay(seconds: float, half_life_seconds: float) -> float:
