@@ -83,6 +83,30 @@ def _changelog_counts(settings: Settings) -> Counts:
         consumer.close()
 
 
+def _kill_midway(
+    settings: Settings, mentions: list[Mention], worker: subprocess.Popen[bytes], busy_from: int
+) -> int:
+    """Produce `mentions` in small paced chunks and SIGKILL `worker` once it has sent 40 scored
+    records past `busy_from`, while the rest is still arriving (a batch of the whole rest would
+    be done before a poll could see the worker busy); the scored end offset at the kill."""
+    emitter = KafkaEmitter(settings)
+    killed_at = None
+    try:
+        for start in range(0, len(mentions), 10):
+            for mention in mentions[start : start + 10]:
+                emitter.mention("synthetic", mention)
+            emitter.flush()
+            if killed_at is None and end_offsets(settings, topics.SCORED) >= busy_from + 40:
+                worker.kill()  # SIGKILL: no shutdown, no last commit, buffers lost
+                worker.wait()
+                killed_at = end_offsets(settings, topics.SCORED)
+            time.sleep(0.05)
+    finally:
+        emitter.close()
+    assert killed_at is not None, "the worker was never seen busy with the rest of the stream"
+    return killed_at
+
+
 def _produce(settings: Settings, mentions: list[Mention]) -> None:
     emitter = KafkaEmitter(settings)
     try:
@@ -114,15 +138,7 @@ def test_a_killed_worker_recovers_exact_counts_and_one_alert(
             eventually(lambda: bool(receiver.received), timeout=45, what="the crisis alert")
             sent_before = end_offsets(settings, topics.SCORED)
 
-            _produce(settings, mentions[split:])
-            eventually(
-                lambda: end_offsets(settings, topics.SCORED) >= sent_before + 40,
-                timeout=20,
-                what="the worker to be busy with the rest of the stream",
-            )
-            workers[0].kill()  # SIGKILL: no shutdown, no last commit, buffers lost
-            workers[0].wait()
-            killed_at = end_offsets(settings, topics.SCORED)
+            killed_at = _kill_midway(settings, mentions[split:], workers[0], sent_before)
             assert killed_at < scored_records, "killed too late: the stream was already done"
 
             restarted: list[subprocess.Popen[bytes]] = []
