@@ -54,12 +54,13 @@ def process_each(
 
 
 def _records(
-    mention: Mention, matches: list[BrandMatch], deduper: Deduper, sentiment: Sentiment | None
+    mention: Mention, matches: list[BrandMatch], deduper: Deduper, whole: Sentiment | None
 ) -> list[ScoredMention]:
+    """The records of a mention that hit: `whole` is the post's sentiment when one brand hit."""
     duplicate_of = deduper.check(mention.uid, mention.text, mention.created_at)
     language = detect_language(mention.text)
     text_normalized = normalize(mention.text)
-    sentiments = [sentiment] if sentiment else _by_brand(mention.text, matches)
+    sentiments = [whole] if whole else _by_brand(mention.text, matches)
     return [
         ScoredMention(
             mention=mention,
