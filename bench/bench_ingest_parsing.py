@@ -51,15 +51,15 @@ def pages() -> dict[str, bytes]:
         "mastodon": _grow_json(OWN_FIXTURES["mastodon"][0], 40, lambda d: d),
         "hackernews": _grow_json(OWN_FIXTURES["hackernews"][0], 100, lambda d: d["hits"]),
         "rss": _grow_xml("rss_google_news_ar.xml", 100),
-        "reddit": _grow_json(OWN_FIXTURES["reddit"][0], 100,
-                             lambda d: d["data"]["children"]),
+        "reddit": _grow_json(OWN_FIXTURES["reddit"][0], 100, lambda d: d["data"]["children"]),
         "gdelt": _grow_json(OWN_FIXTURES["gdelt"][0], 250, lambda d: d["articles"]),
         "push": _grow_json(OWN_FIXTURES["push"][0], 1000, lambda d: d),
     }
 
 
-def measure(parse: Callable[[bytes], Sequence[object]], page: bytes,
-            seconds: float) -> tuple[float, float]:
+def measure(
+    parse: Callable[[bytes], Sequence[object]], page: bytes, seconds: float
+) -> tuple[float, float]:
     """(mentions per second, megabytes per second) of `parse` over `page`."""
     mentions = rounds = 0
     start = time.perf_counter()

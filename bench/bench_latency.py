@@ -5,7 +5,9 @@ quiet history (so the detector's warm-up is over), then background mentions of o
 flow at `--rate` per second (loopback only, bounded by `--seconds`) while, every so often, one
 probe brand gets a burst of complaints. Latency is from the burst entering Kafka (the time
 just before it is produced: an upper bound, the producer's linger included) to the alert
-being readable on the alerts topic; p50 and p99 over the probes are printed. Then, on one
+being readable on the alerts topic; p50 and p99 over the probes are printed. Each rate runs
+with each layout: `all` (each worker runs both stages) and `split` (score and detect stages
+in workers of their own, `sada process --stage`). Then, on one
 core without Kafka, the detect agent's own work per record (parse, per-minute counts update,
 detector, both table values JSON-encoded as for their changelogs) across 10,000 brands.
 """
@@ -33,7 +35,7 @@ from core.config import DetectionConfig, Settings
 from core.events import Author, Mention, ScoredMention, Sentiment, make_uid
 from ingest import synthetic
 from processors import detect
-from processors.app import EventTimeWindow, applied, counted, marked
+from processors.app import EventTimeWindow, Stage, applied, counted, marked
 from processors.detect_state import BrandState
 from sada import services
 from sada.topics import delete_namespace, ensure_topics, lag
@@ -82,9 +84,21 @@ def _send(producer: Producer, raw: str, mentions: list[Mention]) -> None:
     producer.poll(0)
 
 
-def _caught_up(settings: Settings) -> bool:
-    group = settings.group("processors")
-    return lag(settings, group, topics.RAW) == 0 and lag(settings, group, topics.SCORED) == 0
+def _stages(layout: str) -> list[Stage]:
+    return ["all"] if layout == "all" else ["score", "detect"]
+
+
+def _lags(settings: Settings, layout: str) -> list[int]:
+    """Raw and scored records the layout's workers have not committed yet."""
+    stages = _stages(layout)
+    return [
+        lag(settings, settings.processor_group(stages[0]), topics.RAW),
+        lag(settings, settings.processor_group(stages[-1]), topics.SCORED),
+    ]
+
+
+def _caught_up(settings: Settings, layout: str) -> bool:
+    return not any(_lags(settings, layout))
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -130,7 +144,13 @@ class AlertWatcher(threading.Thread):
 
 
 def latency(
-    settings: Settings, *, rate: float, seconds: float, probes: int, workers: int = 1
+    settings: Settings,
+    *,
+    rate: float,
+    seconds: float,
+    probes: int,
+    workers: int = 1,
+    layout: str = "all",
 ) -> None:
     rng = random.Random(1)
     work = Path(tempfile.mkdtemp(prefix="sada-bench-latency-"))
@@ -153,10 +173,12 @@ def latency(
         }
     )
     procs = []
-    for index in range(workers):  # each worker its own cache and log dir; one consumer group
-        own = work / f"worker{index}"
-        own.mkdir()
-        procs.append(spawn("process", settings.model_copy(update={"cache_dir": own}), own))
+    for stage in _stages(layout):
+        for index in range(workers):  # each worker its own cache and log dir
+            own = work / f"{stage}{index}"
+            own.mkdir()
+            own_settings = settings.model_copy(update={"cache_dir": own})
+            procs.append(spawn("process", own_settings, own, "--stage", stage))
     try:
         # A day of quiet history for each probe brand: one mention every 20 minutes.
         now = datetime.now(UTC)
@@ -172,7 +194,7 @@ def latency(
         )
         producer.flush()
         began = time.monotonic()
-        _wait(lambda: _caught_up(settings), 300, "the worker to learn the probes' history")
+        _wait(lambda: _caught_up(settings, layout), 300, "the worker to learn the probes' history")
         print(f"history: {len(history)} mentions learned in {time.monotonic() - began:.1f}s")
 
         watcher = AlertWatcher(settings)
@@ -202,9 +224,7 @@ def latency(
         producer.flush()
         load_seconds = time.monotonic() - start
         cpu = (sum(_cpu_seconds(proc.pid) for proc in procs) - cpu_before) / load_seconds
-        backlog = [
-            lag(settings, settings.group("processors"), t) for t in (topics.RAW, topics.SCORED)
-        ]
+        backlog = _lags(settings, layout)
         _wait(
             lambda: len(watcher.seen) >= len(bursts) or time.monotonic() - start > seconds + 15,
             30,
@@ -219,7 +239,7 @@ def latency(
     delays = sorted(watcher.seen[b] - t for b, t in bursts.items() if b in watcher.seen)
     print(
         f"background: {sent} mentions in {load_seconds:.1f}s ({sent / load_seconds:,.0f}/s); "
-        f"{workers} worker(s) used {cpu:.0%} of a core; records not yet committed when the load "
+        f"{len(procs)} worker(s) used {cpu:.0%} of a core; records not yet committed when the load "
         f"stopped: {backlog[0]} raw, {backlog[1]} scored"
     )
     print(
@@ -293,14 +313,31 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=float, default=30.0, help="length of the load")
     parser.add_argument("--probes", type=int, default=60, help="bursts (one brand each)")
-    parser.add_argument("--workers", type=int, default=1, help="`sada process` workers")
+    parser.add_argument(
+        "--layout",
+        nargs="+",
+        choices=["all", "split"],
+        default=["all", "split"],
+        help="all: workers run both stages; split: a score and a detect worker; one run each",
+    )
+    parser.add_argument("--workers", type=int, default=1, help="`sada process` workers per stage")
     args = parser.parse_args()
     settings = Settings.from_env()
     if not services.kafka_reachable(settings.kafka_bootstrap):
         services.up(settings)
-    for rate in args.rate:
-        print(f"--- {rate:,.0f} mentions/s background, {args.workers} worker(s)")
-        latency(settings, rate=rate, seconds=args.seconds, probes=args.probes, workers=args.workers)
+    for layout in args.layout:
+        for rate in args.rate:
+            print(
+                f"--- {rate:,.0f} mentions/s background, layout {layout}, {args.workers} per stage"
+            )
+            latency(
+                settings,
+                rate=rate,
+                seconds=args.seconds,
+                probes=args.probes,
+                workers=args.workers,
+                layout=layout,
+            )
     print(
         f"detect agent work (parse, counts, detector, JSON state): "
         f"{agent_throughput():,.0f} mentions/s on one core across 10,000 brands"

@@ -232,6 +232,16 @@ class Settings(Strict):
         """Kafka consumer group of a stage (the Faust app id for `processors`)."""
         return f"{self.namespace}-{stage}"
 
+    def processor_group(self, stage: str) -> str:
+        """Faust app id, and consumer group, of the processor workers running `stage` (all,
+        score or detect; see `sada process --stage`).
+
+        The detect stage keeps the id of the whole app, so its tables (named after the app) are
+        the same whether the stages run in one worker or apart; the score stage alone has its
+        own, so that it is never assigned the scored topic it does not read.
+        """
+        return self.group("processors-score" if stage == "score" else "processors")
+
     @property
     def mentions_index(self) -> str:
         return f"{self.namespace}-mentions"

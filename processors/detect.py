@@ -85,7 +85,8 @@ def observation(record: ScoredMention) -> Observation:
     mention = record.mention
     brand_words = _words_of(tuple(record.matched_terms))
     words = dict.fromkeys(
-        w for w in tokenize(record.text_normalized)
+        w
+        for w in tokenize(record.text_normalized)
         if len(w) >= 3 and w not in _STOPWORDS and w not in brand_words
     )
     return Observation(

@@ -60,16 +60,19 @@ def lag(settings: Settings, group: str, topic: topics.Topic) -> int:
         admin.close()
 
 
-def backlog(settings: Settings) -> int:
-    """Records some stage has not finished yet: zero when the whole pipeline has caught up."""
+def backlog(settings: Settings, *, split: bool = False) -> int:
+    """Records some stage has not finished yet: zero when the whole pipeline has caught up.
+
+    `split`: the processors run as separate score and detect workers (`sada process --stage`).
+    """
     consumers = [
-        ("processors", topics.RAW),
-        ("processors", topics.SCORED),
-        ("index-mentions", topics.SCORED),
-        ("index-alerts", topics.ALERTS),
-        ("notify", topics.ALERTS),
+        (settings.processor_group("score" if split else "all"), topics.RAW),
+        (settings.processor_group("detect"), topics.SCORED),
+        (settings.group("index-mentions"), topics.SCORED),
+        (settings.group("index-alerts"), topics.ALERTS),
+        (settings.group("notify"), topics.ALERTS),
     ]
-    return sum(lag(settings, settings.group(stage), topic) for stage, topic in consumers)
+    return sum(lag(settings, group, topic) for group, topic in consumers)
 
 
 def delete_namespace(settings: Settings, timeout_seconds: float = 60.0) -> None:

@@ -52,8 +52,9 @@ async def run_sinks(settings: Settings, config: SadaConfig) -> None:
     await asyncio.gather(*(r.run() for r in runners))
 
 
-def spawn(stage: str, settings: Settings, log_dir: Path) -> subprocess.Popen[bytes]:
-    """Start `python -m sada <stage>` as its own process with these settings, logging to a file."""
+def spawn(stage: str, settings: Settings, log_dir: Path, *options: str) -> subprocess.Popen[bytes]:
+    """Start `python -m sada <stage> [options]` as its own process with these settings, logging
+    to a file."""
     env = {
         **os.environ,
         "SADA_NAMESPACE": settings.namespace,
@@ -62,9 +63,13 @@ def spawn(stage: str, settings: Settings, log_dir: Path) -> subprocess.Popen[byt
         "SADA_ES_URL": settings.es_url,
         "SADA_CACHE_DIR": str(settings.cache_dir),
     }
-    log = (log_dir / f"{stage}.log").open("ab")
+    name = "-".join([stage, *(option.lstrip("-") for option in options)])
+    log = (log_dir / f"{name}.log").open("ab")
     return subprocess.Popen(
-        [sys.executable, "-m", "sada", stage], env=env, stdout=log, stderr=subprocess.STDOUT
+        [sys.executable, "-m", "sada", stage, *options],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
 
 

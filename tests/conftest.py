@@ -70,12 +70,17 @@ def eventually(
 
 
 @contextlib.contextmanager
-def pipeline_workers(settings: Settings, log_dir: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """The processors and sinks as real processes (`python -m sada process|sinks`)."""
+def pipeline_workers(
+    settings: Settings, log_dir: Path, *, split: bool = False
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """The processors and sinks as real processes (`python -m sada process|sinks`); with
+    `split`, the processors' score and detect stages each in a process of its own."""
     from sada.workers import spawn, stop
 
     settings = settings.model_copy(update={"cache_dir": log_dir / "cache"})
-    procs = [spawn(stage, settings, log_dir) for stage in ("process", "sinks")]
+    processors = [("--stage", "score"), ("--stage", "detect")] if split else [()]
+    procs = [spawn("process", settings, log_dir, *options) for options in processors]
+    procs.append(spawn("sinks", settings, log_dir))
     try:
         yield procs
     finally:

@@ -1,7 +1,8 @@
 """The whole pipeline on the real local Kafka and Elasticsearch, with a real webhook receiver.
 
 Replays 2,000 mentions with a planted spike and one malformed line through `sada process` and
-`sada sinks` (real processes), then replays the same file again.
+`sada sinks` (real processes), then replays the same file again: once with one processor worker
+running both stages, once with the score and detect stages in workers of their own.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
 from core import topics
@@ -61,8 +63,8 @@ def _count(settings: Settings) -> int:
     return int(response.json()["count"]) if response.status_code == 200 else -1
 
 
-def _drained(settings: Settings) -> bool:
-    return backlog(settings) == 0
+def _drained(settings: Settings, split: bool) -> bool:
+    return backlog(settings, split=split) == 0
 
 
 def _dead_letters(settings: Settings) -> list[dict[str, str]]:
@@ -78,7 +80,10 @@ def _dead_letters(settings: Settings) -> list[dict[str, str]]:
         consumer.close()
 
 
-def test_replay_through_the_whole_pipeline(settings: Settings, tmp_path: Path) -> None:
+@pytest.mark.parametrize("split", [False, True], ids=["one-worker", "split-stages"])
+def test_replay_through_the_whole_pipeline(
+    settings: Settings, tmp_path: Path, split: bool
+) -> None:
     with Receiver() as receiver:
         settings = settings.model_copy(
             update={"config_path": config_with_webhook(receiver.url, tmp_path / "config.yaml")}
@@ -86,11 +91,11 @@ def test_replay_through_the_whole_pipeline(settings: Settings, tmp_path: Path) -
         path, expected_docs, crisis_uids = _replay_file(tmp_path / "mentions.jsonl")
         assert len(crisis_uids) > 200  # the planted spike is really in the file
         ensure_topics(settings)
-        with pipeline_workers(settings, tmp_path) as workers:
+        with pipeline_workers(settings, tmp_path, split=split) as workers:
             _produce_raw(settings, GARBAGE)  # not even a Mention: the processors refuse it
             _replay(settings, path)
             eventually(
-                lambda: _count(settings) == expected_docs and _drained(settings),
+                lambda: _count(settings) == expected_docs and _drained(settings, split),
                 what=f"{expected_docs} documents indexed and every stage caught up",
             )
             eventually(lambda: len(receiver.received) >= 1, timeout=30, what="the alert")
@@ -139,7 +144,7 @@ def test_replay_through_the_whole_pipeline(settings: Settings, tmp_path: Path) -
 
             # Replaying the same file adds no documents.
             _replay(settings, path)
-            eventually(lambda: _drained(settings), what="the replay to drain")
+            eventually(lambda: _drained(settings, split), what="the replay to drain")
             assert _count(settings) == expected_docs
             assert receiver.received == received  # the replayed spike is no new incident
             assert all(worker.poll() is None for worker in workers)

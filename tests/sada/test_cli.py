@@ -94,3 +94,9 @@ def test_ingest_runs_the_clients_file_sources(tmp_path: Path) -> None:
     result = runner.invoke(app, ["ingest", "--dry-run"], env={"SADA_CONFIG": str(path)})
     assert result.exit_code == 0, result.output
     assert "fake: 3 mentions, 0 dead-lettered" in result.output
+
+
+def test_an_unknown_processor_stage_names_the_choices() -> None:
+    result = runner.invoke(app, ["process", "--stage", "sentiment"])
+    assert result.exit_code == 2
+    assert "--stage must be all, score or detect, not 'sentiment'" in result.output
