@@ -107,6 +107,14 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _peak_memory_mb(pid: int) -> float:
+    """Largest resident set a process has had, from /proc (VmHWM)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def _wait(check: object, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not check():  # type: ignore[operator]
@@ -224,6 +232,7 @@ def latency(
         producer.flush()
         load_seconds = time.monotonic() - start
         cpu = (sum(_cpu_seconds(proc.pid) for proc in procs) - cpu_before) / load_seconds
+        memory = ", ".join(f"{_peak_memory_mb(proc.pid):.0f}" for proc in procs)
         backlog = _lags(settings, layout)
         _wait(
             lambda: len(watcher.seen) >= len(bursts) or time.monotonic() - start > seconds + 15,
@@ -239,7 +248,8 @@ def latency(
     delays = sorted(watcher.seen[b] - t for b, t in bursts.items() if b in watcher.seen)
     print(
         f"background: {sent} mentions in {load_seconds:.1f}s ({sent / load_seconds:,.0f}/s); "
-        f"{len(procs)} worker(s) used {cpu:.0%} of a core; records not yet committed when the load "
+        f"{len(procs)} worker(s) used {cpu:.0%} of a core, peak memory {memory} MB; "
+        "records not yet committed when the load "
         f"stopped: {backlog[0]} raw, {backlog[1]} scored"
     )
     print(
