@@ -199,6 +199,12 @@ class Settings(Strict):
     metrics_port: int = Field(
         default=0, ge=0, description="SADA_METRICS_PORT: /metrics, /healthz, /readyz (0: off)."
     )
+    sentiment_model_dir: Path | None = Field(
+        default=None,
+        description="SADA_SENTIMENT_MODEL_DIR: a local transformer model directory "
+        "(save_pretrained) to score sentiment with instead of the shipped model; needs the "
+        "`transformer` extra.",
+    )
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -212,6 +218,7 @@ class Settings(Strict):
                 "cache_dir",
                 "state_dir",
                 "metrics_port",
+                "sentiment_model_dir",
             )
             if f"SADA_{name.upper()}" in env
         }

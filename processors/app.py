@@ -38,6 +38,7 @@ from processors.dedupe import Deduper
 from processors.detect_state import BrandState
 from processors.match import build_matcher
 from processors.pipeline import process_each
+from processors.sentiment import load_scorer
 
 log = logging.getLogger(__name__)
 
@@ -212,6 +213,7 @@ def create_app(settings: Settings, config: SadaConfig, stage: Stage = "all") -> 
 
     if stage in ("all", "score"):
         matcher = build_matcher(config)
+        model = load_scorer(settings.sentiment_model_dir)
         deduper = Deduper()  # per worker: near-duplicates across partitions are linked only
         # when one worker owns them (see README, Operations)
         sent = metrics.SENT.labels("score")
@@ -223,7 +225,8 @@ def create_app(settings: Settings, config: SadaConfig, stage: Stage = "all") -> 
             async for events in stream.take_events(SCORE_BATCH, within=SCORE_WAIT):
                 parsed = [(event, await parse(Mention, "score", event)) for event in events]
                 valid = [(event, mention) for event, mention in parsed if mention is not None]
-                results = process_each([mention for _, mention in valid], matcher, deduper)
+                mentions = [mention for _, mention in valid]
+                results = process_each(mentions, matcher, deduper, model)
                 for (event, _), records in zip(valid, results, strict=True):
                     if isinstance(records, Exception):
                         reason = f"scoring failed: {records!r}"

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -26,6 +27,15 @@ from processors.normalize import normalize
 MODEL_ID = "sada-linear-v1"
 MODEL_PATH = Path(__file__).parent / "model" / "sentiment.npz"
 LABELS = ("negative", "neutral", "positive")
+
+
+class Scorer(Protocol):
+    """A sentiment backend: the shipped linear model, or a transformer the user brings."""
+
+    @property
+    def model_id(self) -> str: ...
+
+    def score(self, texts: Sequence[str]) -> list[Sentiment]: ...
 
 
 @dataclass(frozen=True)
@@ -85,6 +95,17 @@ class LinearModel:
             return np.zeros((0, 3))
         return softmax(self.logits(extract(texts, bits=self.bits)) / self.temperature)
 
+    def score(self, texts: Sequence[str]) -> list[Sentiment]:
+        """Score a batch of texts; one call per batch is what makes the model fast."""
+        probabilities = self.probabilities(texts)
+        best = probabilities.argmax(axis=1)
+        confidence = probabilities[np.arange(len(best)), best].round(4).tolist()
+        # Values are valid by construction; skipping validation keeps the per-text cost low.
+        return [
+            Sentiment.model_construct(label=LABELS[b], probability=p, model=self.model_id)
+            for b, p in zip(best.tolist(), confidence, strict=True)
+        ]
+
 
 def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
@@ -97,17 +118,19 @@ def default_model() -> LinearModel:
     return LinearModel.load()
 
 
-def score(texts: Sequence[str], *, model: LinearModel | None = None) -> list[Sentiment]:
-    """Score a batch of texts; one call per batch is what makes the model fast."""
-    model = model or default_model()
-    probabilities = model.probabilities(texts)
-    best = probabilities.argmax(axis=1)
-    confidence = probabilities[np.arange(len(best)), best].round(4).tolist()
-    # Values are valid by construction; skipping validation keeps the per-text cost low.
-    return [
-        Sentiment.model_construct(label=LABELS[b], probability=p, model=model.model_id)
-        for b, p in zip(best.tolist(), confidence, strict=True)
-    ]
+def load_scorer(model_dir: Path | None = None) -> Scorer:
+    """The transformer in `model_dir` when one is given (the optional backend), else the
+    shipped model."""
+    if model_dir is None:
+        return default_model()
+    from processors.sentiment_transformer import TransformerScorer
+
+    return TransformerScorer(model_dir)
+
+
+def score(texts: Sequence[str], *, model: Scorer | None = None) -> list[Sentiment]:
+    """Score a batch of texts with `model`, the shipped model by default."""
+    return (model or default_model()).score(texts)
 
 
 # Brand-directed polarity ---------------------------------------------------------------------
@@ -130,7 +153,7 @@ def score_for_brand(
     terms: Sequence[str],
     *,
     others: Sequence[str] = (),
-    model: LinearModel | None = None,
+    model: Scorer | None = None,
 ) -> Sentiment:
     """Polarity of `text` towards the brand named by `terms` (other brands' terms in `others`).
 
@@ -139,7 +162,6 @@ def score_for_brand(
     is a switch ("I left Samsung for Apple, best decision"), the brand given up gets the
     opposite polarity of the rest. Without the brand's terms in the text the post is scored whole.
     """
-    model = model or default_model()
     clean = normalize(text)
     mine, theirs = _term_pattern(terms), _term_pattern(others)
     if mine is None or not mine.search(clean):

@@ -76,7 +76,8 @@ def render(model: type[BaseModel]) -> str:
     rows = ["| field | type | default | description |", "|---|---|---|---|"]
     for name, info in model.model_fields.items():
         description = (info.description or "").replace("|", "/")
-        rows.append(f"| `{name}` | `{_type(info.annotation)}` | {_default(info)} | {description} |")
+        kind = _type(info.annotation).replace("|", "\\|")  # a bare | would end the cell
+        rows.append(f"| `{name}` | `{kind}` | {_default(info)} | {description} |")
     return "\n".join(rows)
 
 

@@ -11,9 +11,10 @@ from itertools import islice
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 
-from processors.sentiment import LABELS, MODEL_PATH, LinearModel, score
+from processors.sentiment import LABELS, MODEL_PATH, LinearModel, Scorer, load_scorer, score
 from processors.sentiment_data import (
     HOLDOUT_PERCENT,
     REPORT,
@@ -32,6 +33,23 @@ app = typer.Typer(help="Train, evaluate and run the sentiment model.", no_args_i
 ModelOption = Annotated[
     Path, typer.Option("--model", help="Model artifact (.npz); defaults to the shipped one.")
 ]
+ModelDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--model-dir",
+        help="A local transformer model directory (the optional backend, as "
+        "SADA_SENTIMENT_MODEL_DIR) instead of the linear model.",
+    ),
+]
+
+
+def _scorer(model_path: Path, model_dir: Path | None) -> Scorer:
+    """The backend the options name; a clear error, not a traceback, when it cannot load."""
+    try:
+        return load_scorer(model_dir) if model_dir else LinearModel.load(model_path)
+    except (FileNotFoundError, ImportError) as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=2) from exc
 
 
 @app.command()
@@ -62,12 +80,13 @@ def evaluate(
         Path, typer.Option(exists=True, help="UMSAB-format folders and/or sentiment CSVs.")
     ],
     model_path: ModelOption = MODEL_PATH,
+    model_dir: ModelDirOption = None,
     heldout: Annotated[
         bool, typer.Option(help="Keep only the CSV rows that training held out for reporting.")
     ] = False,
 ) -> None:
     """Print macro-F1 and per-class F1 per set, and F-PN per dialect for CSVs that have one."""
-    model = LinearModel.load(model_path)
+    model = _scorer(model_path, model_dir)
     found = False
     for name, examples, is_csv in find_eval_sets(data):
         if heldout and is_csv:
@@ -84,9 +103,10 @@ def _held_out(example: Example) -> bool:
     return split_of(example.text, report_percent=HOLDOUT_PERCENT, dev_percent=0) == REPORT
 
 
-def report_lines(model: LinearModel, title: str, examples: Sequence[Example]) -> Iterator[str]:
+def report_lines(model: Scorer, title: str, examples: Sequence[Example]) -> Iterator[str]:
     """Macro-F1 and per-class F1 of each group (language or dialect), then their average."""
-    predicted = model.probabilities([e.text for e in examples]).argmax(axis=1)
+    labels = [s.label for s in model.score([e.text for e in examples])]
+    predicted = np.array([LABELS.index(label) for label in labels], dtype=np.int64)
     groups: dict[str, list[int]] = defaultdict(list)
     for index, example in enumerate(examples):
         groups[example.group].append(index)
@@ -108,10 +128,11 @@ def report_lines(model: LinearModel, title: str, examples: Sequence[Example]) ->
 @app.command(name="score")
 def score_command(
     model_path: ModelOption = MODEL_PATH,
+    model_dir: ModelDirOption = None,
     batch: Annotated[int, typer.Option(min=1, help="Texts scored per model call.")] = 1000,
 ) -> None:
     """Read one text per line (or JSONL with a `text` field) on stdin; write one JSON per line."""
-    model = LinearModel.load(model_path)
+    model = _scorer(model_path, model_dir)
     if isinstance(sys.stdin, io.TextIOWrapper):  # bad bytes become U+FFFD, not a crash mid-file
         sys.stdin.reconfigure(errors="replace")
     lines = (line.rstrip("\r\n") for line in sys.stdin)

@@ -78,6 +78,12 @@ def test_settings_come_from_the_environment() -> None:
     )
     assert settings.group("notify") == "prod-notify"
     assert settings.mentions_index == "prod-mentions"
+    assert settings.sentiment_model_dir is None  # the shipped model
+
+
+def test_a_transformer_model_directory_comes_from_the_environment() -> None:
+    settings = Settings.from_env({"SADA_SENTIMENT_MODEL_DIR": "/models/xlm-t"})
+    assert settings.sentiment_model_dir == Path("/models/xlm-t")
 
 
 def test_a_bad_environment_variable_is_named() -> None:

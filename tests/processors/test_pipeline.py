@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from core.config import SadaConfig
-from core.events import Author, Mention, make_uid
+from core.events import Author, Mention, Sentiment, make_uid
 from processors.dedupe import Deduper
 from processors.match import build_matcher
 from processors.pipeline import process, process_batch, process_each
@@ -88,3 +89,31 @@ def test_a_failing_mention_gets_its_error_and_the_rest_of_its_batch_is_scored() 
     results = process_each(mentions, build_matcher(CONFIG), _FailsOn())
     assert isinstance(results[-1], ValueError)
     assert results[:-1] == process_batch(mentions[:-1], build_matcher(CONFIG), Deduper())
+
+
+class _Backend:
+    """A sentiment backend of the user's (as `processors.sentiment.Scorer`): it calls every
+    text it is given negative, and records them, so the test sees what reached it."""
+
+    model_id = "my-backend"
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def score(self, texts: Sequence[str]) -> list[Sentiment]:
+        self.seen += texts
+        return [Sentiment(label="negative", probability=0.9, model=self.model_id) for _ in texts]
+
+
+def test_the_configured_backend_scores_whole_posts_and_each_brands_part() -> None:
+    backend = _Backend()
+    single = _mention("Samsung is great", 1)
+    both = _mention("I love Samsung, but Apple broke my heart", 2)
+    results = process_each([single, both], build_matcher(CONFIG), Deduper(), backend)
+    records = [record for result in results if isinstance(result, list) for record in result]
+    assert len(records) == 3
+    assert {(r.sentiment.label, r.sentiment.model) for r in records} == {
+        ("negative", "my-backend")
+    }
+    assert backend.seen[0] == "Samsung is great"  # the single-brand post, whole, in the batch
+    assert "apple" not in backend.seen[1] and "apple" in backend.seen[2]  # each brand's part

@@ -58,3 +58,10 @@ def test_eval_csv_prints_f_pn_per_dialect(tmp_path: Path) -> None:
 def test_eval_reports_when_nothing_is_found(tmp_path: Path) -> None:
     result = runner.invoke(app, ["eval", "--data", str(tmp_path)])
     assert result.exit_code == 1
+
+
+def test_a_missing_transformer_directory_is_a_clear_error(tmp_path: Path) -> None:
+    missing = tmp_path / "no-model"
+    result = runner.invoke(app, ["score", "--model-dir", str(missing)], input="hello\n")
+    assert result.exit_code == 2
+    assert f"transformer model directory {missing} not found" in result.output
