@@ -171,24 +171,11 @@ def create_app(settings: Settings, config: SadaConfig, stage: Stage = "all") -> 
     )
 
     @app.task
-    async def steady_producer_buffer() -> None:
-        """Two changes to Faust's queue of pending sends (table writes, two per mention).
-
-        Past 100 queued sends Faust stops delivering records and sends them one event-loop
-        turn each: that capped the detect stage at the arrival rate (measured), so the limit is
-        raised; the queue still drains at every turn. And its flush gives up once 0.1 s pass
-        without a send (one waiting for a full batch), after which offsets would be committed
-        ahead of table writes still queued: here it waits until the queue is empty.
-        """
-        buffer = app.producer.buffer
-        buffer.max_messages = PRODUCER_BUFFER
-        give_up_after_a_pause = buffer.flush_atmost
-
-        async def flush() -> None:
-            while buffer.size:
-                await give_up_after_a_pause(None)  # type: ignore[arg-type]  # as Faust's own
-
-        buffer.flush = flush  # type: ignore[method-assign]
+    async def roomier_producer_buffer() -> None:
+        """Past 100 queued sends (table writes, two per mention), Faust stops delivering records
+        and sends them one event-loop turn each: that capped the detect stage at the arrival
+        rate (measured). The queue still drains at every turn."""
+        app.producer.buffer.max_messages = PRODUCER_BUFFER
 
     raw = _raw_topic(app, settings.topic(topics.RAW), topics.RAW.partitions)
     scored = _raw_topic(app, settings.topic(topics.SCORED), topics.SCORED.partitions)

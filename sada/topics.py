@@ -60,8 +60,8 @@ def lag(settings: Settings, group: str, topic: topics.Topic) -> int:
         admin.close()
 
 
-def backlog(settings: Settings, *, split: bool = False) -> int:
-    """Records some stage has not finished yet: zero when the whole pipeline has caught up.
+def lags(settings: Settings, *, split: bool = False) -> dict[str, int]:
+    """Records each stage has not committed yet, by consumer group and topic.
 
     `split`: the processors run as separate score and detect workers (`sada process --stage`).
     """
@@ -72,7 +72,15 @@ def backlog(settings: Settings, *, split: bool = False) -> int:
         (settings.group("index-alerts"), topics.ALERTS),
         (settings.group("notify"), topics.ALERTS),
     ]
-    return sum(lag(settings, group, topic) for group, topic in consumers)
+    return {
+        f"{group} on {settings.topic(topic)}": lag(settings, group, topic)
+        for group, topic in consumers
+    }
+
+
+def backlog(settings: Settings, *, split: bool = False) -> int:
+    """Records some stage has not finished yet: zero when the whole pipeline has caught up."""
+    return sum(lags(settings, split=split).values())
 
 
 def delete_namespace(settings: Settings, timeout_seconds: float = 60.0) -> None:

@@ -58,15 +58,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def eventually(
-    check: Callable[[], bool], *, timeout: float = 120.0, what: str = "condition"
+    check: Callable[[], bool],
+    *,
+    timeout: float = 120.0,
+    what: str = "condition",
+    state: Callable[[], object] | None = None,
 ) -> None:
-    """Poll `check` until it holds; fail naming `what` after `timeout` seconds."""
+    """Poll `check` until it holds; fail naming `what` (and `state()`, if given, to show where
+    things stood) after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
             return
         time.sleep(0.5)
-    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+    where = f"; {state()}" if state else ""
+    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}{where}")
 
 
 @contextlib.contextmanager

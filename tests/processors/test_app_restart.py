@@ -2,7 +2,8 @@
 
 On the real local Kafka, with `sada process` and `sada sinks` as real processes and a real
 webhook receiver: the synthetic stream runs until the planted crisis has opened its alert, the
-rest is produced and the worker is killed while working through it. The restarted worker
+rest is produced and the worker is killed while working through it (with the stages split,
+both processor workers are: a lost host). The restarted worker
 recovers the per-minute counts and the detector state from their changelogs, redoes the records
 its predecessor had not committed, and ends with counts equal to those computed from the input
 and a single open alert for the crisis.
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from kafka import KafkaConsumer
 
 from core import topics
@@ -30,7 +32,7 @@ from processors.dedupe import Deduper
 from processors.match import build_matcher
 from processors.pipeline import process
 from sada.receiver import Receiver
-from sada.topics import backlog, end_offsets, ensure_topics
+from sada.topics import backlog, end_offsets, ensure_topics, lags
 from sada.workers import spawn, stop
 from tests.conftest import config_with_webhook, eventually, pipeline_workers
 
@@ -84,11 +86,14 @@ def _changelog_counts(settings: Settings) -> Counts:
 
 
 def _kill_midway(
-    settings: Settings, mentions: list[Mention], worker: subprocess.Popen[bytes], busy_from: int
+    settings: Settings,
+    mentions: list[Mention],
+    workers: list[subprocess.Popen[bytes]],
+    busy_from: int,
 ) -> int:
-    """Produce `mentions` in small paced chunks and SIGKILL `worker` once it has sent 40 scored
-    records past `busy_from`, while the rest is still arriving (a batch of the whole rest would
-    be done before a poll could see the worker busy); the scored end offset at the kill."""
+    """Produce `mentions` in small paced chunks and SIGKILL `workers` once they have sent 40
+    scored records past `busy_from`, while the rest is still arriving (a batch of the whole rest
+    would be done before a poll could see them busy); the scored end offset at the kill."""
     emitter = KafkaEmitter(settings)
     killed_at = None
     try:
@@ -97,8 +102,10 @@ def _kill_midway(
                 emitter.mention("synthetic", mention)
             emitter.flush()
             if killed_at is None and end_offsets(settings, topics.SCORED) >= busy_from + 40:
-                worker.kill()  # SIGKILL: no shutdown, no last commit, buffers lost
-                worker.wait()
+                for worker in workers:
+                    worker.kill()  # SIGKILL: no shutdown, no last commit, buffers lost
+                for worker in workers:
+                    worker.wait()
                 killed_at = end_offsets(settings, topics.SCORED)
             time.sleep(0.05)
     finally:
@@ -117,8 +124,9 @@ def _produce(settings: Settings, mentions: list[Mention]) -> None:
         emitter.close()
 
 
+@pytest.mark.parametrize("split", [False, True], ids=["one-worker", "split-stages"])
 def test_a_killed_worker_recovers_exact_counts_and_one_alert(
-    settings: Settings, tmp_path: Path
+    settings: Settings, tmp_path: Path, split: bool
 ) -> None:
     stream = list(synthetic.generate_labelled(synthetic.Config(count=2000, start=START)))
     mentions = [mention for mention, _ in stream]
@@ -127,29 +135,32 @@ def test_a_killed_worker_recovers_exact_counts_and_one_alert(
         for i, (m, brand) in enumerate(stream)
         if brand == "skyline-air" and m.text in synthetic.CRISIS
     )
-    split = first_crisis + 70  # a minute into the crisis: enough to open the alert
+    early = first_crisis + 70  # a minute into the crisis: enough to open the alert
     with Receiver() as receiver:
         config_path = config_with_webhook(receiver.url, tmp_path / "config.yaml")
         settings = settings.model_copy(update={"config_path": config_path})
         expected, scored_records = _expected(mentions, config_path)
         ensure_topics(settings)
-        with pipeline_workers(settings, tmp_path) as workers:
-            _produce(settings, mentions[:split])
+        with pipeline_workers(settings, tmp_path, split=split) as workers:
+            _produce(settings, mentions[:early])
             eventually(lambda: bool(receiver.received), timeout=45, what="the crisis alert")
             sent_before = end_offsets(settings, topics.SCORED)
 
-            killed_at = _kill_midway(settings, mentions[split:], workers[0], sent_before)
+            processors = workers[:-1]  # the last one runs the sinks
+            killed_at = _kill_midway(settings, mentions[early:], processors, sent_before)
             assert killed_at < scored_records, "killed too late: the stream was already done"
 
             restarted: list[subprocess.Popen[bytes]] = []
             began = time.monotonic()
             try:
                 cache = settings.model_copy(update={"cache_dir": tmp_path / "cache"})
-                restarted.append(spawn("process", cache, tmp_path))
+                stages = [("--stage", "score"), ("--stage", "detect")] if split else [()]
+                restarted += [spawn("process", cache, tmp_path, *stage) for stage in stages]
                 eventually(
-                    lambda: backlog(settings) == 0,
+                    lambda: backlog(settings, split=split) == 0,
                     timeout=60,
                     what="the restarted worker and the sinks to catch up",
+                    state=lambda: f"not yet committed: {lags(settings, split=split)}",
                 )
                 recovery = time.monotonic() - began
                 counts = _changelog_counts(settings)
