@@ -16,7 +16,8 @@ it has applied, in the same changelog record as the numbers, and a record at or 
 is skipped. A brand's records reach its scored partition in raw-offset order from each raw
 partition, so everything at or below the mark was applied already, in its own (event-time)
 window too. Faust flushes the producer before committing offsets, so no committed record is
-missing from a changelog. Alerts are sent, and acknowledged, before the detector state that
+missing from a changelog (caveat: its queue of table writes gives up waiting after 0.1 s without
+a send; making it wait for good stalled restarted workers now and then, so it was left as is). Alerts are sent, and acknowledged, before the detector state that
 raised them is written: a crash in between re-sends the same alert (same deterministic id),
 never loses it.
 """
