@@ -35,11 +35,11 @@ from core.config import DetectionConfig, Settings
 from core.events import Author, Mention, ScoredMention, Sentiment, make_uid
 from ingest import synthetic
 from processors import detect
-from processors.app import EventTimeWindow, Stage, applied, counted, marked
+from processors.app import EventTimeWindow, applied, counted, marked
 from processors.detect_state import BrandState
 from sada import services
 from sada.topics import delete_namespace, ensure_topics, lag
-from sada.workers import spawn, stop
+from sada.workers import processor_stages, spawn, stop
 
 COMPLAINT = "{brand} lost my luggage again, terrible service, I want a refund"
 VOCABULARY = sorted({w for texts in synthetic.CHATTER.values() for t in texts for w in t.split()})
@@ -84,13 +84,9 @@ def _send(producer: Producer, raw: str, mentions: list[Mention]) -> None:
     producer.poll(0)
 
 
-def _stages(layout: str) -> list[Stage]:
-    return ["all"] if layout == "all" else ["score", "detect"]
-
-
 def _lags(settings: Settings, layout: str) -> list[int]:
     """Raw and scored records the layout's workers have not committed yet."""
-    stages = _stages(layout)
+    stages = processor_stages(layout == "split")
     return [
         lag(settings, settings.processor_group(stages[0]), topics.RAW),
         lag(settings, settings.processor_group(stages[-1]), topics.SCORED),
@@ -181,7 +177,7 @@ def latency(
         }
     )
     procs = []
-    for stage in _stages(layout):
+    for stage in processor_stages(layout == "split"):
         for index in range(workers):  # each worker its own cache and log dir
             own = work / f"{stage}{index}"
             own.mkdir()

@@ -9,7 +9,7 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast, get_args
 
 import typer
 
@@ -194,16 +194,16 @@ def process(
     import uvloop
     from faust import Worker
 
-    from processors.app import create_app
+    from processors.app import Stage, create_app
 
-    if stage not in ("all", "score", "detect"):
+    if stage not in get_args(Stage):
         raise _fail(f"--stage must be all, score or detect, not {stage!r}")
     settings = _settings()
     config = _load(settings)
     _prepare(settings, lambda: services.kafka_reachable(settings.kafka_bootstrap))
     # Faust spends much of each record in asyncio itself; on uvloop a worker needs ~10% less CPU.
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    faust_app = create_app(settings, config, stage)  # type: ignore[arg-type]
+    faust_app = create_app(settings, config, cast(Stage, stage))
     _quiet_gc()
     worker = Worker(faust_app, loglevel="WARNING", quiet=True)
     worker.spinner = None  # the terminal spinner sets the root logger to DEBUG: 5-8% of a core

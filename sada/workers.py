@@ -52,6 +52,12 @@ async def run_sinks(settings: Settings, config: SadaConfig) -> None:
     await asyncio.gather(*(r.run() for r in runners))
 
 
+def processor_stages(split: bool) -> list[str]:
+    """The `sada process --stage` of each processor worker: one running both stages, or one
+    per stage."""
+    return ["score", "detect"] if split else ["all"]
+
+
 def spawn(stage: str, settings: Settings, log_dir: Path, *options: str) -> subprocess.Popen[bytes]:
     """Start `python -m sada <stage> [options]` as its own process with these settings, logging
     to a file."""

@@ -81,11 +81,10 @@ def pipeline_workers(
 ) -> Iterator[list[subprocess.Popen[bytes]]]:
     """The processors and sinks as real processes (`python -m sada process|sinks`); with
     `split`, the processors' score and detect stages each in a process of its own."""
-    from sada.workers import spawn, stop
+    from sada.workers import processor_stages, spawn, stop
 
     settings = settings.model_copy(update={"cache_dir": log_dir / "cache"})
-    processors = [("--stage", "score"), ("--stage", "detect")] if split else [()]
-    procs = [spawn("process", settings, log_dir, *options) for options in processors]
+    procs = [spawn("process", settings, log_dir, "--stage", s) for s in processor_stages(split)]
     procs.append(spawn("sinks", settings, log_dir))
     try:
         yield procs

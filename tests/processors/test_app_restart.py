@@ -33,7 +33,7 @@ from processors.match import build_matcher
 from processors.pipeline import process
 from sada.receiver import Receiver
 from sada.topics import backlog, end_offsets, ensure_topics, lags
-from sada.workers import spawn, stop
+from sada.workers import processor_stages, spawn, stop
 from tests.conftest import config_with_webhook, eventually, pipeline_workers
 
 START = datetime(2026, 1, 1, 10, tzinfo=UTC)
@@ -154,8 +154,10 @@ def test_a_killed_worker_recovers_exact_counts_and_one_alert(
             began = time.monotonic()
             try:
                 cache = settings.model_copy(update={"cache_dir": tmp_path / "cache"})
-                stages = [("--stage", "score"), ("--stage", "detect")] if split else [()]
-                restarted += [spawn("process", cache, tmp_path, *stage) for stage in stages]
+                restarted += [
+                    spawn("process", cache, tmp_path, "--stage", stage)
+                    for stage in processor_stages(split)
+                ]
                 eventually(
                     lambda: backlog(settings, split=split) == 0,
                     timeout=60,
