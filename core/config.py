@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, mod
 
 from core.topics import Topic
 
+SentimentBackend = Literal["linear", "e5"]
+
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]  # lower-case ids
 
 
@@ -199,12 +201,27 @@ class Settings(Strict):
     metrics_port: int = Field(
         default=0, ge=0, description="SADA_METRICS_PORT: /metrics, /healthz, /readyz (0: off)."
     )
+    sentiment_backend: SentimentBackend = Field(
+        default="linear",
+        description="SADA_SENTIMENT_BACKEND: `linear` (fast: tens of thousands of mentions/s "
+        "per core) or `e5` (more accurate, about 70 mentions/s per core; needs the `e5` extra). "
+        "See processors/model/MODEL_CARD.md.",
+    )
     sentiment_model_dir: Path | None = Field(
         default=None,
         description="SADA_SENTIMENT_MODEL_DIR: a local transformer model directory "
-        "(save_pretrained) to score sentiment with instead of the shipped model; needs the "
+        "(save_pretrained) to score sentiment with instead of the shipped models; needs the "
         "`transformer` extra.",
     )
+
+    @model_validator(mode="after")
+    def _one_sentiment_model(self) -> Settings:
+        if self.sentiment_model_dir is not None and self.sentiment_backend != "linear":
+            raise ValueError(
+                "sentiment_model_dir (your own transformer) and sentiment_backend "
+                f"{self.sentiment_backend!r} both choose the sentiment model; set only one"
+            )
+        return self
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -218,6 +235,7 @@ class Settings(Strict):
                 "cache_dir",
                 "state_dir",
                 "metrics_port",
+                "sentiment_backend",
                 "sentiment_model_dir",
             )
             if f"SADA_{name.upper()}" in env

@@ -24,6 +24,7 @@ never loses it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, Literal
 
@@ -39,7 +40,7 @@ from processors.dedupe import Deduper
 from processors.detect_state import BrandState
 from processors.match import build_matcher
 from processors.pipeline import process_each
-from processors.sentiment import load_scorer
+from processors.sentiment import LinearModel, load_scorer
 
 log = logging.getLogger(__name__)
 
@@ -201,10 +202,13 @@ def create_app(settings: Settings, config: SadaConfig, stage: Stage = "all") -> 
 
     if stage in ("all", "score"):
         matcher = build_matcher(config)
-        model = load_scorer(settings.sentiment_model_dir)
+        model = load_scorer(settings.sentiment_backend, settings.sentiment_model_dir)
         deduper = Deduper()  # per worker: near-duplicates across partitions are linked only
         # when one worker owns them (see README, Operations)
         sent = metrics.SENT.labels("score")
+        # A slow backend (e5, a transformer) takes seconds per batch: it scores in a thread so
+        # the event loop keeps heartbeats, fetches and commits going meanwhile.
+        offload = not isinstance(model, LinearModel)
 
         @app.agent(raw, concurrency=1)
         async def score_mentions(stream: Any) -> None:
@@ -214,7 +218,12 @@ def create_app(settings: Settings, config: SadaConfig, stage: Stage = "all") -> 
                 parsed = [(event, await parse(Mention, "score", event)) for event in events]
                 valid = [(event, mention) for event, mention in parsed if mention is not None]
                 mentions = [mention for _, mention in valid]
-                results = process_each(mentions, matcher, deduper, model)
+                if offload:
+                    results = await asyncio.to_thread(
+                        process_each, mentions, matcher, deduper, model
+                    )
+                else:
+                    results = process_each(mentions, matcher, deduper, model)
                 for (event, _), records in zip(valid, results, strict=True):
                     if isinstance(records, Exception):
                         reason = f"scoring failed: {records!r}"

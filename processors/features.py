@@ -177,12 +177,15 @@ def _script(text: str) -> str:
 
 @dataclass(frozen=True)
 class Features:
-    """A batch as sparse rows: feature `buckets[k]` of document `rows[k]` with weight `values[k]`."""
+    """A batch as sparse rows: feature `buckets[k]` of document `rows[k]` with weight `values[k]`;
+    optionally a dense block (n_docs, d) whose columns follow the hashed buckets (the e5
+    backend's sentence embeddings)."""
 
     rows: np.ndarray
     buckets: np.ndarray
     values: np.ndarray
     n_docs: int
+    dense: np.ndarray | None = None
 
 
 def extract(texts: Sequence[str], *, bits: int = HASH_BITS) -> Features:

@@ -19,6 +19,13 @@ import numpy as np
 from processors.features import HASH_BITS, Features, extract
 from processors.sentiment import MODEL_ID, LinearModel, softmax
 from processors.sentiment_data import DEV, REPORT, TRAIN, Example, load_training_data
+from processors.sentiment_e5 import (
+    E5_MODEL_ID,
+    EMBEDDING_WEIGHT,
+    Encoder,
+    EncoderModel,
+    with_embeddings,
+)
 
 
 @dataclass(frozen=True)
@@ -29,6 +36,7 @@ class TrainConfig:
     iterations: int = 100
     learning_rate: float = 0.05
     l2: float = 2e-6
+    embedding_l2: float = 1e-4  # the e5 backend's dense columns: few, each in every text
     source_weights: dict[str, float] = field(default_factory=lambda: {"tweeteval": 0.5})
 
 
@@ -70,8 +78,12 @@ def fit(
     *,
     log: Callable[[str], None] = lambda _: None,
 ) -> LinearModel:
-    """Minimise weighted cross-entropy + L2 with full-batch Adam."""
-    size = 1 << config.bits
+    """Minimise weighted cross-entropy + L2 with full-batch Adam; a dense block (an embedding,
+    see `with_embeddings`) gets the columns after the hashed buckets, with its own L2."""
+    dense = 0 if features.dense is None else features.dense.shape[1]
+    size = (1 << config.bits) + dense
+    penalty = np.full(size, config.l2, dtype=np.float32)
+    penalty[1 << config.bits :] = config.embedding_l2
     w = np.zeros((3, size), dtype=np.float32)
     b = np.zeros(3)
     m_w, v_w, m_b, v_b = np.zeros_like(w), np.zeros_like(w), np.zeros(3), np.zeros(3)
@@ -91,7 +103,9 @@ def fit(
                 for c in range(3)
             ]
         ).astype(np.float32)
-        grad_w += config.l2 * w
+        if features.dense is not None:
+            grad_w[:, 1 << config.bits :] = residual.T @ features.dense
+        grad_w += penalty * w
         grad_b = residual.sum(axis=0)
         rate = config.learning_rate * (1 - step / (config.iterations + 1)) ** 0.5
         _adam(w, grad_w, m_w, v_w, rate, step)
@@ -128,31 +142,90 @@ def calibrate(model: LinearModel, features: Features, labels: np.ndarray) -> Lin
     )
 
 
+@dataclass(frozen=True)
+class Design:
+    """How texts become model inputs: hashed features, plus an embedding when an encoder is
+    given (its centring is fitted on the training texts, then kept for every other text)."""
+
+    bits: int
+    encoder: Encoder | None = None
+    mean: np.ndarray | None = None
+    scale: float = 1.0
+
+    def fitted(self, embeddings: np.ndarray) -> Design:
+        mean = embeddings.mean(axis=0)
+        spread = float(np.linalg.norm(embeddings - mean, axis=1).mean())
+        return Design(self.bits, self.encoder, mean, EMBEDDING_WEIGHT / spread)
+
+    def features(self, examples: Sequence[Example], embeddings: np.ndarray | None) -> Features:
+        hashed = featurize(examples, bits=self.bits)
+        if embeddings is None or self.mean is None:
+            return hashed
+        return with_embeddings(hashed, embeddings, mean=self.mean, scale=self.scale)
+
+    def model(self, linear: LinearModel) -> LinearModel | EncoderModel:
+        if self.encoder is None or self.mean is None:
+            return LinearModel(linear.weights, linear.bias, linear.temperature, MODEL_ID)
+        model = LinearModel(linear.weights, linear.bias, linear.temperature, E5_MODEL_ID)
+        return EncoderModel(model, self.mean, self.scale, self.encoder)
+
+
+def embed_all(
+    encoder: Encoder | None,
+    examples: Sequence[Example],
+    log: Callable[[str], None],
+    *,
+    chunk: int = 1000,
+) -> np.ndarray | None:
+    """Embeddings of every example (None without an encoder), with progress: this is the
+    slow part of training the e5 backend (~70 texts/s per core)."""
+    if encoder is None:
+        return None
+    parts = []
+    for start in range(0, len(examples), chunk):
+        parts.append(encoder([e.text for e in examples[start : start + chunk]]))
+        log(f"embedded {min(start + chunk, len(examples))}/{len(examples)} texts")
+    return np.concatenate(parts)
+
+
 def train(
-    root: Path, *, config: TrainConfig | None = None, log: Callable[[str], None] = print
-) -> tuple[LinearModel, dict[str, list[Example]]]:
-    """Train on the train split of every source, calibrate on dev; return model and splits."""
+    root: Path,
+    *,
+    config: TrainConfig | None = None,
+    encoder: Encoder | None = None,
+    log: Callable[[str], None] = print,
+) -> tuple[LinearModel | EncoderModel, dict[str, list[Example]]]:
+    """Train on the train split of every source, calibrate on dev; return model and splits.
+
+    With an `encoder`, the e5 backend: its sentence embeddings join the hashed features."""
     config = config or TrainConfig()
     splits = load_training_data(root)
     log(", ".join(f"{name}: {len(rows)} texts" for name, rows in splits.items()))
     train_rows, dev_rows = splits[TRAIN], splits[DEV]
-    features = featurize(train_rows, bits=config.bits)
+    design = Design(config.bits, encoder)
+    vectors = embed_all(encoder, train_rows, log)
+    if vectors is not None:
+        design = design.fitted(vectors)
     labels = np.array([e.label for e in train_rows])
     model = fit(
-        features, labels, sample_weights(train_rows, config.source_weights), config, log=log
+        design.features(train_rows, vectors),
+        labels,
+        sample_weights(train_rows, config.source_weights),
+        config,
+        log=log,
     )
     dev_labels = np.array([e.label for e in dev_rows])
-    model = calibrate(model, featurize(dev_rows, bits=config.bits), dev_labels)
+    dev_features = design.features(dev_rows, embed_all(encoder, dev_rows, log))
+    model = calibrate(model, dev_features, dev_labels)
     log(f"temperature {model.temperature:.3f} (fitted on {len(dev_rows)} dev texts)")
-    return LinearModel(model.weights, model.bias, model.temperature, MODEL_ID), {
-        name: splits[name] for name in (DEV, REPORT)
-    }
+    return design.model(model), {name: splits[name] for name in (DEV, REPORT)}
 
 
 def cross_validate(
     root: Path,
     *,
     config: TrainConfig | None = None,
+    encoder: Encoder | None = None,
     folds: int = 4,
     log: Callable[[str], None] = print,
 ) -> tuple[list[Example], np.ndarray]:
@@ -166,19 +239,25 @@ def cross_validate(
     config = config or TrainConfig()
     splits = load_training_data(root)
     examples = splits[TRAIN] + splits[DEV]
+    vectors = embed_all(encoder, examples, log)
     fold = np.array([(zlib.crc32(e.text.encode("utf-8")) >> 8) % folds for e in examples])
     labels = np.array([e.label for e in examples])
     predicted = np.zeros(len(examples), dtype=np.int64)
     for k in range(folds):
         inside, outside = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
         rows = [examples[i] for i in inside]
+        design = Design(config.bits, encoder)
+        if vectors is not None:
+            design = design.fitted(vectors[inside])
         model = fit(
-            featurize(rows, bits=config.bits),
+            design.features(rows, None if vectors is None else vectors[inside]),
             labels[inside],
             sample_weights(rows, config.source_weights),
             config,
         )
-        held = featurize([examples[i] for i in outside], bits=config.bits)
+        held = design.features(
+            [examples[i] for i in outside], None if vectors is None else vectors[outside]
+        )
         predicted[outside] = model.logits(held).argmax(axis=1)
         log(f"fold {k + 1}/{folds}: {len(inside)} trained, {len(outside)} predicted")
     return examples, predicted

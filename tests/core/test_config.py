@@ -86,6 +86,18 @@ def test_a_transformer_model_directory_comes_from_the_environment() -> None:
     assert settings.sentiment_model_dir == Path("/models/xlm-t")
 
 
+def test_the_e5_backend_is_chosen_from_the_environment() -> None:
+    assert Settings.from_env({"SADA_SENTIMENT_BACKEND": "e5"}).sentiment_backend == "e5"
+    with pytest.raises(ConfigError, match="SADA_SENTIMENT_BACKEND"):
+        Settings.from_env({"SADA_SENTIMENT_BACKEND": "bert"})
+
+
+def test_a_transformer_directory_and_the_e5_backend_are_not_both_chosen() -> None:
+    env = {"SADA_SENTIMENT_BACKEND": "e5", "SADA_SENTIMENT_MODEL_DIR": "/models/xlm-t"}
+    with pytest.raises(ConfigError, match="set only one"):
+        Settings.from_env(env)
+
+
 def test_a_bad_environment_variable_is_named() -> None:
     with pytest.raises(ConfigError, match="SADA_NAMESPACE"):
         Settings.from_env({"SADA_NAMESPACE": "Not Valid!"})

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from processors.sentiment import LABELS
 from processors.sentiment_data import Example
+from processors.sentiment_e5 import E5_MODEL_ID, EncoderModel, embed
 from processors.sentiment_train import (
     TrainConfig,
     calibrate,
@@ -12,6 +15,7 @@ from processors.sentiment_train import (
     featurize,
     fit,
     sample_weights,
+    train,
 )
 
 TEXTS = {
@@ -73,3 +77,34 @@ def test_cross_validation_predicts_every_training_text_once(tmp_path: Path) -> N
     assert len(examples) == len(predicted) > 0
     assert set(predicted.tolist()) <= {0, 1, 2}
     assert not any("val umsab" in e.text for e in examples)  # the report split stays out
+
+
+def test_the_e5_backend_trains_on_real_embeddings_beside_the_hashed_features(
+    tmp_path: Path,
+) -> None:
+    _write_data(tmp_path)
+    config = TrainConfig(bits=12, iterations=60, learning_rate=0.1)
+    model, splits = train(tmp_path, config=config, encoder=embed, log=lambda _: None)
+    assert isinstance(model, EncoderModel) and model.model_id == E5_MODEL_ID
+    assert model.linear.weights.shape == (3, (1 << 12) + 384)
+    assert model.mean.shape == (384,) and model.scale > 0
+    texts = [t for label in (0, 1, 2) for t in TEXTS[label]]
+    predicted = [LABELS.index(s.label) for s in model.score(texts)]
+    assert predicted == [label for label in (0, 1, 2) for _ in TEXTS[label]]
+    assert splits.keys() == {"dev", "report"}
+
+
+def test_cross_validation_embeds_once_and_predicts_with_the_embeddings(tmp_path: Path) -> None:
+    _write_data(tmp_path)
+    seen: list[int] = []
+
+    def counting(texts: Sequence[str]) -> np.ndarray:
+        seen.append(len(texts))
+        return embed(texts)
+
+    config = TrainConfig(bits=12, iterations=20, learning_rate=0.1)
+    examples, predicted = cross_validate(
+        tmp_path, config=config, encoder=counting, folds=2, log=lambda _: None
+    )
+    assert sum(seen) == len(examples) == len(predicted)
+    assert set(predicted.tolist()) <= {0, 1, 2}

@@ -65,3 +65,21 @@ def test_a_missing_transformer_directory_is_a_clear_error(tmp_path: Path) -> Non
     result = runner.invoke(app, ["score", "--model-dir", str(missing)], input="hello\n")
     assert result.exit_code == 2
     assert f"transformer model directory {missing} not found" in result.output
+
+
+def test_score_with_the_e5_backend() -> None:
+    texts = ["worst service ever, still waiting for my refund", "خدمة ممتازة وسريعة"]
+    result = runner.invoke(app, ["score", "--backend", "e5"], input="\n".join(texts))
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(r["label"], r["model"]) for r in records] == [
+        ("negative", "sada-e5-linear-v1"),
+        ("positive", "sada-e5-linear-v1"),
+    ]
+
+
+def test_a_missing_e5_model_file_is_a_clear_error(tmp_path: Path) -> None:
+    missing = tmp_path / "none.npz"
+    result = runner.invoke(app, ["eval", "--backend", "e5", "--model", str(missing), "--data", "."])
+    assert result.exit_code == 2
+    assert "not found" in result.output
