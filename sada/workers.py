@@ -68,7 +68,10 @@ def spawn(stage: str, settings: Settings, log_dir: Path, *options: str) -> subpr
         "SADA_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
         "SADA_ES_URL": settings.es_url,
         "SADA_CACHE_DIR": str(settings.cache_dir),
+        "SADA_SENTIMENT_BACKEND": settings.sentiment_backend,
     }
+    if settings.sentiment_model_dir is not None:
+        env["SADA_SENTIMENT_MODEL_DIR"] = str(settings.sentiment_model_dir)
     name = "-".join([stage, *(option.lstrip("-") for option in options)])
     log = (log_dir / f"{name}.log").open("ab")
     return subprocess.Popen(

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from kafka import KafkaConsumer, KafkaProducer
 
+from core import topics
 from core.config import Settings, load_config
+from core.events import Author, Mention, ScoredMention
 from processors.app import Stage, create_app
+from processors.sentiment_e5 import E5_MODEL_ID
+from sada.topics import ensure_topics
+from sada.workers import spawn, stop
+from tests.conftest import eventually
 
 SAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "sample-config.yaml"
 
@@ -28,3 +36,61 @@ def test_a_stage_runs_its_agents_and_tables_under_its_group(
     assert {name.rsplit(".", 1)[-1] for name in app.agents} == agents
     assert len(app.tables) == tables
     assert app.conf.id == group == settings.processor_group(stage)
+
+
+def test_the_score_stage_scores_with_the_e5_backend_on_kafka(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """SADA_SENTIMENT_BACKEND=e5 reaches a real worker, which scores (in a thread, beside
+    Faust's event loop) what it reads from the raw topic."""
+    settings = settings.model_copy(
+        update={"config_path": SAMPLE, "sentiment_backend": "e5", "cache_dir": tmp_path}
+    )
+    texts = {
+        "Skyline Air lost my luggage again and nobody answers, terrible": "negative",
+        "Thank you Skyline Air, the crew was wonderful and kind": "positive",
+        "عمرو دياب الحفلة كانت تجنن، أحلى ليلة": "positive",
+        "قهوة هاوس الطلب ما وصل والخدمة زفت": "negative",
+    }
+    ensure_topics(settings)
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
+    at = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    for n, text in enumerate(texts):
+        mention = Mention(
+            uid=f"e5-{n}",
+            source="test",
+            source_id=str(n),
+            author=Author(handle="h"),
+            text=text,
+            created_at=at,
+            fetched_at=at,
+        )
+        producer.send(settings.topic(topics.RAW), value=mention.to_bytes()).get(timeout=10)
+    producer.close()
+    consumer = KafkaConsumer(
+        settings.topic(topics.SCORED),
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=1000,
+    )
+    scored: dict[str, ScoredMention] = {}
+    worker = spawn("process", settings, tmp_path, "--stage", "score")
+    try:
+
+        def all_scored() -> bool:
+            for message in consumer:
+                record = ScoredMention.from_bytes(message.value)
+                scored[record.mention.text] = record
+            return len(scored) == len(texts)
+
+        eventually(
+            all_scored,
+            timeout=180,
+            what="the four mentions scored",
+            state=lambda: f"{len(scored)} scored",
+        )
+    finally:
+        stop([worker])
+        consumer.close()
+    assert {text: record.sentiment.label for text, record in scored.items()} == texts
+    assert {record.sentiment.model for record in scored.values()} == {E5_MODEL_ID}
