@@ -7,7 +7,8 @@ Each text becomes a MinHash signature of its character 5-grams (one-permutation 
 densification: one hash per shingle instead of one per shingle and permutation). Signatures are
 cut into bands; two texts sharing any band are candidates, confirmed when the share of equal
 signature slots (an estimate of Jaccard similarity) reaches the threshold. Only mentions inside
-the time window are remembered, and at most `max_entries` of them, so memory stays bounded.
+the time window are remembered, and at most `max_entries` of them, in preallocated arrays, so
+memory stays bounded (about 400 bytes a mention: ~200 MB at the default 500,000).
 """
 
 from __future__ import annotations
@@ -15,24 +16,16 @@ from __future__ import annotations
 import re
 import zlib
 from array import array
-from collections import deque
-from dataclasses import dataclass
 from datetime import datetime
+
+import numpy as np
 
 from processors.normalize import normalize, tokenize
 
 _NOISE = re.compile(r"https?://\S+|www\.\S+")
 _SHINGLE = 5
 _EMPTY = 0xFFFFFFFF
-
-
-@dataclass(frozen=True)
-class _Entry:
-    uid: str
-    first: str
-    at: float
-    signature: array[int]
-    keys: tuple[int, ...]
+_WAYS = 4  # entries a band bucket holds
 
 
 def _content(text: str) -> str:
@@ -70,7 +63,16 @@ def similarity(a: array[int], b: array[int]) -> float:
 
 
 class Deduper:
-    """Remembers recent mentions and links each near-duplicate to its first occurrence."""
+    """Remembers recent mentions and links each near-duplicate to its first occurrence.
+
+    Memory is a few hundred bytes per remembered mention, in flat arrays: a ring of
+    `max_entries` rows (signature, time, uid) and a band table whose buckets hold `_WAYS`
+    entries each, as arrival numbers with a fingerprint of the band key. Nothing is ever deleted
+    from the table: a slot counts while its entry is still in the ring (numbered from the ring's
+    oldest on), so forgetting entries is moving the ring's start. A full bucket gives the slot
+    of its oldest entry to the new one: a campaign of copies keeps its newest copies as
+    candidates, and each of them remembers the first occurrence.
+    """
 
     def __init__(
         self,
@@ -88,15 +90,25 @@ class Deduper:
         self.threshold = threshold
         self.min_chars = min_chars
         self.slots = slots
-        self.rows = slots // bands
+        self.bands = bands
         self.max_entries = max_entries
-        self._entries: deque[_Entry] = deque()
-        self._by_uid: dict[str, _Entry] = {}
-        self._buckets: dict[int, _Entry] = {}
+        # Signature slots are compared for equality only: their low 16 bits are enough.
+        self._signatures = np.zeros((max_entries, slots), dtype=np.uint16)
+        self._at = np.zeros(max_entries)
+        self._uids = [""] * max_entries
+        self._firsts = [""] * max_entries
+        self._by_uid: dict[str, int] = {}
+        buckets = 1 << max(4, (max_entries * bands // _WAYS - 1).bit_length())
+        self._mask = np.uint64(buckets - 1)
+        self._table = np.zeros((buckets, _WAYS), dtype=np.int64)  # arrival numbers, 0: empty
+        self._prints = np.zeros((buckets, _WAYS), dtype=np.uint32)  # band key fingerprints
+        self._band_width = 4 * slots // bands  # bytes of a band's signature slots
+        self._band_starts = [(band, band * self._band_width) for band in range(bands)]
+        self._oldest = self._next = 1  # the ring holds entries oldest .. next - 1
         self._newest = float("-inf")
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return self._next - self._oldest
 
     def check(self, uid: str, text: str, at: datetime) -> str | None:
         """Return the uid of the first occurrence this text repeats, or None if it is new.
@@ -104,47 +116,76 @@ class Deduper:
         Seeing the same uid again (a replay) gives the same answer as the first time.
         """
         if uid in self._by_uid:
-            first = self._by_uid[uid].first
+            first = self._firsts[self._by_uid[uid] % self.max_entries]
             return None if first == uid else first
         when = at.timestamp()
         self._expire(max(self._newest, when))
         content = _content(text)
         if len(content) < max(self.min_chars, _SHINGLE):
             return None
-        sig = _minhash(content, self.slots)
-        keys = tuple(
-            hash((band, *sig[start : start + self.rows]))
-            for band, start in enumerate(range(0, self.slots, self.rows))
-        )
-        earlier = self._first_similar(sig, keys, when)
-        self._remember(_Entry(uid, earlier.first if earlier else uid, when, sig, keys))
-        return earlier.first if earlier else None
+        sig = np.frombuffer(_minhash(content, self.slots), dtype=np.uint32)
+        buckets, prints = self._band_keys(sig)
+        earlier = self._first_similar(sig, buckets, prints, when)
+        self._remember(uid, earlier or uid, when, sig, buckets, prints)
+        return earlier
 
-    def _first_similar(self, sig: array[int], keys: tuple[int, ...], when: float) -> _Entry | None:
-        found = {e.uid: e for key in keys if (e := self._buckets.get(key)) is not None}
-        similar = [
-            entry
-            for entry in found.values()
-            if abs(entry.at - when) <= self.window_seconds
-            and similarity(sig, entry.signature) >= self.threshold
-        ]
-        return min(similar, key=lambda entry: entry.at, default=None)
+    def _band_keys(self, sig: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each band's bucket and a 32-bit fingerprint of its key (Python's hash of the band's
+        bytes: salted per process, which is fine for a memory that lives in one process)."""
+        raw, width = sig.tobytes(), self._band_width
+        keys = np.fromiter(
+            (hash((band, raw[start : start + width])) for band, start in self._band_starts),
+            dtype=np.int64,
+            count=self.bands,
+        ).view(np.uint64)
+        return (keys & self._mask).astype(np.intp), (keys >> np.uint64(32)).astype(np.uint32)
 
-    def _remember(self, entry: _Entry) -> None:
-        self._entries.append(entry)
-        self._by_uid[entry.uid] = entry
-        for key in entry.keys:
-            self._buckets.setdefault(key, entry)
-        self._newest = max(self._newest, entry.at)
-        while len(self._entries) > self.max_entries:
-            self._forget(self._entries.popleft())
+    def _first_similar(
+        self, sig: np.ndarray, buckets: np.ndarray, prints: np.ndarray, when: float
+    ) -> str | None:
+        """The first occurrence behind the earliest remembered entry similar to `sig`, among
+        those in the ring that share one of its band keys."""
+        numbers = self._table[buckets]
+        same_key = (numbers >= self._oldest) & (self._prints[buckets] == prints[:, None])
+        rows = numbers[same_key] % self.max_entries
+        if not len(rows):
+            return None
+        close = np.abs(self._at[rows] - when) <= self.window_seconds
+        alike = (self._signatures[rows] == sig.astype(np.uint16)).mean(axis=1) >= self.threshold
+        rows = rows[close & alike]
+        return self._firsts[int(rows[np.argmin(self._at[rows])])] if len(rows) else None
+
+    def _remember(
+        self,
+        uid: str,
+        first: str,
+        when: float,
+        sig: np.ndarray,
+        buckets: np.ndarray,
+        prints: np.ndarray,
+    ) -> None:
+        if len(self) == self.max_entries:
+            self._forget_oldest()
+        number, row = self._next, self._next % self.max_entries
+        numbers = self._table[buckets]
+        # In each bucket: a free or stale slot first, else the one of its oldest entry.
+        way = np.where(numbers >= self._oldest, numbers, 0).argmin(axis=1)
+        self._table[buckets, way], self._prints[buckets, way] = number, prints
+        self._signatures[row], self._at[row] = sig, when
+        self._uids[row], self._firsts[row] = uid, first
+        self._by_uid[uid] = number
+        self._next += 1
+        self._newest = max(self._newest, when)
 
     def _expire(self, now: float) -> None:
-        while self._entries and self._entries[0].at < now - self.window_seconds:
-            self._forget(self._entries.popleft())
+        while self._oldest < self._next and (
+            self._at[self._oldest % self.max_entries] < now - self.window_seconds
+        ):
+            self._forget_oldest()
 
-    def _forget(self, entry: _Entry) -> None:
-        del self._by_uid[entry.uid]
-        for key in entry.keys:
-            if self._buckets.get(key) is entry:
-                del self._buckets[key]
+    def _forget_oldest(self) -> None:
+        row = self._oldest % self.max_entries
+        if self._by_uid.get(self._uids[row]) == self._oldest:
+            del self._by_uid[self._uids[row]]
+        self._uids[row] = self._firsts[row] = ""
+        self._oldest += 1

@@ -95,3 +95,23 @@ def test_signature_similarity_tracks_overlap() -> None:
 def test_slots_must_divide_into_bands() -> None:
     with pytest.raises(ValueError, match="multiple of bands"):
         Deduper(slots=64, bands=10)
+
+
+def test_a_long_campaign_links_every_copy_to_the_first() -> None:
+    """More copies than a band bucket holds: the first leaves the buckets, yet every later copy
+    still links to it through the copies that stayed."""
+    deduper = Deduper()
+    assert deduper.check("first", FIRST, T0) is None
+    for i in range(40):
+        copy = f"{DUPLICATES[i % len(DUPLICATES)]} #{i}"
+        assert deduper.check(f"copy{i}", copy, T0 + timedelta(seconds=i)) == "first"
+
+
+def test_a_mention_pushed_out_of_memory_is_not_linked() -> None:
+    deduper = Deduper(max_entries=3)
+    deduper.check("first", FIRST, T0)
+    for i, text in enumerate(DIFFERENT):
+        deduper.check(f"other{i}", text, T0)
+    assert len(deduper) == 3
+    assert deduper.check("late", DUPLICATES[0], T0) is None
+    assert deduper.check("later", DUPLICATES[1], T0) == "late"
