@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from processors.features import extract
-from processors.sentiment import LinearModel, load_scorer
+from processors.sentiment import MODEL_ID, LinearModel, load_scorer
 from processors.sentiment_e5 import E5_MODEL_ID, EncoderModel, embed, with_embeddings
 
 
@@ -61,3 +61,16 @@ def test_saving_keeps_the_centring_and_the_predictions(tmp_path: Path) -> None:
     assert np.allclose(again.mean, model.mean) and again.scale == pytest.approx(model.scale)
     texts = ["meh, it works I guess", "service client nul"]
     assert again.score(texts) == model.score(texts)
+
+
+def test_arabizi_goes_to_the_linear_model_and_the_order_holds() -> None:
+    model = EncoderModel.load()
+    texts = [
+        "el 5edma kanet gamda gedan, shokran ya gama3a",  # Arabizi
+        "The worst delivery service I have ever used",
+        "ana 3amalt order men 2 weeks w lessa ma weselsh, 5edma zeft",  # Arabizi
+    ]
+    scored = model.score(texts)
+    assert [s.model for s in scored] == [MODEL_ID, E5_MODEL_ID, MODEL_ID]
+    assert [s.label for s in scored] == ["positive", "negative", "negative"]
+    assert scored[0] == model.fallback.score(texts[:1])[0]
