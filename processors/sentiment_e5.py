@@ -87,6 +87,7 @@ class EncoderModel:
 
     @classmethod
     def load(cls, path: Path = E5_MODEL_PATH) -> EncoderModel:
+        _encoder()  # a missing extra fails here, at start, not on the first batch
         linear = LinearModel.load(path)
         with np.load(path) as data:
             return cls(linear, data["embedding_mean"], float(data["embedding_scale"]))

@@ -178,7 +178,7 @@ def embed_all(
     chunk: int = 1000,
 ) -> np.ndarray | None:
     """Embeddings of every example (None without an encoder), with progress: this is the
-    slow part of training the e5 backend (~70 texts/s per core)."""
+    slow part of training the e5 backend (~50 texts/s per core)."""
     if encoder is None:
         return None
     parts = []
