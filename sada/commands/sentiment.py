@@ -39,7 +39,7 @@ ModelOption = Annotated[
 BackendOption = Annotated[
     SentimentBackend,
     typer.Option(
-        help="linear: fast, the default. e5: more accurate and about 300x slower, needs the "
+        help="linear: fast, the default. e5: more accurate and about 500x slower, needs the "
         "`e5` extra (as SADA_SENTIMENT_BACKEND)."
     ),
 ]
@@ -79,7 +79,7 @@ def train(
 ) -> None:
     """Train on ../shared/data/sentiment-style data, calibrate, save, and print validation.
 
-    The e5 backend first embeds every text (~70 texts/s per core: about ten minutes)."""
+    The e5 backend first embeds every text (about twelve minutes on two cores)."""
     model, splits = run_training(
         data,
         encoder=embed if backend == "e5" else None,
