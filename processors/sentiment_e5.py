@@ -46,7 +46,10 @@ def embed(texts: Sequence[str]) -> np.ndarray:
     """Sentence embeddings, shape (len(texts), 384), unit length."""
     if not texts:
         return np.zeros((0, EMBEDDING_DIMS), dtype=np.float32)
-    return np.asarray(_encoder().query(list(texts)), dtype=np.float32)
+    # The engine takes UTF-8: a lone surrogate (a broken JSON escape) becomes "?", as in
+    # the hashed features, instead of failing the whole batch.
+    clean = [t.encode("utf-8", errors="replace").decode("utf-8") for t in texts]
+    return np.asarray(_encoder().query(clean), dtype=np.float32)
 
 
 @lru_cache(maxsize=1)

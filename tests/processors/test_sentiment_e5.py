@@ -18,6 +18,7 @@ def test_embeddings_are_unit_vectors_one_per_text() -> None:
     assert vectors.shape == (2, 384)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3)
     assert embed([]).shape == (0, 384)
+    assert embed(["a broken escape \ud800 in a post"]).shape == (1, 384)
 
 
 def test_the_embedding_is_centred_and_scaled_beside_the_hashed_features() -> None:
