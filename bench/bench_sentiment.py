@@ -7,7 +7,7 @@ each made unique with a random handle and a number so nothing can be served from
 time counted is CPU seconds of this process (pinned to one core, BLAS threads off), so other work
 on the machine does not distort it. Targets (the default, linear backend): >= 20,000
 mentions/s and a load under 2 s. The e5 backend is measured too, on fewer mentions: it is
-about 300 times slower.
+about 500 times slower.
 """
 
 from __future__ import annotations
