@@ -3,9 +3,11 @@
 `POST <path>` with `Authorization: Bearer <token>` and a JSON body: one record or an array of
 records (see `PushRecord`). A request is all or nothing: if any record is invalid the answer is
 422 listing each problem (record index, field, message) and nothing is queued, so a sender can
-fix and resend the batch without creating duplicates. 202 means queued in this process; the
-runner consumes the queue through `fetch` like any other source. A full queue answers 503 with
-Retry-After, pushing back on the sender instead of dropping records.
+fix and resend the batch without creating duplicates. The runner consumes the queue through
+`fetch` like any other source, and 202 comes only once it has produced the request's records
+and the store's barrier returned (`sada ingest`: Kafka acknowledged them, acks=all), so a crash
+after a 202 loses nothing; a crash before it leaves the sender to retry. A full queue answers
+503 with Retry-After, pushing back on the sender instead of dropping records.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, Validatio
 
 from core.errors import Rejected
 from core.events import Author, Engagement, Mention, make_uid, now
+from ingest.cursor import default_store
 from ingest.parsing import Item, explain, load_json
 from ingest.polling import observe
 
@@ -99,11 +102,19 @@ def _problem(status: int, message: str, *, unread: bool = False, **extra: Any) -
 
 
 class PushServer:
-    """The endpoint and its queue; `start()` binds, `queue` holds accepted mentions."""
+    """The endpoint and its queue; `start()` binds, `queue` holds accepted mentions.
+
+    Accepted records are numbered; `fetch` counts those the runner has taken back (it asks for
+    the next one only after producing the last), and a request is answered once all of its
+    own are counted and the barrier returned.
+    """
 
     def __init__(self, config: Config) -> None:
         self.config = config
         self.queue: asyncio.Queue[Mention] = asyncio.Queue(config.queue_size)
+        self.queued = 0  # records accepted so far
+        self.produced = 0  # of those, records the runner has produced
+        self.progress = asyncio.Condition()
         self.port = config.port
         self._runner: web.AppRunner | None = None
         self._token = config.token.get_secret_value().encode()
@@ -162,7 +173,20 @@ class PushServer:
         observe(NAME, items)
         for mention in mentions:
             self.queue.put_nowait(mention)
+        self.queued += len(mentions)
+        mine = self.queued
+        async with self.progress:
+            await self.progress.wait_for(lambda: self.produced >= mine)
+        barrier = default_store().barrier
+        if barrier is not None:
+            barrier()  # blocks until Kafka acknowledged what was produced (a flush)
         return web.json_response({"accepted": len(mentions)}, status=202)
+
+    async def count_produced(self) -> None:
+        """The runner produced one more record: wake the requests waiting for it."""
+        async with self.progress:
+            self.produced += 1
+            self.progress.notify_all()
 
 
 async def fetch(
@@ -183,6 +207,7 @@ async def fetch(
     try:
         while True:
             yield await server.queue.get()
+            await server.count_produced()  # the runner is back for more: it produced that one
             if once and server.queue.empty():
                 return
     finally:

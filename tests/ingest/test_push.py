@@ -4,16 +4,24 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from pathlib import Path
+from typing import cast
 
 import httpx
 import pytest
+from kafka import KafkaConsumer
 
+from core import topics
+from core.config import Settings
 from core.errors import Rejected
 from core.events import Mention, now
 from ingest import push
+from ingest.cursor import CursorStore, default_store, set_default_store
 from ingest.parsing import Item
+from ingest.producer import KafkaEmitter
+from sada.topics import ensure_topics
 from tests.ingest.support import fixture
 
 BATCH = fixture("push_batch.json")
@@ -39,30 +47,48 @@ def test_parse_validates_each_record_and_namespaces_ids_by_origin() -> None:
     assert "record 2: invalid extra: Extra inputs are not permitted" in reasons[2]
 
 
+@dataclass
+class Endpoint:
+    server: push.PushServer
+    stream: AsyncGenerator[Item, None]
+    first: asyncio.Future[Item]  # the runner's first request for a record
+    url: str
+
+
 @pytest.fixture
-async def endpoint() -> AsyncIterator[tuple[push.PushServer, asyncio.Future[Item], str]]:
+async def endpoint() -> AsyncIterator[Endpoint]:
     config = push.Config(token=TOKEN, port=0, queue_size=3)  # type: ignore[arg-type]
     server = push.PushServer(config)
     stream = cast(AsyncGenerator[Item, None], push.fetch(config, server=server))
     first = asyncio.ensure_future(anext(stream))  # starts the server, waits for a record
     while server.port == 0:
         await asyncio.sleep(0.01)
-    yield server, first, f"http://127.0.0.1:{server.port}/v1/mentions"
+    yield Endpoint(server, stream, first, f"http://127.0.0.1:{server.port}/v1/mentions")
     first.cancel()  # the generator's finally stops the server
     with contextlib.suppress(asyncio.CancelledError):
         await first
     await stream.aclose()
 
 
-async def test_accepted_records_reach_the_runner(endpoint: Any) -> None:
-    server, first, url = endpoint
+async def test_a_request_is_answered_once_the_runner_produced_its_records(
+    endpoint: Endpoint,
+) -> None:
     async with httpx.AsyncClient() as http:
-        answer = await http.post(url, content=BATCH, headers={
-            "Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
-    assert answer.status_code == 202 and answer.json() == {"accepted": 2}
-    mention = await asyncio.wait_for(first, 1)
-    assert mention.source_id == "support-desk:ticket-88412"
-    assert server.queue.qsize() == 1
+        answer = asyncio.ensure_future(http.post(endpoint.url, content=BATCH, headers={
+            "Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}))
+        mention = await asyncio.wait_for(endpoint.first, 1)
+        assert isinstance(mention, Mention)
+        assert mention.source_id == "support-desk:ticket-88412"
+        second = await asyncio.wait_for(anext(endpoint.stream), 1)
+        await asyncio.sleep(0.2)
+        assert not answer.done()  # the runner has not come back for more: not produced yet
+        third = asyncio.ensure_future(anext(endpoint.stream))
+        response = await asyncio.wait_for(answer, 2)
+        third.cancel()  # ends the generator (and the server), as stopping the runner would
+        with contextlib.suppress(asyncio.CancelledError):
+            await third
+    assert response.status_code == 202 and response.json() == {"accepted": 2}
+    assert isinstance(second, Mention) and endpoint.server.queue.qsize() == 0
 
 
 @pytest.mark.parametrize(
@@ -78,9 +104,9 @@ async def test_accepted_records_reach_the_runner(endpoint: Any) -> None:
     ],
 )
 async def test_bad_requests_get_a_4xx_with_the_reason_and_queue_nothing(
-    endpoint: Any, headers: dict[str, str], body: bytes, status: int, says: str
+    endpoint: Endpoint, headers: dict[str, str], body: bytes, status: int, says: str
 ) -> None:
-    server, _, url = endpoint
+    server, url = endpoint.server, endpoint.url
     sent = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
     if headers.get("Authorization") is None and status == 401:
         sent.pop("Authorization")
@@ -107,3 +133,55 @@ async def test_once_stops_after_the_first_request() -> None:
     items = [i async for i in push.fetch(config, once=True, server=server)]
     await sender
     assert len(items) == 2
+
+
+async def test_a_202_means_kafka_already_has_the_records(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """With `sada ingest`'s wiring (the Kafka emitter's flush as the barrier), the records of an
+    answered request are readable from the raw topic: a crash after the 202 loses nothing."""
+    ensure_topics(settings)
+    emitter = KafkaEmitter(settings)
+    before = default_store()
+    flushes: list[int] = []
+
+    def barrier() -> None:
+        flushes.append(server.produced)
+        emitter.flush()
+
+    set_default_store(CursorStore(tmp_path, barrier=barrier))
+    config = push.Config(token=TOKEN, port=0)  # type: ignore[arg-type]
+    server = push.PushServer(config)
+
+    async def runner() -> None:  # what ingest.runner does with each item
+        async for item in push.fetch(config, server=server):
+            assert isinstance(item, Mention)
+            emitter.mention("push", item)
+
+    task = asyncio.ensure_future(runner())
+    try:
+        while server.port == 0:
+            await asyncio.sleep(0.01)
+        async with httpx.AsyncClient() as http:
+            answer = await http.post(f"http://127.0.0.1:{server.port}/v1/mentions",
+                                     content=BATCH, headers={"Authorization": f"Bearer {TOKEN}",
+                                                             "Content-Type": "application/json"})
+        assert answer.status_code == 202
+        assert flushes == [2]  # answered after a flush that covered both records
+        consumer = KafkaConsumer(settings.topic(topics.RAW),
+                                 bootstrap_servers=settings.kafka_bootstrap,
+                                 auto_offset_reset="earliest", consumer_timeout_ms=3000)
+        try:
+            uids = {Mention.from_bytes(message.value).source_id for message in consumer}
+        finally:
+            consumer.close()
+        assert uids == {
+            "support-desk:ticket-88412",
+            "whatsapp-bridge:wamid.HBgLOTcxNTAxMjM0NTY3FQIAERgSQ0Y5",
+        }
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        set_default_store(before)
+        emitter.close()
