@@ -26,8 +26,6 @@ from processors.sentiment_data import (
     macro_f1,
     split_of,
 )
-from processors.sentiment_e5 import E5_MODEL_PATH, EncoderModel, embed
-from processors.sentiment_train import train as run_training
 from processors.triage import triage
 
 app = typer.Typer(help="Train, evaluate and run the sentiment model.", no_args_is_help=True)
@@ -43,7 +41,6 @@ BackendOption = Annotated[
         "`e5` extra (as SADA_SENTIMENT_BACKEND)."
     ),
 ]
-_SHIPPED = {"linear": MODEL_PATH, "e5": E5_MODEL_PATH}
 ModelDirOption = Annotated[
     Path | None,
     typer.Option(
@@ -59,7 +56,11 @@ def _scorer(backend: SentimentBackend, model_path: Path | None, model_dir: Path 
     try:
         if model_dir or not model_path:
             return load_scorer(backend, model_dir)
-        return EncoderModel.load(model_path) if backend == "e5" else LinearModel.load(model_path)
+        if backend == "e5":
+            from processors.sentiment_e5 import EncoderModel
+
+            return EncoderModel.load(model_path)
+        return LinearModel.load(model_path)
     except (FileNotFoundError, ImportError) as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(code=2) from exc
@@ -80,12 +81,17 @@ def train(
     """Train on ../shared/data/sentiment-style data, calibrate, save, and print validation.
 
     The e5 backend first embeds every text (about twelve minutes on two cores)."""
+    # Imported here: the e5 module pulls in language detection, which every other `sada`
+    # command would otherwise load at start.
+    from processors.sentiment_e5 import E5_MODEL_PATH, embed
+    from processors.sentiment_train import train as run_training
+
     model, splits = run_training(
         data,
         encoder=embed if backend == "e5" else None,
         log=lambda line: typer.echo(line, err=True),
     )
-    out = out or _SHIPPED[backend]
+    out = out or (E5_MODEL_PATH if backend == "e5" else MODEL_PATH)
     model.save(out)
     typer.echo(f"saved {out} ({out.stat().st_size / 1e6:.1f} MB)", err=True)
     by_source: dict[str, list[Example]] = defaultdict(list)
