@@ -91,7 +91,7 @@ def _root(payload: bytes, charset: str | None) -> Element:
     """The document root, trying the declared encoding, then the HTTP charset and fallbacks."""
     try:
         return fromstring(payload)
-    except ParseError as first:
+    except (ParseError, LookupError) as first:  # LookupError: an unknown declared encoding
         body = _DECLARATION.sub(b"", payload, count=1)
         for encoding in dict.fromkeys(e for e in (charset, "utf-8", "cp1252") if e):
             try:
@@ -108,7 +108,7 @@ def parse(
     raw = payload.encode() if isinstance(payload, str) else payload
     try:
         root = _root(raw, charset)
-    except (ParseError, ValueError) as exc:
+    except (ParseError, ValueError, LookupError) as exc:
         return [Rejected(payload=text_of(payload),
                          reason=f"{NAME}: {feed_url}: not a readable XML feed ({exc})")]
     kind = _local(root.tag)

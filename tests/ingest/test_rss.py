@@ -56,6 +56,11 @@ def test_a_feed_that_lies_about_its_encoding_or_gives_none() -> None:
     assert enquete.url == "https://blog-conso.example.fr/acme-frais"
     undeclared = re.sub(rb"^<\?xml[^>]*\?>", b"", ARABIC_1256)
     assert mentions(undeclared, charset="windows-1256")[0].text.startswith("أكمي بنك")
+    unknown = re.sub(rb"^<\?xml[^>]*\?>", b'<?xml version="1.0" encoding="TTF-8"?>', ARABIC_1256)
+    assert mentions(unknown, charset="windows-1256")[0].text.startswith("أكمي بنك")
+    (garbled,) = rss.parse(b'<?xml version="1.0" encoding="TTF-8"?>\xff\xfe', feed_url="u",
+                           fetched_at=now())
+    assert isinstance(garbled, Rejected) and "not a readable XML feed" in garbled.reason
 
 
 def test_atom_entries() -> None:
