@@ -8,6 +8,8 @@ Each event's `time_us` is the cursor: after a restart or a dropped connection we
 with `cursor=` a few seconds before the last event seen (Jetstream replays about 36 h), so
 nothing is missed and the repeats carry the same uid. A post's `langs` is whatever the client
 set, often a default: it is passed on only as a hint, and only when it names one language.
+Jetstream names authors by DID only; `ingest/bluesky_profiles.py` fills in their handles and
+follower counts from the public AppView.
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ from websockets.exceptions import InvalidStatus, WebSocketException
 from core.errors import Rejected
 from core.events import Author, Mention, make_uid, now
 from core.metrics import ERRORS
+from ingest.bluesky_profiles import Holding, Profiles
 from ingest.cursor import CursorStore, Progress
-from ingest.http import Sleep, backoff_seconds, parse_reset
+from ingest.http import USER_AGENT, HttpPolicy, Polite, Sleep, backoff_seconds, parse_reset
 from ingest.normalize import from_iso
 from ingest.parsing import Item, explain, field, text_of
 from ingest.polling import observe
@@ -71,6 +74,23 @@ class Config(BaseModel):
     backoff_max_seconds: float = Field(default=120.0, gt=0, description="Longest reconnect wait.")
     max_message_bytes: int = Field(
         default=1_048_576, gt=0, description="Larger frames are a protocol error."
+    )
+    profiles_url: str = Field(
+        default="https://public.api.bsky.app/xrpc/app.bsky.actor.getProfiles",
+        description="AppView getProfiles endpoint, for authors' handles, names and follower "
+        "counts; empty to skip look-ups (authors stay DIDs).",
+    )
+    profile_wait_seconds: float = Field(
+        default=1.0, gt=0,
+        description="Longest a matching post waits so its author's look-up is batched.",
+    )
+    profile_cache_seconds: float = Field(
+        default=3600.0, gt=0, description="How long a looked-up author is reused."
+    )
+    profiles_http: HttpPolicy = Field(
+        default=HttpPolicy(requests_per_second_per_host=5.0, timeout_seconds=5.0,
+                           max_attempts=1),
+        description="Politeness towards the AppView; one try, so a failure never holds posts.",
     )
 
 
@@ -168,9 +188,8 @@ async def fetch(
 ) -> AsyncIterator[Item]:
     """Stream matching posts forever, reconnecting with backoff and resuming from the cursor.
 
-    `client` is unused (the stream is a WebSocket); it is accepted so every source is called
-    the same way. With `once`, stop on catching up with the live stream, a clean close, or
-    an idle stream.
+    `client` asks the AppView for authors (without one, authors stay DIDs). With `once`, stop
+    on catching up with the live stream, a clean close, or an idle stream.
     """
     progress = Progress(NAME, config, cursors=cursors)
     last: int | None = progress.get("time_us")
@@ -178,29 +197,38 @@ async def fetch(
     started_us = int(time.time() * 1e6)
     failures = 0
     saved_at = time.monotonic()
+    held = Holding(_profiles(config, client, sleep), config.profile_wait_seconds)
+    tick = config.idle_timeout_seconds  # with look-ups, wake up to release held posts in time
+    if held.profiles is not None:
+        tick = min(tick, config.profile_wait_seconds)
     try:
         while True:
             try:
                 async with websockets.connect(
                     subscribe_url(config, last), open_timeout=config.open_timeout_seconds,
                     max_size=config.max_message_bytes, compression=None,
-                    user_agent_header="sada-ingest (brand monitoring)",
+                    user_agent_header=USER_AGENT,
                 ) as socket:
-                    async for frame in _frames(socket, config.idle_timeout_seconds, once):
-                        failures = 0
-                        event = decode(frame)
-                        if isinstance(event, Rejected):
-                            items: list[Item] = [event]
-                        else:
-                            last = max(last or 0, event["time_us"])
-                            items = parse_event(event, terms=terms, fetched_at=now())
-                        for item in observe(NAME, items):
-                            yield item
+                    async for frame in _frames(socket, config.idle_timeout_seconds, tick, once):
+                        if frame is not None:
+                            failures = 0
+                            event = decode(frame)
+                            if isinstance(event, Rejected):
+                                held.hold(last or 0, [event])
+                            else:
+                                last = max(last or 0, event["time_us"])
+                                held.hold(event["time_us"], observe(NAME, parse_event(
+                                    event, terms=terms, fetched_at=now())))
+                        if held.due():
+                            for item in await held.release():
+                                yield item
                         if time.monotonic() - saved_at >= config.cursor_save_interval_seconds:
-                            _save(progress, last)
+                            _save(progress, held.cursor(last))
                             saved_at = time.monotonic()
                         if once and last is not None and last >= started_us:
-                            return
+                            break
+                for item in await held.release():
+                    yield item
                 if once:
                     return
                 problem: Exception = ConnectionError("the server closed the stream")
@@ -215,23 +243,44 @@ async def fetch(
                 wait = max(wait, min(told or 0.0, _LONGEST_SERVER_WAIT_SECONDS))
             log.warning("%s: %s (%s); reconnecting in %.1fs from cursor %s", NAME, config.url,
                         problem, wait, last)
+            for item in await held.release():
+                yield item
             _save(progress, last)
             await sleep(wait)
     finally:
-        _save(progress, last)  # on stop too: the barrier first flushes what was yielded
+        _save(progress, held.cursor(last))  # on stop too: the barrier flushes what was yielded
 
 
-async def _frames(socket: Any, idle_seconds: float, once: bool) -> AsyncIterator[str | bytes]:
-    """The socket's frames; an idle stream ends quietly with `once`, else raises TimeoutError."""
+def _profiles(config: Config, client: httpx.AsyncClient | None, sleep: Sleep) -> Profiles | None:
+    if client is None or not config.profiles_url:
+        return None
+    polite = Polite(client, config.profiles_http, source=NAME, sleep=sleep)
+    return Profiles(polite, config.profiles_url, ttl_seconds=config.profile_cache_seconds)
+
+
+async def _frames(
+    socket: Any, idle_seconds: float, tick: float, once: bool
+) -> AsyncIterator[str | bytes | None]:
+    """The socket's frames, and None every `tick` seconds without one (held posts may be due).
+
+    An idle stream ends quietly with `once`, else raises TimeoutError.
+    """
+    quiet = 0.0
     while True:
         try:
-            yield await asyncio.wait_for(socket.recv(), idle_seconds)
+            frame = await asyncio.wait_for(socket.recv(), tick)
         except TimeoutError:
+            quiet += tick
+            if quiet < idle_seconds:
+                yield None
+                continue
             if once:
                 return
             raise TimeoutError(f"no event for {idle_seconds}s") from None
         except websockets.ConnectionClosedOK:
             return
+        quiet = 0.0
+        yield frame
 
 
 def _save(progress: Progress, last: int | None) -> None:

@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
 
+USER_AGENT = "sada-ingest (brand monitoring)"  # for hosts that want to know who is calling
+
 _RETRIED = frozenset({408, 425, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524})
 _HINTS = {
     401: "the server wants credentials: set the source's token, or drop this target",

@@ -41,6 +41,7 @@ class Reply:
 class Seen:
     path: str
     query: dict[str, str]
+    pairs: list[tuple[str, str]]  # every query parameter, repeated ones included
     headers: dict[str, str]
     body: bytes
     at: float
@@ -64,7 +65,8 @@ class ReplayServer:
         return [r for r in self.requests if r.path == path]
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        self.requests.append(Seen(request.path, dict(request.query), dict(request.headers),
+        self.requests.append(Seen(request.path, dict(request.query), list(request.query.items()),
+                                  dict(request.headers),
                                   await request.read(), time.monotonic()))
         replies = self.scripts.get(request.path)
         if not replies:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
@@ -16,7 +17,7 @@ from core.events import Mention, now
 from ingest import bluesky
 from ingest.cursor import CursorStore
 from ingest.parsing import Item
-from tests.ingest.support import Sleeps, fixture, only_mentions
+from tests.ingest.support import ReplayServer, Reply, Sleeps, fixture, only_mentions
 
 FRAMES = fixture("bluesky_jetstream_events.jsonl").decode().splitlines()
 BASE_US = 1795600800500000
@@ -138,6 +139,41 @@ async def test_an_idle_stream_reconnects_and_a_live_one_keeps_streaming(
     await stream.aclose()
     assert [first.text[:4], second.text[:5]] == ["Acme", "تطبيق"]
     assert jetstream.queries[1]["cursor"] == [str(BASE_US + 1000 - 2000)]
+
+
+async def test_authors_get_handles_and_followers_from_the_appview(
+    jetstream: Jetstream, server: ReplayServer, client: httpx.AsyncClient, sleeps: Sleeps
+) -> None:
+    server.script("/profiles", Reply(body=fixture("bluesky_getProfiles.json")))
+    jetstream.sessions = [(FRAMES, "close")]
+    looked_up = config(jetstream, profiles_url=server.url("/profiles"))
+    items = [i async for i in bluesky.fetch(looked_up, client, once=True, sleep=sleeps)]
+    english, arabic, _, shouting = items
+    assert isinstance(english, Mention) and english.author.followers == 12840
+    assert english.author.handle == "laylawatches.bsky.social"
+    assert isinstance(arabic, Mention) and arabic.author.name == "نورة"
+    assert isinstance(shouting, Mention)
+    assert shouting.author.handle == "did:plc:sadatest0000000000000003"  # handle.invalid
+    (request,) = server.seen("/profiles")  # one request for the whole stream
+    assert request.headers["User-Agent"] == "sada-ingest (brand monitoring)"
+    assert [v for k, v in request.pairs if k == "actors"] == [
+        "did:plc:sadatest0000000000000001", "did:plc:sadatest0000000000000000",
+        "did:plc:sadatest0000000000000003"]
+
+
+async def test_a_held_post_goes_out_on_a_quiet_stream_and_a_dead_appview_loses_nothing(
+    jetstream: Jetstream, server: ReplayServer, client: httpx.AsyncClient, sleeps: Sleeps
+) -> None:
+    server.script("/profiles", Reply(status=503))
+    jetstream.sessions = [(FRAMES[:1], "idle")]
+    looked_up = config(jetstream, profiles_url=server.url("/profiles"),
+                       profile_wait_seconds=0.05, idle_timeout_seconds=30)
+    stream = cast(AsyncGenerator[Item, None],
+                  bluesky.fetch(looked_up, client, sleep=sleeps))
+    (post,) = only_mentions([await anext(stream)])  # well before the 30 s idle timeout
+    await stream.aclose()
+    assert post.author.handle == "did:plc:sadatest0000000000000001"
+    assert len(server.seen("/profiles")) == 1
 
 
 def test_fixture_frames_are_real_jetstream_shapes() -> None:
