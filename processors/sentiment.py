@@ -38,6 +38,10 @@ class Scorer(Protocol):
 
     def score(self, texts: Sequence[str]) -> list[Sentiment]: ...
 
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        """Every class's probability, shape (len(texts), 3), columns in LABELS order."""
+        ...
+
 
 @dataclass(frozen=True)
 class LinearModel:

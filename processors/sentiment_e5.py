@@ -30,7 +30,7 @@ import numpy as np
 from core.events import Sentiment
 from processors.features import Features, extract
 from processors.language import detect_language
-from processors.sentiment import LinearModel, default_model, sentiments, softmax
+from processors.sentiment import LABELS, LinearModel, default_model, sentiments, softmax
 
 E5_MODEL_ID = "sada-e5-linear-v1"
 E5_MODEL_PATH = Path(__file__).parent / "model" / "sentiment-e5.npz"
@@ -108,15 +108,27 @@ class EncoderModel:
             scale=self.scale,
         )
 
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        """Calibrated class probabilities, shape (len(texts), 3); Arabizi rows from the fallback."""
+        return self._routed(texts)[0]
+
     def score(self, texts: Sequence[str]) -> list[Sentiment]:
         """Score a batch: Arabizi texts with the fallback, the rest with the encoder."""
-        arabizi = [detect_language(text) == "arz" for text in texts]
-        fallback = iter(self.fallback.score([t for t, a in zip(texts, arabizi, strict=True) if a]))
-        encoded = iter(self._encoded([t for t, a in zip(texts, arabizi, strict=True) if not a]))
-        return [next(fallback) if a else next(encoded) for a in arabizi]
+        probabilities, arabizi = self._routed(texts)
+        fallback = sentiments(probabilities, self.fallback.model_id)
+        encoded = sentiments(probabilities, self.model_id)
+        return [f if a else e for f, e, a in zip(fallback, encoded, arabizi, strict=True)]
 
-    def _encoded(self, texts: Sequence[str]) -> list[Sentiment]:
-        if not texts:
-            return []
-        logits = self.linear.logits(self.features(texts)) / self.linear.temperature
-        return sentiments(softmax(logits), self.model_id)
+    def _routed(self, texts: Sequence[str]) -> tuple[np.ndarray, list[bool]]:
+        arabizi = [detect_language(text) == "arz" for text in texts]
+        probabilities = np.zeros((len(texts), len(LABELS)))
+        rows = np.array(arabizi, dtype=bool)
+        if rows.any():
+            probabilities[rows] = self.fallback.probabilities(
+                [t for t, a in zip(texts, arabizi, strict=True) if a]
+            )
+        if not rows.all():
+            encoded = [t for t, a in zip(texts, arabizi, strict=True) if not a]
+            logits = self.linear.logits(self.features(encoded)) / self.linear.temperature
+            probabilities[~rows] = softmax(logits)
+        return probabilities, arabizi

@@ -11,12 +11,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
+import numpy as np
+
 from core.events import Sentiment, SentimentLabel
-from processors.sentiment import LABELS
+from processors.sentiment import LABELS, sentiments
 
 
 class TransformerScorer:
-    """Same call shape as `processors.sentiment.score`: a batch of texts in, Sentiments out."""
+    """A batch of texts in, Sentiments (or class probabilities) out, like the built-in models."""
 
     def __init__(self, path: Path, *, batch_size: int = 32) -> None:
         if not (path / "config.json").is_file():
@@ -42,25 +44,22 @@ class TransformerScorer:
         self._batch_size = batch_size
         self.model_id = f"transformer:{path.name}"
 
-    def score(self, texts: Sequence[str]) -> list[Sentiment]:
-        out: list[Sentiment] = []
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        """Class probabilities, shape (len(texts), 3), columns in Sada's label order."""
+        out = np.zeros((len(texts), len(LABELS)))
+        columns = [LABELS.index(label) for label in self._labels]
         for start in range(0, len(texts), self._batch_size):
             batch = list(texts[start : start + self._batch_size])
             encoded = self._tokenizer(
                 batch, padding=True, truncation=True, max_length=128, return_tensors="pt"
             )
             with self._torch.no_grad():
-                probabilities = self._model(**encoded).logits.softmax(dim=-1)
-            for row in probabilities.tolist():
-                best = max(range(len(row)), key=row.__getitem__)
-                out.append(
-                    Sentiment(
-                        label=self._labels[best],
-                        probability=round(row[best], 4),
-                        model=self.model_id,
-                    )
-                )
+                rows = self._model(**encoded).logits.softmax(dim=-1).tolist()
+            out[start : start + len(batch), columns] = rows
         return out
+
+    def score(self, texts: Sequence[str]) -> list[Sentiment]:
+        return sentiments(self.probabilities(texts), self.model_id)
 
 
 def _label_names(id2label: dict[int, str]) -> list[SentimentLabel]:

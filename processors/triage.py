@@ -102,14 +102,30 @@ _QUESTION = re.compile(
 
 def triage(text: str, sentiment: Sentiment) -> TriageLabel:
     """Apply the rules above to one mention and its (brand-directed) sentiment."""
+    return triage_why(text, sentiment)[0]
+
+
+def triage_why(text: str, sentiment: Sentiment) -> tuple[TriageLabel, str]:
+    """The triage label and, in words, the rule that gave it (for `--explain`)."""
     folded = fold(text)
     negative, positive = sentiment.label == "negative", sentiment.label == "positive"
-    asks = bool(_QUESTION.search(folded))
-    if _PROBLEM.search(folded) and (negative or not (positive or asks)):
-        return "complaint"
+    asks = _QUESTION.search(folded)
+    if (problem := _PROBLEM.search(folded)) and (negative or not (positive or asks)):
+        return "complaint", f"rule 1: problem word {_said(problem)} and {_mood(sentiment)}"
     sure = sentiment.probability >= _SURE
-    if negative and (sure or not asks) and _SERVICE.search(folded):
-        return "complaint"
+    if negative and (sure or not asks) and (service := _SERVICE.search(folded)):
+        return "complaint", f"rule 2: {_mood(sentiment)} about {_said(service)}"
     if asks:
-        return "question"
-    return "praise" if positive and sentiment.probability >= _PRAISE else "other"
+        return "question", f"rule 3: asks ({_said(asks)})"
+    if positive and sentiment.probability >= _PRAISE:
+        return "praise", f"rule 4: {_mood(sentiment)}"
+    return "other", f"rule 5: no problem word, question or sure praise; {_mood(sentiment)}"
+
+
+def _mood(sentiment: Sentiment) -> str:
+    return f"{sentiment.label} sentiment ({sentiment.probability:.2f})"
+
+
+def _said(match: re.Match[str]) -> str:
+    """What a cue matched, as folded text (clitics included)."""
+    return repr(" ".join(match.group().split()))

@@ -26,7 +26,8 @@ from processors.sentiment_data import (
     macro_f1,
     split_of,
 )
-from processors.triage import triage
+from processors.sentiment_explain import carrying_words
+from processors.triage import triage_why
 
 app = typer.Typer(help="Train, evaluate and run the sentiment model.", no_args_is_help=True)
 
@@ -160,6 +161,14 @@ def score_command(
     model_dir: ModelDirOption = None,
     backend: BackendOption = "linear",
     batch: Annotated[int, typer.Option(min=1, help="Texts scored per model call.")] = 1000,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain",
+            help="Add `why`: the words that carried the sentiment (one more scoring per word) "
+            "and the triage rule that fired.",
+        ),
+    ] = False,
 ) -> None:
     """Read one text per line (or JSONL with a `text` field) on stdin; write one JSON per line."""
     model = _scorer(backend, model_path, model_dir)
@@ -169,12 +178,15 @@ def score_command(
     for chunk in _chunks(lines, batch):
         texts = [_text_of(line) for line in chunk]
         for text, sentiment in zip(texts, score(texts, model=model), strict=True):
-            record = {
+            label, rule = triage_why(text, sentiment)
+            record: dict[str, object] = {
                 "label": sentiment.label,
                 "probability": sentiment.probability,
-                "triage": triage(text, sentiment),
+                "triage": label,
                 "model": sentiment.model,
             }
+            if explain:
+                record["why"] = {"words": carrying_words(text, model), "triage": rule}
             sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
     sys.stdout.flush()
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+import numpy as np
+
 from core.config import SadaConfig
 from core.events import Author, Mention, Sentiment, make_uid
 from processors.dedupe import Deduper
@@ -99,6 +101,9 @@ class _Backend:
 
     def __init__(self) -> None:
         self.seen: list[str] = []
+
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        return np.tile([0.9, 0.05, 0.05], (len(texts), 1))
 
     def score(self, texts: Sequence[str]) -> list[Sentiment]:
         self.seen += texts

@@ -8,7 +8,7 @@ import pytest
 
 from core.events import Sentiment
 from processors.sentiment import score
-from processors.triage import triage
+from processors.triage import triage, triage_why
 
 LABELLED = Path(__file__).parents[1] / "data" / "triage_labelled.jsonl"
 
@@ -46,6 +46,35 @@ def _sentiment(label: str) -> Sentiment:
 )
 def test_rules(text: str, sentiment: str, expected: str) -> None:
     assert triage(text, _sentiment(sentiment)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "sentiment", "why"),
+    [
+        (
+            "my order never arrived",
+            "neutral",
+            "rule 1: problem word 'never arrived' and neutral sentiment (0.90)",
+        ),
+        (
+            "والخدمة عندكم سيئة",
+            "negative",
+            "rule 2: negative sentiment (0.90) about 'والخدمه'",
+        ),  # folded, with its clitic
+        ("ليش ما في دفع كاش", "neutral", "rule 3: asks ('ليش')"),
+        ("I love how fast it is", "positive", "rule 4: positive sentiment (0.90)"),
+        (
+            "Mondays are the worst",
+            "negative",
+            "rule 5: no problem word, question or sure praise; negative sentiment (0.90)",
+        ),
+    ],
+)
+def test_each_label_says_which_rule_gave_it_and_what_it_matched(
+    text: str, sentiment: str, why: str
+) -> None:
+    label, rule = triage_why(text, _sentiment(sentiment))
+    assert (label, rule) == (triage(text, _sentiment(sentiment)), why)
 
 
 def _labelled() -> list[dict[str, str]]:

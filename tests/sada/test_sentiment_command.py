@@ -32,6 +32,18 @@ def test_score_reads_jsonl_text_field() -> None:
     assert [r["label"] for r in records] == ["negative", "positive"]
 
 
+def test_explain_adds_the_words_and_the_triage_rule() -> None:
+    texts = ["الخدمة زفت والطلب ما وصل", "I love this phone"]
+    result = runner.invoke(app, ["score", "--explain"], input="\n".join(texts))
+    assert result.exit_code == 0, result.output
+    complaint, praise = (json.loads(line) for line in result.stdout.splitlines())
+    assert complaint["why"]["triage"].startswith("rule 1: problem word 'ما وصل'")
+    assert complaint["why"]["words"][0][0] == "زفت"
+    assert praise["why"]["words"][0][0] == "love"
+    plain = runner.invoke(app, ["score"], input=texts[1])
+    assert "why" not in json.loads(plain.stdout)
+
+
 def test_eval_umsab_folder_without_final_newline(tmp_path: Path) -> None:
     folder = tmp_path / "arabic"
     folder.mkdir()

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from core.events import Sentiment
+from processors.sentiment import default_model, sentiments
+from processors.sentiment_explain import NOTICEABLE, SHOWN, carrying_words
+
+
+class Counting:
+    """Negative in proportion to the "bad"s and "awful"s of a text: a model whose answer is known."""
+
+    model_id = "counting"
+
+    def score(self, texts: Sequence[str]) -> list[Sentiment]:
+        return sentiments(self.probabilities(texts), self.model_id)
+
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        rows = []
+        for text in texts:
+            words = text.split()
+            negative = min(0.9, 0.3 + 0.3 * words.count("bad") + 0.2 * words.count("awful"))
+            rows.append([negative, 1 - negative, 0.0])
+        return np.array(rows)
+
+
+def test_the_words_that_carry_the_label_come_first_with_their_weight() -> None:
+    assert carrying_words("the bad and awful service", Counting()) == [
+        ("bad", 0.3),
+        ("awful", 0.2),
+    ]  # "the", "and", "service" change nothing: not shown
+
+
+def test_a_one_word_text_has_nothing_to_compare_with() -> None:
+    assert carrying_words("bad", Counting()) == []
+    assert carrying_words("", Counting()) == []
+
+
+def test_the_shipped_model_is_explained_by_its_sentiment_words() -> None:
+    words = carrying_words("my order never arrived and the support is the worst", default_model())
+    assert "worst" in [w for w, _ in words] and len(words) <= SHOWN
+    weights = [weight for _, weight in words]
+    assert weights == sorted(weights, reverse=True) and min(weights) >= NOTICEABLE
