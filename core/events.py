@@ -103,6 +103,9 @@ class ScoredMention(Record):
     language: str
     sentiment: Sentiment
     triage: TriageLabel
+    triage_rule: str | None = Field(
+        default=None, description="Which triage rule gave the label and what it matched."
+    )
 
     @property
     def key(self) -> str:

@@ -11,7 +11,7 @@ from processors.language import detect_language
 from processors.match import BrandMatch, Matcher, match
 from processors.normalize import normalize
 from processors.sentiment import Scorer, score, score_for_brand
-from processors.triage import triage
+from processors.triage import triage_why
 
 log = logging.getLogger(__name__)
 
@@ -77,20 +77,24 @@ def _records(
     language = detect_language(mention.text)
     text_normalized = normalize(mention.text)
     sentiments = [whole] if whole else _by_brand(mention.text, matches, model)
-    return [
-        ScoredMention(
-            mention=mention,
-            client=m.client,
-            brand=m.brand,
-            matched_terms=list(m.terms),
-            text_normalized=text_normalized,
-            duplicate_of=duplicate_of,
-            language=language,
-            sentiment=sentiment,
-            triage=triage(mention.text, sentiment),
+    records = []
+    for m, sentiment in zip(matches, sentiments, strict=True):
+        label, rule = triage_why(mention.text, sentiment)
+        records.append(
+            ScoredMention(
+                mention=mention,
+                client=m.client,
+                brand=m.brand,
+                matched_terms=list(m.terms),
+                text_normalized=text_normalized,
+                duplicate_of=duplicate_of,
+                language=language,
+                sentiment=sentiment,
+                triage=label,
+                triage_rule=rule,
+            )
         )
-        for m, sentiment in zip(matches, sentiments, strict=True)
-    ]
+    return records
 
 
 def _by_brand(text: str, matches: list[BrandMatch], model: Scorer | None) -> list[Sentiment]:

@@ -47,6 +47,7 @@ MENTION_MAPPING: dict[str, Any] = {
             "properties": {"label": KEYWORD, "probability": {"type": "float"}, "model": KEYWORD}
         },
         "triage": KEYWORD,
+        "triage_rule": {"type": "text"},
         "matched_terms": KEYWORD,
         "duplicate_of": KEYWORD,
     },
@@ -93,6 +94,7 @@ def mention_document(record: ScoredMention) -> tuple[str, dict[str, Any]]:
         "engagement": m.engagement.model_dump(),
         "sentiment": record.sentiment.model_dump(),
         "triage": record.triage,
+        "triage_rule": record.triage_rule,
         "matched_terms": record.matched_terms,
         "duplicate_of": record.duplicate_of,
     }
@@ -116,14 +118,26 @@ class ElasticsearchSink(Generic[R]):
         self._client = AsyncElasticsearch(url, request_timeout=30)
 
     async def start(self) -> None:
+        """Create the index, or add to an existing one the fields a newer Sada writes (a
+        strict mapping would reject them); a field whose type changed is an error to fix."""
         try:
-            if not await self._client.indices.exists(index=self.index):
-                await self._client.indices.create(
-                    index=self.index,
-                    mappings=self._mapping,
-                    settings={"number_of_shards": 1, "number_of_replicas": 0},
+            if await self._client.indices.exists(index=self.index):
+                await self._client.indices.put_mapping(
+                    index=self.index, properties=self._mapping["properties"]
                 )
+                return
+            await self._client.indices.create(
+                index=self.index,
+                mappings=self._mapping,
+                settings={"number_of_shards": 1, "number_of_replicas": 0},
+            )
         except BadRequestError as exc:
+            if exc.error == "illegal_argument_exception":
+                raise ValueError(
+                    f"index {self.index} at {self.url} has a mapping this version of Sada cannot "
+                    f"extend ({exc.message}: {exc.info}); reindex into a new index or point "
+                    "the index setting at a new name"
+                ) from exc
             if exc.error != "resource_already_exists_exception":  # another indexer won the race
                 raise
         except ESConnectionError as exc:

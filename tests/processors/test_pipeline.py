@@ -47,6 +47,7 @@ def test_arabic_mentions_are_normalised_for_search_and_triaged() -> None:
                        build_matcher(CONFIG), Deduper())
     assert record.language == "ar"
     assert record.triage == "question"
+    assert record.triage_rule == "rule 3: asks ('هل')"  # kept for the dashboard: why a question
     assert "سامسونج" in record.text_normalized
 
 

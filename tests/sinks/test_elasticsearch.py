@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import httpx
+import pytest
 
 from core.config import Settings
 from core.events import ScoredMention, Sentiment
 from ingest import synthetic
-from sinks.elasticsearch import mentions_sink
+from sinks.elasticsearch import MENTION_MAPPING, mentions_sink
 
 
 def _scored(count: int) -> list[ScoredMention]:
@@ -26,6 +27,7 @@ def _scored(count: int) -> list[ScoredMention]:
             language="en",
             sentiment=Sentiment(label="neutral", probability=0.6, model="test"),
             triage="other",
+            triage_rule="rule 5: no problem word, question or sure praise",
         )
         for m in mentions
     ]
@@ -50,6 +52,38 @@ async def test_bulk_indexing_is_idempotent_and_searchable(settings: Settings) ->
     finally:
         await sink.close()
         httpx.delete(f"{settings.es_url}/{settings.mentions_index}")
+
+
+async def test_an_index_made_by_an_older_version_gets_the_new_fields(settings: Settings) -> None:
+    """The mapping is strict: without the new fields, every new document would be rejected."""
+    url, index = settings.es_url, settings.mentions_index
+    older = {**MENTION_MAPPING, "properties": {
+        k: v for k, v in MENTION_MAPPING["properties"].items() if k != "triage_rule"}}
+    httpx.put(f"{url}/{index}", json={"mappings": older}).raise_for_status()
+    sink = mentions_sink(url, index)
+    try:
+        await sink.start()
+        assert await sink.write(_scored(3)) == []
+        httpx.post(f"{url}/{index}/_refresh")
+        hits = httpx.post(f"{url}/{index}/_search", json={
+            "query": {"match": {"triage_rule": "question"}}}).json()["hits"]["hits"]
+        assert len(hits) == 3
+    finally:
+        await sink.close()
+        httpx.delete(f"{url}/{index}")
+
+
+async def test_an_index_whose_field_changed_type_is_a_clear_error(settings: Settings) -> None:
+    url, index = settings.es_url, settings.mentions_index
+    clashing = {"properties": {"triage": {"type": "long"}}}
+    httpx.put(f"{url}/{index}", json={"mappings": clashing}).raise_for_status()
+    sink = mentions_sink(url, index)
+    try:
+        with pytest.raises(ValueError, match=f"index {index} .* cannot extend"):
+            await sink.start()
+    finally:
+        await sink.close()
+        httpx.delete(f"{url}/{index}")
 
 
 async def test_an_unreachable_server_is_not_ready() -> None:
