@@ -21,11 +21,11 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 import websockets
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from websockets.exceptions import InvalidStatus, WebSocketException
 
 from core.errors import Rejected
@@ -92,6 +92,15 @@ class Config(BaseModel):
                            max_attempts=1),
         description="Politeness towards the AppView; one try, so a failure never holds posts.",
     )
+
+    @field_validator("profiles_url")
+    @classmethod
+    def _http_or_empty(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if value.strip() and (parts.scheme not in ("http", "https") or not parts.netloc):
+            raise ValueError(f"{value!r} is not an http(s) URL; write https://host/xrpc/"
+                             "app.bsky.actor.getProfiles, or \"\" for no look-ups")
+        return value.strip()
 
 
 def compile_terms(terms: Sequence[str]) -> tuple[str, ...]:

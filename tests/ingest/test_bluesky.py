@@ -176,6 +176,12 @@ async def test_a_held_post_goes_out_on_a_quiet_stream_and_a_dead_appview_loses_n
     assert len(server.seen("/profiles")) == 1
 
 
+def test_a_profiles_url_without_a_scheme_is_refused_with_the_fix() -> None:
+    with pytest.raises(ValueError, match="'public.api.bsky.app/xrpc' is not an http"):
+        bluesky.Config(terms=["acme"], profiles_url="public.api.bsky.app/xrpc")
+    assert bluesky.Config(terms=["acme"], profiles_url=" ").profiles_url == ""
+
+
 def test_fixture_frames_are_real_jetstream_shapes() -> None:
     kinds = {json.loads(f)["kind"] for f in FRAMES}
     assert kinds == {"commit", "identity", "account"}
