@@ -32,7 +32,7 @@ from functools import lru_cache
 from typing import Literal, NamedTuple
 
 from core.config import DetectionConfig
-from core.events import Alert, AlertKind, ScoredMention, Severity, now
+from core.events import Alert, AlertKind, ScoredMention, Severity, TriageLabel, now
 from processors import baseline as bl
 from processors import evidence as ev
 from processors.baseline import Rates
@@ -58,6 +58,7 @@ class Observation:
     author: str = ""
     reach: int = 0
     terms: tuple[str, ...] = ()
+    triage: TriageLabel | None = None
 
 
 Test = tuple[AlertKind, float, float, float]  # kind, z (0 below a floor), observed, expected
@@ -101,6 +102,7 @@ def observation(record: ScoredMention) -> Observation:
         author=mention.author.handle,
         reach=mention.author.followers or 0,
         terms=tuple(words)[:_MAX_TERMS],
+        triage=record.triage,
     )
 
 
@@ -161,6 +163,7 @@ class Detector:
             url=obs.url,
             author=obs.author,
             size=self.config.evidence_size,
+            triage=obs.triage,
         )
         if state.bucket - state.first >= self.warmup:
             for i, test in enumerate(self._tests(state)):

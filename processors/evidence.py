@@ -1,4 +1,5 @@
-"""What an alert shows so a person can judge it: terms that rose, negative posts, loud authors.
+"""What an alert shows so a person can judge it: terms that rose, how many posts ask for an
+answer (complaints, questions), negative posts, loud authors.
 
 Everything is bounded so a brand's state stays small in a Faust table: term counts are pruned
 to the most frequent, and only the few negative mentions and authors with the largest reach
@@ -20,14 +21,17 @@ class Evidence:
     usual: dict[str, float] = field(default_factory=dict)  # decayed counts before
     negatives: list[list[Any]] = field(default_factory=list)  # [reach, uid, url], largest first
     authors: list[list[Any]] = field(default_factory=list)  # [reach, author, uid], largest first
+    triage: dict[str, float] = field(default_factory=dict)  # mentions per triage label, now
 
     def to_list(self) -> list[object]:
-        return [self.terms, self.usual, self.negatives, self.authors]
+        return [self.terms, self.usual, self.negatives, self.authors, self.triage]
 
     @classmethod
     def from_list(cls, data: list[Any]) -> Evidence:
-        terms, usual, negatives, authors = data
-        return cls(dict(terms), dict(usual), list(negatives), list(authors))
+        """Also reads state saved before triage counts were kept (four parts): they start at 0."""
+        terms, usual, negatives, authors, *rest = data
+        triage = rest[0] if rest else {}
+        return cls(dict(terms), dict(usual), list(negatives), list(authors), dict(triage))
 
 
 def _prune(counts: dict[str, float]) -> None:
@@ -57,12 +61,15 @@ def note(
     url: str | None,
     author: str,
     size: int,
+    triage: str | None = None,
 ) -> None:
     """Record one mention's contribution to the evidence."""
     counts = ev.terms
     for term in terms:
         counts[term] = counts.get(term, 0.0) + 1.0
     _prune(counts)
+    if triage:
+        ev.triage[triage] = ev.triage.get(triage, 0.0) + 1.0
     if negative and uid:
         _keep_top(ev.negatives, [reach, uid, url], size)
     if author:
@@ -80,6 +87,7 @@ def roll(ev: Evidence, decay: float) -> None:
     ev.terms.clear()
     ev.negatives.clear()
     ev.authors.clear()
+    ev.triage.clear()
 
 
 def rising(ev: Evidence, n: int) -> list[str]:
@@ -95,11 +103,14 @@ def rising(ev: Evidence, n: int) -> list[str]:
 
 
 def describe(ev: Evidence, n: int) -> list[str]:
-    """Lines of an alert's explanation: rising terms, negative mentions (links), loudest authors."""
+    """Lines of an alert's explanation: rising terms, posts to answer, negative mentions
+    (links), loudest authors."""
     lines = []
     terms = rising(ev, n)
     if terms:
         lines.append("rising terms: " + ", ".join(terms))
+    if answer := to_answer(ev):
+        lines.append(answer)
     if ev.negatives:
         lines.append("top negative mentions: " + " ".join(str(e[2] or e[1]) for e in ev.negatives))
     if ev.authors:
@@ -107,6 +118,20 @@ def describe(ev: Evidence, n: int) -> list[str]:
             "largest reach: " + ", ".join(f"{e[1]} ({e[0]:,} followers)" for e in ev.authors)
         )
     return lines
+
+
+def to_answer(ev: Evidence) -> str | None:
+    """"to answer: 37 complaints, 12 questions (of 80 mentions)", when any post asks for one."""
+    complaints, questions = int(ev.triage.get("complaint", 0)), int(ev.triage.get("question", 0))
+    if not complaints and not questions:
+        return None
+    parts = [_plural(complaints, "complaint"), _plural(questions, "question")]
+    total = int(sum(ev.triage.values()))
+    return f"to answer: {', '.join(p for p in parts if p)} (of {_plural(total, 'mention')})"
+
+
+def _plural(count: int, noun: str) -> str:
+    return "" if not count else f"{count:,} {noun}" + ("" if count == 1 else "s")
 
 
 def samples(ev: Evidence, n: int) -> list[str]:

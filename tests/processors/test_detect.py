@@ -196,6 +196,7 @@ def test_explanation_names_terms_negative_links_and_authors() -> None:
             author=f"user{n}",
             reach=n * 100,
             terms=("recall", "battery", words[n % 6]),
+            triage="complaint" if n % 2 else "other",
         )
         alerts += [t.alert for t in detector.add(state, obs)]
     alert = alerts[0]
@@ -204,6 +205,7 @@ def test_explanation_names_terms_negative_links_and_authors() -> None:
     assert alert.observed > alert.expected
     assert "expected" in text and "usual range" in text and "z=" in text
     assert "recall" in text and "battery" in text
+    assert "to answer: " in text and " complaints (of " in text
     newest = int(alert.observed) - 1
     assert f"user{newest}" in text
     assert "https://example.org/p/" in text

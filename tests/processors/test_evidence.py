@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from processors.evidence import TERMS_KEPT, Evidence, note, rising, roll
+from processors.evidence import TERMS_KEPT, Evidence, describe, note, rising, roll, to_answer
 
 
 def add(
@@ -48,3 +48,50 @@ def test_rising_terms_against_the_usual_vocabulary() -> None:
         add(ev, ("price", "recall", "fire"))
     assert rising(ev, 2) == ["recall", "fire"] or rising(ev, 2) == ["fire", "recall"]
     assert "price" not in rising(ev, 3)
+
+
+def test_posts_to_answer_are_counted_per_window() -> None:
+    ev = Evidence()
+    for n, label in enumerate(["complaint"] * 37 + ["question"] * 12 + ["praise"] * 30 + ["other"]):
+        note(
+            ev,
+            terms=(),
+            negative=False,
+            reach=0,
+            uid=f"u{n}",
+            url=None,
+            author="",
+            size=3,
+            triage=label,
+        )
+    assert to_answer(ev) == "to answer: 37 complaints, 12 questions (of 80 mentions)"
+    assert "to answer: 37 complaints" in "\n".join(describe(ev, 3))
+    roll(ev, 0.9)
+    assert to_answer(ev) is None  # a new window starts from nothing
+    note(
+        ev,
+        terms=(),
+        negative=False,
+        reach=0,
+        uid="u",
+        url=None,
+        author="",
+        size=3,
+        triage="question",
+    )
+    assert to_answer(ev) == "to answer: 1 question (of 1 mention)"
+
+
+def test_praise_alone_asks_for_no_answer() -> None:
+    ev = Evidence()
+    note(
+        ev, terms=(), negative=False, reach=0, uid="u", url=None, author="", size=3, triage="praise"
+    )
+    assert to_answer(ev) is None
+
+
+def test_state_saved_before_triage_counts_reads_with_none() -> None:
+    old = [{"recall": 3.0}, {"price": 9.0}, [[10, "u1", None]], [[10, "a", "u1"]]]
+    ev = Evidence.from_list(old)
+    assert ev.triage == {} and ev.terms == {"recall": 3.0}
+    assert Evidence.from_list(ev.to_list()) == ev
