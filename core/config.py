@@ -11,7 +11,17 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    HttpUrl,
+    SecretStr,
+    Tag,
+    ValidationError,
+    model_validator,
+)
 
 from core.topics import Topic
 
@@ -34,10 +44,93 @@ class Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+TimeoutSeconds = Annotated[float, Field(gt=0, description="Per-delivery timeout.")]
+
+
 class WebhookRoute(Strict):
+    """The alert as JSON (the `Alert` record), for your own tools."""
+
     type: Literal["webhook"] = "webhook"
     url: HttpUrl = Field(description="Where alerts are POSTed as JSON.")
-    timeout_seconds: float = Field(default=10.0, gt=0, description="Per-request timeout.")
+    timeout_seconds: TimeoutSeconds = 10.0
+
+
+class SlackRoute(Strict):
+    """A Slack channel, through an incoming webhook."""
+
+    type: Literal["slack"]
+    url: HttpUrl = Field(description="The incoming webhook URL (https://hooks.slack.com/...).")
+    timeout_seconds: TimeoutSeconds = 10.0
+
+
+class TeamsRoute(Strict):
+    """A Microsoft Teams channel, through a workflow's (or connector's) webhook."""
+
+    type: Literal["teams"]
+    url: HttpUrl = Field(description="The webhook URL the Teams workflow gave you.")
+    timeout_seconds: TimeoutSeconds = 10.0
+
+
+class TelegramRoute(Strict):
+    """A Telegram chat, group or channel, through a bot (the Bot API's sendMessage)."""
+
+    type: Literal["telegram"]
+    bot_token: SecretStr = Field(description="The bot's token, from @BotFather.")
+    chat_id: str = Field(
+        min_length=1, description="The chat's id (e.g. -1001234567890) or @channelusername."
+    )
+    api_url: HttpUrl = Field(
+        default=HttpUrl("https://api.telegram.org"),
+        description="Bot API server; change only for a self-hosted one.",
+    )
+    timeout_seconds: TimeoutSeconds = 10.0
+
+
+class EmailRoute(Strict):
+    """Email through an SMTP server (your provider's or your own relay)."""
+
+    type: Literal["email"]
+    host: str = Field(min_length=1, description="SMTP server host.")
+    port: int = Field(default=587, gt=0, lt=65536, description="SMTP server port.")
+    security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls",
+        description="starttls (port 587), tls (implicit, port 465), or none (a local relay).",
+    )
+    username: str | None = Field(default=None, description="Login, when the server wants one.")
+    password: SecretStr | None = Field(default=None, description="Password for `username`.")
+    sender: str = Field(min_length=3, description="The From address.")
+    to: list[str] = Field(min_length=1, description="Recipients.")
+    ca_file: Path | None = Field(
+        default=None, description="Extra CA certificates (PEM) to trust, for a private relay."
+    )
+    timeout_seconds: TimeoutSeconds = 30.0
+
+    @model_validator(mode="after")
+    def _login_complete(self) -> EmailRoute:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("give both username and password, or neither")
+        return self
+
+
+def _route_type(value: object) -> str | None:
+    """The route's `type`; a route without one is a webhook (as before other kinds existed)."""
+    if isinstance(value, dict):
+        return str(value.get("type", "webhook"))
+    return getattr(value, "type", None)
+
+
+Route = Annotated[
+    Annotated[WebhookRoute, Tag("webhook")]
+    | Annotated[SlackRoute, Tag("slack")]
+    | Annotated[TeamsRoute, Tag("teams")]
+    | Annotated[TelegramRoute, Tag("telegram")]
+    | Annotated[EmailRoute, Tag("email")],
+    Discriminator(
+        _route_type,
+        custom_error_type="route_type",
+        custom_error_message="type must be one of webhook, slack, teams, telegram, email",
+    ),
+]
 
 
 class Brand(Strict):
@@ -104,7 +197,9 @@ class Client(Strict):
     id: Slug = Field(description="Stable identifier of the client (an agency's customer).")
     name: str = Field(min_length=1, description="Display name.")
     brands: list[Brand] = Field(min_length=1, description="The brands watched for this client.")
-    routes: dict[str, WebhookRoute] = Field(default={}, description="Named alert destinations.")
+    routes: dict[str, Route] = Field(
+        default={}, description="Named alert destinations: webhook, slack, teams, telegram, email."
+    )
 
     @model_validator(mode="after")
     def _routes_exist(self) -> Client:

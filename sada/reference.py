@@ -14,7 +14,19 @@ from pathlib import Path
 from pydantic import BaseModel, SecretStr
 from pydantic_core import PydanticUndefined
 
-from core.config import Brand, Client, DetectionConfig, SadaConfig, Settings, WebhookRoute
+from core.config import (
+    Brand,
+    Client,
+    DetectionConfig,
+    EmailRoute,
+    Route,
+    SadaConfig,
+    Settings,
+    SlackRoute,
+    TeamsRoute,
+    TelegramRoute,
+    WebhookRoute,
+)
 from ingest import bluesky, gdelt, hackernews, http, mastodon, push, reddit, rss
 
 REPO = Path(__file__).resolve().parents[1]
@@ -25,6 +37,10 @@ DOCUMENTS: dict[Path, dict[str, type[BaseModel]]] = {
         "client": Client,
         "brand": Brand,
         "webhook": WebhookRoute,
+        "slack": SlackRoute,
+        "teams": TeamsRoute,
+        "telegram": TelegramRoute,
+        "email": EmailRoute,
         "detection": DetectionConfig,
     },
     REPO / "docs" / "ingest.md": {
@@ -47,6 +63,7 @@ def _type(annotation: object) -> str:
         if "[" in str(annotation) or "|" in str(annotation)
         else getattr(annotation, "__name__", str(annotation))
     )
+    text = text.replace(str(Route), "Route")  # a tagged union: its members are listed below
     return re.sub(
         r"\b(typing|pathlib|core\.config|ingest\.\w+|pydantic\.\w+|annotated_types)\.", "", text
     )

@@ -1,24 +1,33 @@
-"""Deliver each alert to the routes its brand names in the clients file."""
+"""Deliver each alert to the routes its brand names in the clients file: a webhook, Slack,
+Teams, Telegram or email, one module each."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 
 import httpx
 
 from core import metrics
-from core.config import SadaConfig
+from core.config import EmailRoute, Route, SadaConfig, SlackRoute, TeamsRoute, TelegramRoute
 from core.events import Alert
-from sinks import webhook
+from sinks import mail, slack, teams, telegram, webhook
+
+REMEMBERED = 10_000  # deliveries remembered, so a retried batch skips the routes that had it
 
 
 class AlertSink:
     """Routes alerts: brand -> route names -> destinations. Delivery is at least once; receivers
-    can drop repeats by the alert id (also sent as the X-Sada-Alert-Id header)."""
+    can drop repeats by the alert id (also sent as the X-Sada-Alert-Id header).
+
+    When one route is busy the runner retries the whole batch; the routes that already took an
+    alert step are remembered and skipped, so a Slack channel does not see it twice because
+    Telegram asked to wait. (After a restart, a redelivery can still repeat.)"""
 
     def __init__(self, config: SadaConfig) -> None:
         self._config = config
         self._client: httpx.AsyncClient | None = None
+        self._delivered: OrderedDict[tuple[str, str, str, str], None] = OrderedDict()
 
     async def start(self) -> None:
         self._client = httpx.AsyncClient()
@@ -28,15 +37,37 @@ class AlertSink:
         rejected: list[tuple[Alert, str]] = []
         for alert in batch:
             for name, route in self._routes(alert):
+                step = (alert.id, alert.status, alert.raised_at.isoformat(), name)
+                if step in self._delivered:
+                    continue
                 try:
-                    await webhook.notify(self._client, route, alert)
+                    await self._notify(route, alert)
                     metrics.NOTIFIED.labels(route.type, "delivered").inc()
+                    self._remember(step)
                 except webhook.Undeliverable as exc:
                     metrics.NOTIFIED.labels(route.type, "refused").inc()
                     rejected.append((alert, f"route {name!r}: {exc}"))
         return rejected
 
-    def _routes(self, alert: Alert) -> list[tuple[str, webhook.WebhookRoute]]:
+    def _remember(self, step: tuple[str, str, str, str]) -> None:
+        self._delivered[step] = None
+        if len(self._delivered) > REMEMBERED:
+            self._delivered.popitem(last=False)
+
+    async def _notify(self, route: Route, alert: Alert) -> None:
+        assert self._client is not None
+        if isinstance(route, SlackRoute):
+            await slack.notify(self._client, route, alert)
+        elif isinstance(route, TeamsRoute):
+            await teams.notify(self._client, route, alert)
+        elif isinstance(route, TelegramRoute):
+            await telegram.notify(self._client, route, alert)
+        elif isinstance(route, EmailRoute):
+            await mail.notify(route, alert)
+        else:
+            await webhook.notify(self._client, route, alert)
+
+    def _routes(self, alert: Alert) -> list[tuple[str, Route]]:
         client = next((c for c in self._config.clients if c.id == alert.client), None)
         brand = next((b for b in client.brands if b.id == alert.brand), None) if client else None
         if client is None or brand is None:

@@ -1,10 +1,13 @@
-"""POST an alert as JSON to a webhook URL.
+"""POST an alert as JSON to a webhook URL; `post_json` is also how Slack, Teams and Telegram
+are reached.
 
 429, 5xx and network failures mean "try again later"; any other 4xx means the receiver will
 never take this alert, so it is dead-lettered with the receiver's answer.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import httpx
 
@@ -18,26 +21,47 @@ class Undeliverable(Exception):
 
 
 async def notify(client: httpx.AsyncClient, route: WebhookRoute, alert: Alert) -> None:
-    url = str(route.url)
+    await post_json(
+        client,
+        str(route.url),
+        alert.to_bytes(),
+        timeout=route.timeout_seconds,
+        name=f"webhook {route.url}",
+        headers={"X-Sada-Alert-Id": alert.id},
+    )
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After", "")
+    return float(value) if value.isdigit() else None
+
+
+async def post_json(
+    client: httpx.AsyncClient,
+    url: str,
+    body: bytes,
+    *,
+    timeout: float,
+    name: str,
+    headers: dict[str, str] | None = None,
+    wait_hint: Callable[[httpx.Response], float | None] = _retry_after,
+) -> httpx.Response:
+    """POST a JSON body; `name` says in errors who refused (never a URL that holds a secret)."""
     try:
         response = await client.post(
             url,
-            content=alert.to_bytes(),
-            headers={
-                "Content-Type": "application/json; charset=utf-8",
-                "X-Sada-Alert-Id": alert.id,
-            },
-            timeout=route.timeout_seconds,
+            content=body,
+            headers={"Content-Type": "application/json; charset=utf-8", **(headers or {})},
+            timeout=timeout,
         )
     except httpx.HTTPError as exc:
-        raise RetryLater(f"webhook {url} unreachable: {exc!r}") from exc
+        raise RetryLater(f"{name} unreachable: {type(exc).__name__} {exc}") from None
     if response.status_code == 429 or response.status_code >= 500:
-        retry_after = response.headers.get("Retry-After", "")
         raise RetryLater(
-            f"webhook {url} answered {response.status_code}",
-            after_seconds=float(retry_after) if retry_after.isdigit() else None,
+            f"{name} answered {response.status_code}", after_seconds=wait_hint(response)
         )
     if response.status_code >= 400:
         raise Undeliverable(
-            f"webhook {url} refused the alert: {response.status_code} {response.text[:300]}"
+            f"{name} refused the alert: {response.status_code} {response.text[:300]}"
         )
+    return response

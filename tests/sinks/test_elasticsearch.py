@@ -57,16 +57,21 @@ async def test_bulk_indexing_is_idempotent_and_searchable(settings: Settings) ->
 async def test_an_index_made_by_an_older_version_gets_the_new_fields(settings: Settings) -> None:
     """The mapping is strict: without the new fields, every new document would be rejected."""
     url, index = settings.es_url, settings.mentions_index
-    older = {**MENTION_MAPPING, "properties": {
-        k: v for k, v in MENTION_MAPPING["properties"].items() if k != "triage_rule"}}
+    older = {
+        **MENTION_MAPPING,
+        "properties": {
+            k: v for k, v in MENTION_MAPPING["properties"].items() if k != "triage_rule"
+        },
+    }
     httpx.put(f"{url}/{index}", json={"mappings": older}).raise_for_status()
     sink = mentions_sink(url, index)
     try:
         await sink.start()
         assert await sink.write(_scored(3)) == []
         httpx.post(f"{url}/{index}/_refresh")
-        hits = httpx.post(f"{url}/{index}/_search", json={
-            "query": {"match": {"triage_rule": "question"}}}).json()["hits"]["hits"]
+        hits = httpx.post(
+            f"{url}/{index}/_search", json={"query": {"match": {"triage_rule": "question"}}}
+        ).json()["hits"]["hits"]
         assert len(hits) == 3
     finally:
         await sink.close()

@@ -1,9 +1,6 @@
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -15,6 +12,7 @@ from sada.receiver import Receiver
 from sinks import webhook
 from sinks.alerts import AlertSink
 from sinks.runner import backoff_seconds
+from tests.sinks.support import Answer, Scripted
 
 ALERT = Alert(
     id="acme/widget/20260101T000000Z",
@@ -32,33 +30,6 @@ ALERT = Alert(
 )
 
 
-@pytest.fixture
-def answering() -> Iterator[tuple[str, list[tuple[int, dict[str, str]]]]]:
-    """A real HTTP server that answers each POST with the next scripted (status, headers)."""
-    script: list[tuple[int, dict[str, str]]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
-            self.rfile.read(int(self.headers["Content-Length"]))
-            status, headers = script.pop(0)
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            body = b"nope"
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hook", script
-    server.shutdown()
-    server.server_close()
-
-
 async def test_an_alert_arrives_as_json_with_its_id_header() -> None:
     with Receiver() as receiver:
         async with httpx.AsyncClient() as client:
@@ -66,10 +37,13 @@ async def test_an_alert_arrives_as_json_with_its_id_header() -> None:
     assert receiver.received == [ALERT.model_dump(mode="json")]
 
 
-async def test_busy_receivers_mean_retry_and_refusals_mean_never(answering) -> None:  # type: ignore[no-untyped-def]
-    url, script = answering
-    route = WebhookRoute(url=url)
-    script += [(429, {"Retry-After": "7"}), (503, {}), (400, {})]
+async def test_busy_receivers_mean_retry_and_refusals_mean_never(scripted: Scripted) -> None:
+    route = WebhookRoute(url=f"{scripted.base_url}/hook")
+    scripted.answers += [
+        Answer(429, "busy", {"Retry-After": "7"}),
+        Answer(503, "down"),
+        Answer(400, "nope"),
+    ]
     async with httpx.AsyncClient() as client:
         with pytest.raises(RetryLater) as busy:
             await webhook.notify(client, route, ALERT)
@@ -88,9 +62,9 @@ async def test_an_unreachable_receiver_means_retry() -> None:
             )
 
 
-async def test_alerts_go_to_the_routes_their_brand_names(answering) -> None:  # type: ignore[no-untyped-def]
-    url, script = answering
-    script.append((410, {}))
+async def test_alerts_go_to_the_routes_their_brand_names(scripted: Scripted) -> None:
+    url = f"{scripted.base_url}/hook"
+    scripted.answers.append(Answer(410, "gone"))
     with Receiver() as receiver:
         config = SadaConfig.model_validate(
             {

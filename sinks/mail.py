@@ -1,0 +1,99 @@
+"""Email an alert through an SMTP server.
+
+One message per alert step, all steps of an incident in one thread: the `open` step's
+Message-ID is derived from the incident id, and later steps answer it (In-Reply-To,
+References), so a mail client groups open, escalate and resolve; a redelivered step carries
+the same Message-ID. smtplib blocks, so the delivery runs in a thread.
+
+SMTP's own codes decide retrying: 4xx (greylisting, a full mailbox, a busy server), a dropped
+connection or a timeout mean "later"; 5xx (a refused login, sender or every recipient) and a
+certificate the server cannot prove mean never, with the server's answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import formatdate
+
+from core.config import EmailRoute
+from core.errors import RetryLater
+from core.events import Alert
+from sinks import message
+from sinks.webhook import Undeliverable
+
+DOMAIN = "sada.alerts"  # right-hand side of the Message-IDs Sada makes
+
+log = logging.getLogger(__name__)
+
+
+def build(route: EmailRoute, alert: Alert) -> EmailMessage:
+    email = EmailMessage()
+    email["Subject"] = message.headline(alert)
+    email["From"] = route.sender
+    email["To"] = ", ".join(route.to)
+    email["Date"] = formatdate(alert.raised_at.timestamp(), localtime=False, usegmt=True)
+    thread = f"<{alert.id}@{DOMAIN}>"
+    if alert.status == "open":
+        email["Message-ID"] = thread
+    else:
+        stamp = alert.raised_at.strftime("%Y%m%dT%H%M%S")
+        email["Message-ID"] = f"<{alert.id}/{alert.status}/{stamp}@{DOMAIN}>"
+        email["In-Reply-To"] = thread
+        email["References"] = thread
+    email["X-Sada-Alert-Id"] = alert.id
+    email.set_content("\n".join(message.lines(alert)) + "\n")
+    return email
+
+
+async def notify(route: EmailRoute, alert: Alert) -> None:
+    await asyncio.to_thread(_send, route, build(route, alert))
+
+
+def _send(route: EmailRoute, email: EmailMessage) -> None:
+    where = f"smtp {route.host}:{route.port}"
+    context = ssl.create_default_context(cafile=route.ca_file)
+    try:
+        if route.security == "tls":
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                route.host, route.port, timeout=route.timeout_seconds, context=context
+            )
+        else:
+            smtp = smtplib.SMTP(route.host, route.port, timeout=route.timeout_seconds)
+        with smtp:
+            if route.security == "starttls":
+                smtp.starttls(context=context)
+            if route.username is not None and route.password is not None:
+                smtp.login(route.username, route.password.get_secret_value())
+            refused = smtp.send_message(email)
+        if refused:  # the others have it; sending again would repeat it to them
+            log.warning(
+                "%s refused some recipients of alert %s: %s",
+                where,
+                email["X-Sada-Alert-Id"],
+                refused,
+            )
+    except smtplib.SMTPNotSupportedError as exc:
+        raise Undeliverable(f"{where}: {exc}; check `security` and the login") from None
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = [code for code, _ in exc.recipients.values()]
+        _by_code(where, min(codes), f"every recipient refused: {exc.recipients}")
+    except smtplib.SMTPResponseException as exc:
+        said = exc.smtp_error
+        _by_code(
+            where, exc.smtp_code, said.decode(errors="replace") if isinstance(said, bytes) else said
+        )
+    except ssl.SSLCertVerificationError as exc:
+        raise Undeliverable(f"{where}: {exc.verify_message}; set ca_file to trust it") from None
+    except (OSError, smtplib.SMTPException) as exc:
+        raise RetryLater(f"{where} unreachable: {type(exc).__name__} {exc}") from None
+
+
+def _by_code(where: str, code: int, said: str) -> None:
+    text = f"{where} answered {code} {said}"
+    if 400 <= code < 500:
+        raise RetryLater(text)
+    raise Undeliverable(text)

@@ -1,0 +1,65 @@
+"""A real local HTTP server for alert-channel tests: records each POST, answers as scripted."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Answer:
+    status: int = 200
+    body: str = "ok"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Posted:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class Scripted:
+    """Answers each POST with the next scripted Answer (the last one repeats; 200 "ok" if none)."""
+
+    def __init__(self, *answers: Answer) -> None:
+        self.answers = list(answers)
+        self.posted: list[Posted] = []
+        scripted = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                scripted.posted.append(Posted(self.path, dict(self.headers), body))
+                answers = scripted.answers
+                answer = (
+                    (answers.pop(0) if len(answers) > 1 else answers[0]) if answers else Answer()
+                )
+                payload = answer.body.encode()
+                self.send_response(answer.status)
+                for name, value in answer.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
