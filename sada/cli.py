@@ -93,6 +93,44 @@ def config_check(path: Annotated[Path, typer.Argument(help="The clients file.")]
     typer.echo(f"{path}: ok ({len(config.clients)} clients, {brands} brands)")
 
 
+@config_app.command("test-route")
+def config_test_route(
+    path: Annotated[Path, typer.Argument(help="The clients file.")],
+    client: Annotated[str, typer.Argument(help="The client's id.")],
+    route: Annotated[str, typer.Argument(help="The name of one of its routes.")],
+) -> None:
+    """Send a test alert to one route, to check its URL, token, chat or login."""
+    from core.errors import RetryLater
+    from sinks.alerts import AlertSink, trial_alert
+    from sinks.webhook import Undeliverable
+
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from exc
+    owner = next((c for c in config.clients if c.id == client), None)
+    if owner is None:
+        known = ", ".join(c.id for c in config.clients)
+        raise _fail(f"{path}: no client {client!r} (clients: {known})")
+    if route not in owner.routes:
+        known = ", ".join(owner.routes) or "none"
+        raise _fail(f"{path}: client {client!r} has no route {route!r} (routes: {known})")
+
+    async def send() -> None:
+        sink = AlertSink(config)
+        await sink.start()
+        try:
+            await sink.notify(owner.routes[route], trial_alert(client, route))
+        finally:
+            await sink.close()
+
+    try:
+        asyncio.run(send())
+    except (RetryLater, Undeliverable) as exc:
+        raise _fail(f"route {route!r}: {exc}") from exc
+    typer.echo(f"route {route!r} ({owner.routes[route].type}): test alert delivered")
+
+
 def _load(settings: Settings):  # type: ignore[no-untyped-def]
     try:
         return load_config(settings.config_path)

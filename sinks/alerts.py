@@ -10,7 +10,7 @@ import httpx
 
 from core import metrics
 from core.config import EmailRoute, Route, SadaConfig, SlackRoute, TeamsRoute, TelegramRoute
-from core.events import Alert
+from core.events import Alert, now
 from sinks import mail, slack, teams, telegram, webhook
 
 REMEMBERED = 10_000  # deliveries remembered, so a retried batch skips the routes that had it
@@ -41,7 +41,7 @@ class AlertSink:
                 if step in self._delivered:
                     continue
                 try:
-                    await self._notify(route, alert)
+                    await self.notify(route, alert)
                     metrics.NOTIFIED.labels(route.type, "delivered").inc()
                     self._remember(step)
                 except webhook.Undeliverable as exc:
@@ -54,8 +54,9 @@ class AlertSink:
         if len(self._delivered) > REMEMBERED:
             self._delivered.popitem(last=False)
 
-    async def _notify(self, route: Route, alert: Alert) -> None:
-        assert self._client is not None
+    async def notify(self, route: Route, alert: Alert) -> None:
+        """Deliver one alert to one route; raises RetryLater or webhook.Undeliverable."""
+        assert self._client is not None, "start() the sink before notifying"
         if isinstance(route, SlackRoute):
             await slack.notify(self._client, route, alert)
         elif isinstance(route, TeamsRoute):
@@ -80,3 +81,23 @@ class AlertSink:
 
     async def check(self) -> bool:
         return self._client is not None
+
+
+def trial_alert(client: str, route: str) -> Alert:
+    """A harmless alert that says it is a test, for `sada config test-route`."""
+    at = now()
+    return Alert(
+        id=f"{client}/route-test/{at:%Y%m%dT%H%M%SZ}",
+        client=client,
+        brand="route-test",
+        kind="volume_spike",
+        window_start=at,
+        window_end=at,
+        observed=0,
+        expected=0,
+        score=0,
+        severity="info",
+        explanation=f"A test of route {route!r} from `sada config test-route`: no incident is "
+        "open. If you read this, Sada's alerts reach you here.",
+        raised_at=at,
+    )

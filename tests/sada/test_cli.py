@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 from core.config import Settings
 from sada import services
 from sada.cli import app
+from tests.sinks.support import Answer, Scripted
 
 SAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "sample-config.yaml"
 runner = CliRunner()
@@ -100,3 +101,43 @@ def test_an_unknown_processor_stage_names_the_choices() -> None:
     result = runner.invoke(app, ["process", "--stage", "sentiment"])
     assert result.exit_code == 2
     assert "--stage must be all, score or detect, not 'sentiment'" in result.output
+
+
+def _routes_file(tmp_path: Path, url: str) -> Path:
+    path = tmp_path / "clients.yaml"
+    path.write_text(
+        "clients:\n"
+        "  - id: northwind\n"
+        "    name: Northwind\n"
+        f"    routes: {{pr-slack: {{type: slack, url: '{url}'}}}}\n"
+        "    brands: [{id: skyline-air, name: Skyline Air, include: [skyline]}]\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_test_route_sends_a_test_alert_and_says_so(tmp_path: Path) -> None:
+    server = Scripted()
+    try:
+        path = _routes_file(tmp_path, f"{server.base_url}/services/T/B/x")
+        result = runner.invoke(app, ["config", "test-route", str(path), "northwind", "pr-slack"])
+    finally:
+        server.close()
+    assert result.exit_code == 0, result.output
+    assert "route 'pr-slack' (slack): test alert delivered" in result.stdout
+    (post,) = server.posted
+    assert "A test of route 'pr-slack'" in post.json()["text"]
+
+
+def test_test_route_reports_a_refusal_and_unknown_names(tmp_path: Path) -> None:
+    server = Scripted(Answer(404, "no_service"))
+    try:
+        path = _routes_file(tmp_path, f"{server.base_url}/services/T/B/x")
+        refused = runner.invoke(app, ["config", "test-route", str(path), "northwind", "pr-slack"])
+    finally:
+        server.close()
+    assert refused.exit_code == 2 and "404 no_service" in refused.output
+    unknown = runner.invoke(app, ["config", "test-route", str(path), "northwind", "ops"])
+    assert unknown.exit_code == 2 and "no route 'ops' (routes: pr-slack)" in unknown.output
+    nobody = runner.invoke(app, ["config", "test-route", str(path), "acme", "ops"])
+    assert nobody.exit_code == 2 and "no client 'acme' (clients: northwind)" in nobody.output
