@@ -7,11 +7,13 @@ file, the field path and what is wrong, and list every problem at once.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -86,6 +88,15 @@ class TelegramRoute(Strict):
     timeout_seconds: TimeoutSeconds = 10.0
 
 
+def _address(value: str) -> str:
+    if not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", value):
+        raise ValueError(f"{value!r} is not an email address (name@domain)")
+    return value
+
+
+Address = Annotated[str, AfterValidator(_address)]
+
+
 class EmailRoute(Strict):
     """Email through an SMTP server (your provider's or your own relay)."""
 
@@ -98,8 +109,8 @@ class EmailRoute(Strict):
     )
     username: str | None = Field(default=None, description="Login, when the server wants one.")
     password: SecretStr | None = Field(default=None, description="Password for `username`.")
-    sender: str = Field(min_length=3, description="The From address.")
-    to: list[str] = Field(min_length=1, description="Recipients.")
+    sender: Address = Field(description="The From address.")
+    to: list[Address] = Field(min_length=1, description="Recipients.")
     ca_file: Path | None = Field(
         default=None, description="Extra CA certificates (PEM) to trust, for a private relay."
     )

@@ -15,6 +15,7 @@ from pydantic import BaseModel, SecretStr
 from pydantic_core import PydanticUndefined
 
 from core.config import (
+    Address,
     Brand,
     Client,
     DetectionConfig,
@@ -57,13 +58,17 @@ DOCUMENTS: dict[Path, dict[str, type[BaseModel]]] = {
 }
 
 
+ALIASES = {Route: "Route", Address: "str"}
+
+
 def _type(annotation: object) -> str:
     text = (
         str(annotation)
         if "[" in str(annotation) or "|" in str(annotation)
         else getattr(annotation, "__name__", str(annotation))
     )
-    text = text.replace(str(Route), "Route")  # a tagged union: its members are listed below
+    for alias, name in ALIASES.items():  # annotated types print their validators: name them
+        text = text.replace(str(alias), name)
     return re.sub(
         r"\b(typing|pathlib|core\.config|ingest\.\w+|pydantic\.\w+|annotated_types)\.", "", text
     )

@@ -196,3 +196,8 @@ async def test_an_unreachable_server_means_retry(alert: Alert) -> None:
 def test_a_login_needs_both_halves() -> None:
     with pytest.raises(ValueError, match="both username and password"):
         route(25, username="ops")
+
+
+def test_addresses_are_checked_with_the_fix_in_the_message() -> None:
+    with pytest.raises(ValueError, match="'ops at agency' is not an email address"):
+        route(25, to=["ops at agency"])
