@@ -47,9 +47,18 @@ class Strict(BaseModel):
 
 
 TimeoutSeconds = Annotated[float, Field(gt=0, description="Per-delivery timeout.")]
+SEVERITIES = ("info", "warning", "critical")  # least to most severe
 
 
-class WebhookRoute(Strict):
+class RouteBase(Strict):
+    min_severity: Literal["info", "warning", "critical"] = Field(
+        default="info",
+        description="Only alert steps at least this severe reach this route (an incident that "
+        "escalates to it arrives then, and its resolve step too).",
+    )
+
+
+class WebhookRoute(RouteBase):
     """The alert as JSON (the `Alert` record), for your own tools."""
 
     type: Literal["webhook"] = "webhook"
@@ -57,7 +66,7 @@ class WebhookRoute(Strict):
     timeout_seconds: TimeoutSeconds = 10.0
 
 
-class SlackRoute(Strict):
+class SlackRoute(RouteBase):
     """A Slack channel, through an incoming webhook."""
 
     type: Literal["slack"]
@@ -65,7 +74,7 @@ class SlackRoute(Strict):
     timeout_seconds: TimeoutSeconds = 10.0
 
 
-class TeamsRoute(Strict):
+class TeamsRoute(RouteBase):
     """A Microsoft Teams channel, through a workflow's (or connector's) webhook."""
 
     type: Literal["teams"]
@@ -73,7 +82,7 @@ class TeamsRoute(Strict):
     timeout_seconds: TimeoutSeconds = 10.0
 
 
-class TelegramRoute(Strict):
+class TelegramRoute(RouteBase):
     """A Telegram chat, group or channel, through a bot (the Bot API's sendMessage)."""
 
     type: Literal["telegram"]
@@ -97,7 +106,7 @@ def _address(value: str) -> str:
 Address = Annotated[str, AfterValidator(_address)]
 
 
-class EmailRoute(Strict):
+class EmailRoute(RouteBase):
     """Email through an SMTP server (your provider's or your own relay)."""
 
     type: Literal["email"]

@@ -9,7 +9,15 @@ from collections.abc import Sequence
 import httpx
 
 from core import metrics
-from core.config import EmailRoute, Route, SadaConfig, SlackRoute, TeamsRoute, TelegramRoute
+from core.config import (
+    SEVERITIES,
+    EmailRoute,
+    Route,
+    SadaConfig,
+    SlackRoute,
+    TeamsRoute,
+    TelegramRoute,
+)
 from core.events import Alert, now
 from sinks import mail, slack, teams, telegram, webhook
 
@@ -73,7 +81,12 @@ class AlertSink:
         brand = next((b for b in client.brands if b.id == alert.brand), None) if client else None
         if client is None or brand is None:
             return []  # the brand left the config since the alert was raised
-        return [(name, client.routes[name]) for name in brand.routes]
+        severity = SEVERITIES.index(alert.severity)
+        return [
+            (name, client.routes[name])
+            for name in brand.routes
+            if severity >= SEVERITIES.index(client.routes[name].min_severity)
+        ]
 
     async def close(self) -> None:
         if self._client is not None:

@@ -184,3 +184,45 @@ async def test_a_retried_batch_skips_the_routes_that_already_had_the_alert(
         "/services/T/B/x",
         "/bot1:x/sendMessage",
     ]
+
+
+async def test_a_route_hears_only_steps_at_least_as_severe_as_it_asks(
+    scripted: Scripted, alert: Alert
+) -> None:
+    config = SadaConfig.model_validate(
+        {
+            "clients": [
+                {
+                    "id": "northwind",
+                    "name": "Northwind",
+                    "routes": {
+                        "team": {"type": "slack", "url": f"{scripted.base_url}/team"},
+                        "ceo": {
+                            "type": "slack",
+                            "url": f"{scripted.base_url}/ceo",
+                            "min_severity": "critical",
+                        },
+                    },
+                    "brands": [
+                        {
+                            "id": "skyline-air",
+                            "name": "Skyline Air",
+                            "include": ["skyline"],
+                            "routes": ["team", "ceo"],
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+    opened = alert.model_copy(update={"status": "open", "severity": "warning"})
+    escalated = alert.model_copy(update={"status": "escalate", "severity": "critical"})
+    resolved = alert.model_copy(update={"status": "resolve", "severity": "critical"})
+    sink = AlertSink(config)
+    await sink.start()
+    try:
+        for step in (opened, escalated, resolved):
+            assert await sink.write([step]) == []
+    finally:
+        await sink.close()
+    assert [p.path for p in scripted.posted] == ["/team", "/team", "/ceo", "/team", "/ceo"]
