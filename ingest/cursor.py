@@ -3,7 +3,10 @@
 One small JSON file per source and configuration (`<state_dir>/<source>-<digest>.json`), written
 atomically (temporary file, fsync, rename), so a crash leaves either the old cursor or the new
 one. The digest covers the config, so changing a source's queries starts a fresh cursor instead
-of applying one to searches it was not made for.
+of applying one to searches it was not made for. It covers only the fields set away from their
+defaults, so a newer Sada that adds a field to a source keeps that source's cursors; a cursor
+saved under the earlier digest (of every field) is still found, and saved under the new one
+from then on.
 
 At-least-once: before a cursor is written the store calls `barrier` — the runner passes its
 producer's flush — so a cursor never runs ahead of what Kafka acknowledged. A crash in between
@@ -30,9 +33,11 @@ class CursorError(Exception):
     """A cursor file exists but cannot be read; the message names it and how to recover."""
 
 
-def config_digest(config: BaseModel) -> str:
-    """Stable digest of a config; secrets are not in it (SecretStr dumps masked)."""
-    text = json.dumps(config.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+def config_digest(config: BaseModel, *, every_field: bool = False) -> str:
+    """Stable digest of a config's non-default fields (`every_field`: the earlier digest);
+    secrets are not in it (SecretStr dumps masked)."""
+    fields = config.model_dump(mode="json", exclude_defaults=not every_field)
+    text = json.dumps(fields, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -46,10 +51,10 @@ class CursorStore:
         self.barrier = barrier
         self._memory: dict[str, Cursor] = {}
 
-    def path(self, source: str, config: BaseModel) -> Path | None:
+    def path(self, source: str, config: BaseModel, *, earlier: bool = False) -> Path | None:
         if self.directory is None:
             return None
-        return self.directory / f"{source}-{config_digest(config)}.json"
+        return self.directory / f"{source}-{config_digest(config, every_field=earlier)}.json"
 
     def load(self, source: str, config: BaseModel) -> Cursor:
         """The saved cursor, or `{}` when this source and config never saved one."""
@@ -57,6 +62,8 @@ class CursorStore:
         if key in self._memory:
             return json.loads(json.dumps(self._memory[key]))
         path = self.path(source, config)
+        if path is not None and not path.exists():
+            path = self.path(source, config, earlier=True)
         if path is None or not path.exists():
             return {}
         try:

@@ -37,6 +37,29 @@ def test_each_config_has_its_own_cursor_and_secrets_stay_out(tmp_path: Path) -> 
     assert all("s3cret" not in p.read_text() for p in tmp_path.iterdir())
 
 
+class Grown(Conf):
+    """The same source in a newer Sada: one more field, with a default."""
+
+    timeout_seconds: float = 5.0
+
+
+def test_a_field_added_with_a_default_keeps_the_cursor(tmp_path: Path) -> None:
+    CursorStore(tmp_path).save("demo", Conf(terms=["acme"]), {"after": 7})
+    assert CursorStore(tmp_path).load("demo", Grown(terms=["acme"])) == {"after": 7}
+    assert CursorStore(tmp_path).load("demo", Grown(terms=["acme"], timeout_seconds=9)) == {}
+
+
+def test_a_cursor_saved_under_the_earlier_digest_is_found_and_carried_on(tmp_path: Path) -> None:
+    config = Conf(terms=["acme"])
+    earlier = tmp_path / f"demo-{config_digest(config, every_field=True)}.json"
+    earlier.write_text('{"source": "demo", "cursor": {"after": 3}}', encoding="utf-8")
+    store = CursorStore(tmp_path)
+    assert store.load("demo", config) == {"after": 3}
+    store.save("demo", config, {"after": 4})
+    assert CursorStore(tmp_path).load("demo", config) == {"after": 4}
+    assert (tmp_path / f"demo-{config_digest(config)}.json").exists()
+
+
 def test_memory_store_keeps_cursors_without_a_directory() -> None:
     store = CursorStore()
     store.save("demo", Conf(terms=["a"]), {"n": 1})
