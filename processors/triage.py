@@ -106,7 +106,7 @@ def triage(text: str, sentiment: Sentiment) -> TriageLabel:
 
 
 def triage_why(text: str, sentiment: Sentiment) -> tuple[TriageLabel, str]:
-    """The triage label and, in words, the rule that gave it (for `--explain`)."""
+    """The triage label and, in words, the rule that gave it (`triage_rule`, `--explain`)."""
     folded = fold(text)
     negative, positive = sentiment.label == "negative", sentiment.label == "positive"
     asks = _QUESTION.search(folded)
