@@ -18,6 +18,7 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 from email.utils import formatdate
+from typing import NoReturn
 
 from core.config import EmailRoute
 from core.errors import RetryLater
@@ -55,7 +56,7 @@ async def notify(route: EmailRoute, alert: Alert) -> None:
 
 def _send(route: EmailRoute, email: EmailMessage) -> None:
     where = f"smtp {route.host}:{route.port}"
-    context = ssl.create_default_context(cafile=route.ca_file)
+    context = None if route.security == "none" else _tls(route, where)
     try:
         if route.security == "tls":
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(
@@ -92,7 +93,14 @@ def _send(route: EmailRoute, email: EmailMessage) -> None:
         raise RetryLater(f"{where} unreachable: {type(exc).__name__} {exc}") from None
 
 
-def _by_code(where: str, code: int, said: str) -> None:
+def _tls(route: EmailRoute, where: str) -> ssl.SSLContext:
+    try:
+        return ssl.create_default_context(cafile=route.ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise Undeliverable(f"{where}: ca_file {route.ca_file} is unusable ({exc})") from None
+
+
+def _by_code(where: str, code: int, said: str) -> NoReturn:
     text = f"{where} answered {code} {said}"
     if 400 <= code < 500:
         raise RetryLater(text)

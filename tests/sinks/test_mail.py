@@ -193,6 +193,11 @@ async def test_an_unreachable_server_means_retry(alert: Alert) -> None:
         await mail.notify(route(_free_port(), timeout_seconds=2), alert)
 
 
+async def test_a_missing_ca_file_is_never_retried(alert: Alert, tmp_path: Path) -> None:
+    with pytest.raises(Undeliverable, match="ca_file .* is unusable"):
+        await mail.notify(route(25, security="tls", ca_file=tmp_path / "no.pem"), alert)
+
+
 def test_a_login_needs_both_halves() -> None:
     with pytest.raises(ValueError, match="both username and password"):
         route(25, username="ops")
