@@ -328,6 +328,14 @@ class Settings(Strict):
         "(save_pretrained) to score sentiment with instead of the shipped models; needs the "
         "`transformer` extra.",
     )
+    sentiment_max_delay_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="SADA_SENTIMENT_MAX_DELAY_SECONDS: with a slow backend (e5, a transformer), "
+        "a batch whose oldest mention has waited longer than this is scored by the linear model "
+        "instead, so a surge cannot make alerts late (each mention's `sentiment.model` says "
+        "which scored it); 0 never falls back.",
+    )
 
     @model_validator(mode="after")
     def _one_sentiment_model(self) -> Settings:
@@ -352,6 +360,7 @@ class Settings(Strict):
                 "metrics_port",
                 "sentiment_backend",
                 "sentiment_model_dir",
+                "sentiment_max_delay_seconds",
             )
             if f"SADA_{name.upper()}" in env
         }

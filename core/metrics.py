@@ -12,6 +12,10 @@ ALERTS = Counter("sada_alerts_total", "Alerts raised, by kind.", ["kind"])
 NOTIFIED = Counter(
     "sada_notifications_total", "Alert deliveries by route type.", ["route", "outcome"]
 )
+FELL_BEHIND = Counter(
+    "sada_sentiment_fallback_total",
+    "Mentions the linear model scored because the slow sentiment backend fell behind.",
+)
 INDEXED = Counter("sada_documents_indexed_total", "Documents accepted by Elasticsearch.")
 BULK_SECONDS = Histogram("sada_bulk_seconds", "Duration of Elasticsearch bulk requests.")
 NEWEST_LAG = Gauge(

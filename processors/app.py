@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any, Literal
 
 import faust
@@ -40,7 +41,7 @@ from processors.dedupe import Deduper
 from processors.detect_state import BrandState
 from processors.match import build_matcher
 from processors.pipeline import process_each
-from processors.sentiment import LinearModel, load_scorer
+from processors.sentiment import LinearModel, keeping_up, load_scorer
 
 log = logging.getLogger(__name__)
 
@@ -213,6 +214,7 @@ def create_app(settings: Settings, config: SadaConfig, stage: Stage = "all") -> 
         # the event loop keeps heartbeats, fetches and commits going meanwhile.
         offload = not isinstance(model, LinearModel)
         batch_size = SLOW_SCORE_BATCH if offload else SCORE_BATCH
+        fell_behind = metrics.FELL_BEHIND
 
         @app.agent(raw, concurrency=1)
         async def score_mentions(stream: Any) -> None:
@@ -223,8 +225,13 @@ def create_app(settings: Settings, config: SadaConfig, stage: Stage = "all") -> 
                 valid = [(event, mention) for event, mention in parsed if mention is not None]
                 mentions = [mention for _, mention in valid]
                 if offload:
+                    now = time.time()
+                    waited = max((now - (e.message.timestamp or now) for e in events), default=0.0)
+                    scorer = keeping_up(model, waited, settings.sentiment_max_delay_seconds)
+                    if scorer is not model:
+                        fell_behind.inc(len(mentions))
                     results = await asyncio.to_thread(
-                        process_each, mentions, matcher, deduper, model
+                        process_each, mentions, matcher, deduper, scorer
                     )
                 else:
                     results = process_each(mentions, matcher, deduper, model)

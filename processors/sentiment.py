@@ -146,6 +146,15 @@ def load_scorer(backend: SentimentBackend = "linear", model_dir: Path | None = N
     return default_model()
 
 
+def keeping_up(model: Scorer, waited_seconds: float, max_delay_seconds: float) -> Scorer:
+    """The model to score a batch with: `model`, unless the batch's oldest mention has waited
+    longer than `max_delay_seconds` (0: no limit), then the fast linear model, so a slow
+    backend that fell behind in a surge catches up instead of making alerts late."""
+    if max_delay_seconds and waited_seconds > max_delay_seconds:
+        return default_model()
+    return model
+
+
 def score(texts: Sequence[str], *, model: Scorer | None = None) -> list[Sentiment]:
     """Score a batch of texts with `model`, the shipped model by default."""
     return (model or default_model()).score(texts)

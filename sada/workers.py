@@ -69,6 +69,7 @@ def spawn(stage: str, settings: Settings, log_dir: Path, *options: str) -> subpr
         "SADA_ES_URL": settings.es_url,
         "SADA_CACHE_DIR": str(settings.cache_dir),
         "SADA_SENTIMENT_BACKEND": settings.sentiment_backend,
+        "SADA_SENTIMENT_MAX_DELAY_SECONDS": str(settings.sentiment_max_delay_seconds),
     }
     if settings.sentiment_model_dir is not None:
         env["SADA_SENTIMENT_MODEL_DIR"] = str(settings.sentiment_model_dir)

@@ -88,6 +88,8 @@ def test_a_transformer_model_directory_comes_from_the_environment() -> None:
 
 def test_the_e5_backend_is_chosen_from_the_environment() -> None:
     assert Settings.from_env({"SADA_SENTIMENT_BACKEND": "e5"}).sentiment_backend == "e5"
+    delay = Settings.from_env({"SADA_SENTIMENT_MAX_DELAY_SECONDS": "2.5"})
+    assert delay.sentiment_max_delay_seconds == 2.5
     with pytest.raises(ConfigError, match="SADA_SENTIMENT_BACKEND"):
         Settings.from_env({"SADA_SENTIMENT_BACKEND": "bert"})
 

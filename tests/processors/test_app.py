@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from core import topics
 from core.config import Settings, load_config
 from core.events import Author, Mention, ScoredMention
 from processors.app import Stage, create_app
+from processors.sentiment import default_model
 from processors.sentiment_e5 import E5_MODEL_ID
 from sada.topics import ensure_topics
 from sada.workers import spawn, stop
@@ -44,7 +46,8 @@ def test_the_score_stage_scores_with_the_e5_backend_on_kafka(
     """SADA_SENTIMENT_BACKEND=e5 reaches a real worker, which scores (in a thread, beside
     Faust's event loop) what it reads from the raw topic."""
     settings = settings.model_copy(
-        update={"config_path": SAMPLE, "sentiment_backend": "e5", "cache_dir": tmp_path}
+        update={"config_path": SAMPLE, "sentiment_backend": "e5", "cache_dir": tmp_path,
+                "sentiment_max_delay_seconds": 0.0}  # a slow start must not hand over to linear
     )
     texts = {
         "Skyline Air lost my luggage again and nobody answers, terrible": "negative",
@@ -94,3 +97,41 @@ def test_the_score_stage_scores_with_the_e5_backend_on_kafka(
         consumer.close()
     assert {text: record.sentiment.label for text, record in scored.items()} == texts
     assert {record.sentiment.model for record in scored.values()} == {E5_MODEL_ID}
+
+
+def test_a_slow_backend_that_fell_behind_lets_the_linear_model_catch_up(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Mentions that waited longer than SADA_SENTIMENT_MAX_DELAY_SECONDS in the raw topic are
+    scored by the linear model, and say so in `sentiment.model`."""
+    settings = settings.model_copy(
+        update={"config_path": SAMPLE, "sentiment_backend": "e5", "cache_dir": tmp_path,
+                "sentiment_max_delay_seconds": 30.0}
+    )
+    ensure_topics(settings)
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
+    at = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    two_minutes_ago = int((time.time() - 120) * 1000)
+    for n, text in enumerate(["Skyline Air lost my bag", "Qahwa House coffee is great"]):
+        mention = Mention(uid=f"late-{n}", source="test", source_id=str(n),
+                          author=Author(handle="h"), text=text, created_at=at, fetched_at=at)
+        producer.send(settings.topic(topics.RAW), value=mention.to_bytes(),
+                      timestamp_ms=two_minutes_ago).get(timeout=10)
+    producer.close()
+    consumer = KafkaConsumer(settings.topic(topics.SCORED),
+                             bootstrap_servers=settings.kafka_bootstrap,
+                             auto_offset_reset="earliest", consumer_timeout_ms=1000)
+    scored: list[ScoredMention] = []
+    worker = spawn("process", settings, tmp_path, "--stage", "score")
+    try:
+
+        def both_scored() -> bool:
+            scored.extend(ScoredMention.from_bytes(m.value) for m in consumer)
+            return len(scored) == 2
+
+        eventually(both_scored, timeout=120, what="the two late mentions scored",
+                   state=lambda: f"{len(scored)} scored")
+    finally:
+        stop([worker])
+        consumer.close()
+    assert {record.sentiment.model for record in scored} == {default_model().model_id}

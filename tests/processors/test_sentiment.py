@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from processors.sentiment import (
     MODEL_PATH,
     LinearModel,
     default_model,
+    keeping_up,
     score,
     score_for_brand,
 )
@@ -131,3 +133,10 @@ def test_the_project_arabizi_set_keeps_its_measured_level() -> None:
     assert len(examples) == 90
     predicted = [LABELS.index(s.label) for s in score([e.text for e in examples])]
     assert macro_f1([e.label for e in examples], predicted) >= 0.62
+
+
+def test_a_slow_backend_that_fell_behind_hands_over_to_the_linear_model() -> None:
+    slow = replace(default_model(), temperature=2.0)  # another model: only its identity counts
+    assert keeping_up(slow, waited_seconds=3.0, max_delay_seconds=10.0) is slow
+    assert keeping_up(slow, waited_seconds=12.0, max_delay_seconds=10.0) is default_model()
+    assert keeping_up(slow, waited_seconds=999.0, max_delay_seconds=0.0) is slow  # 0: never
