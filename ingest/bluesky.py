@@ -223,7 +223,7 @@ async def fetch(
                             failures = 0
                             event = decode(frame)
                             if isinstance(event, Rejected):
-                                held.hold(last or 0, [event])
+                                yield event  # no post, no author to wait for
                             else:
                                 last = max(last or 0, event["time_us"])
                                 held.hold(event["time_us"], observe(NAME, parse_event(

@@ -176,6 +176,34 @@ async def test_a_held_post_goes_out_on_a_quiet_stream_and_a_dead_appview_loses_n
     assert len(server.seen("/profiles")) == 1
 
 
+class Recording(CursorStore):
+    """Keeps every cursor saved, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.saved: list[int] = []
+
+    def save(self, source: str, config: Any, cursor: dict[str, Any]) -> None:
+        self.saved.append(cursor["time_us"])
+        super().save(source, config, cursor)
+
+
+async def test_a_saved_cursor_never_passes_a_post_waiting_for_its_author(
+    jetstream: Jetstream, server: ReplayServer, client: httpx.AsyncClient, sleeps: Sleeps
+) -> None:
+    server.script("/profiles", Reply(body=fixture("bluesky_getProfiles.json")))
+    jetstream.sessions = [(["not json", *FRAMES[:2]], "close")]
+    store = Recording()
+    looked_up = config(jetstream, profiles_url=server.url("/profiles"),
+                       cursor_save_interval_seconds=1e-9)  # a save after every frame
+    items = [i async for i in bluesky.fetch(looked_up, client, cursors=store, once=True,
+                                            sleep=sleeps)]
+    assert [type(i).__name__ for i in items] == ["Rejected", "Mention"]
+    first_post = BASE_US + 1000  # FRAMES[0], held while FRAMES[1] arrives
+    assert store.saved and all(first_post - 1 <= c for c in store.saved)
+    assert store.saved[-1] == BASE_US + 2000
+
+
 def test_a_profiles_url_without_a_scheme_is_refused_with_the_fix() -> None:
     with pytest.raises(ValueError, match="'public.api.bsky.app/xrpc' is not an http"):
         bluesky.Config(terms=["acme"], profiles_url="public.api.bsky.app/xrpc")
