@@ -6,8 +6,6 @@ as mrkdwn: `&`, `<` and `>` are escaped, the headline is bold, and links stay li
 
 from __future__ import annotations
 
-import json
-
 import httpx
 
 from core.config import SlackRoute
@@ -29,7 +27,7 @@ async def notify(client: httpx.AsyncClient, route: SlackRoute, alert: Alert) -> 
     await post_json(
         client,
         str(route.url),
-        json.dumps(payload(alert), ensure_ascii=False).encode(),
+        payload(alert),
         timeout=route.timeout_seconds,
         name=f"slack webhook at {route.url.host}",
     )

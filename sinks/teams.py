@@ -8,8 +8,6 @@ name only the host.
 
 from __future__ import annotations
 
-import json
-
 import httpx
 
 from core.config import TeamsRoute
@@ -54,7 +52,7 @@ async def notify(client: httpx.AsyncClient, route: TeamsRoute, alert: Alert) -> 
     await post_json(
         client,
         str(route.url),
-        json.dumps(payload(alert), ensure_ascii=False).encode(),
+        payload(alert),
         timeout=route.timeout_seconds,
         name=f"teams webhook at {route.url.host}",
     )

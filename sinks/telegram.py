@@ -8,8 +8,6 @@ A 429 waits what Telegram asks (`parameters.retry_after`).
 
 from __future__ import annotations
 
-import json
-
 import httpx
 
 from core.config import TelegramRoute
@@ -40,7 +38,7 @@ async def notify(client: httpx.AsyncClient, route: TelegramRoute, alert: Alert) 
     await post_json(
         client,
         f"{base}/bot{route.bot_token.get_secret_value()}/sendMessage",
-        json.dumps(payload(route, alert), ensure_ascii=False).encode(),
+        payload(route, alert),
         timeout=route.timeout_seconds,
         name=f"telegram bot api at {route.api_url.host}",
         wait_hint=_retry_after,

@@ -7,6 +7,7 @@ never take this alert, so it is dead-lettered with the receiver's answer.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import httpx
@@ -39,18 +40,21 @@ def _retry_after(response: httpx.Response) -> float | None:
 async def post_json(
     client: httpx.AsyncClient,
     url: str,
-    body: bytes,
+    payload: bytes | dict[str, object],
     *,
     timeout: float,
     name: str,
     headers: dict[str, str] | None = None,
     wait_hint: Callable[[httpx.Response], float | None] = _retry_after,
 ) -> httpx.Response:
-    """POST a JSON body; `name` says in errors who refused (never a URL that holds a secret)."""
+    """POST JSON (bytes already encoded, or a dict to encode); `name` says in errors who
+    refused (never a URL that holds a secret)."""
+    if not isinstance(payload, bytes):
+        payload = json.dumps(payload, ensure_ascii=False).encode()
     try:
         response = await client.post(
             url,
-            content=body,
+            content=payload,
             headers={"Content-Type": "application/json; charset=utf-8", **(headers or {})},
             timeout=timeout,
         )

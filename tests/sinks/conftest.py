@@ -1,4 +1,5 @@
-"""Fixtures for sink tests: a scripted local HTTP server, an alert with a full explanation."""
+"""Fixtures for sink tests: a scripted local HTTP server, a local SMTP server, an alert with a
+full explanation."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from aiosmtpd.controller import Controller
 
 from core.events import Alert
-from tests.sinks.support import Scripted
+from tests.sinks.support import Inbox, Scripted, free_port
 
 
 @pytest.fixture
@@ -16,6 +18,16 @@ def scripted() -> Iterator[Scripted]:
     server = Scripted()
     yield server
     server.close()
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    """A plain SMTP server on a free port, and the inbox it fills."""
+    inbox, port = Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()
 
 
 @pytest.fixture

@@ -1,10 +1,14 @@
-"""A real local HTTP server for alert-channel tests: records each POST, answers as scripted."""
+"""Real local servers for alert-channel tests: an HTTP server that records each POST and
+answers as scripted, and an SMTP handler (aiosmtpd) that keeps the mail it accepts."""
 
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -63,3 +67,32 @@ class Scripted:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+class Inbox:
+    """An aiosmtpd handler that keeps what it accepts; `rcpt` / `data` override its answers."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.rcpt: str | None = None
+        self.data: str | None = None
+
+    async def handle_RCPT(  # noqa: N802 - aiosmtpd's name
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if self.rcpt:
+            return self.rcpt
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        if self.data:
+            return self.data
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))  # type: ignore[arg-type]
+        return "250 Message accepted"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

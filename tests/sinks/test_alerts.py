@@ -3,130 +3,82 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from core.config import SadaConfig
 from core.errors import RetryLater
 from core.events import Alert
 from sada.receiver import Receiver
 from sinks.alerts import AlertSink
-from tests.sinks.support import Answer, Scripted
-from tests.sinks.test_mail import Inbox, _free_port
+from tests.sinks.support import Answer, Inbox, Scripted
 
 
-@pytest.fixture
-def inbox() -> Iterator[tuple[Inbox, int]]:
-    box, port = Inbox(), _free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield box, port
-    controller.stop()
+def _config(routes: dict[str, dict[str, Any]]) -> SadaConfig:
+    """One client whose one brand names every route given."""
+    brand = {"id": "skyline-air", "name": "Skyline Air", "include": ["skyline"]}
+    client = {
+        "id": "northwind",
+        "name": "Northwind",
+        "routes": routes,
+        "brands": [{**brand, "routes": list(routes)}],
+    }
+    return SadaConfig.model_validate({"clients": [client]})
+
+
+def _telegram(server: Scripted, chat: str = "42") -> dict[str, Any]:
+    return {"type": "telegram", "bot_token": "1:x", "chat_id": chat, "api_url": server.base_url}
+
+
+async def _write(config: SadaConfig, *batches: list[Alert]) -> list[list[tuple[Alert, str]]]:
+    """What the sink refused in each batch, written in turn."""
+    sink = AlertSink(config)
+    await sink.start()
+    try:
+        return [await sink.write(batch) for batch in batches]
+    finally:
+        await sink.close()
 
 
 async def test_an_alert_reaches_every_route_of_its_brand(
-    scripted: Scripted, inbox: tuple[Inbox, int], alert: Alert
+    scripted: Scripted, smtp: tuple[Inbox, int], alert: Alert
 ) -> None:
-    box, port = inbox
+    inbox, port = smtp
     scripted.answers += [Answer(200, "ok"), Answer(202, ""), Answer(200, json.dumps({"ok": True}))]
-    routes: dict[str, dict[str, Any]] = {
-        "hook": {"url": "RECEIVER"},
-        "slack": {"type": "slack", "url": f"{scripted.base_url}/services/T/B/x"},
-        "teams": {"type": "teams", "url": f"{scripted.base_url}/workflows/x"},
-        "telegram": {
-            "type": "telegram",
-            "bot_token": "1:x",
-            "chat_id": "@ops",
-            "api_url": scripted.base_url,
-        },
-        "email": {
-            "type": "email",
-            "host": "127.0.0.1",
-            "port": port,
-            "security": "none",
-            "sender": "sada@agency.example",
-            "to": ["ops@agency.example"],
-        },
-    }
     with Receiver() as receiver:
-        routes["hook"]["url"] = receiver.url
-        config = SadaConfig.model_validate(
+        config = _config(
             {
-                "clients": [
-                    {
-                        "id": "northwind",
-                        "name": "Northwind",
-                        "routes": routes,
-                        "brands": [
-                            {
-                                "id": "skyline-air",
-                                "name": "Skyline Air",
-                                "include": ["skyline"],
-                                "routes": list(routes),
-                            }
-                        ],
-                    }
-                ]
+                "hook": {"url": receiver.url},
+                "slack": {"type": "slack", "url": f"{scripted.base_url}/services/T/B/x"},
+                "teams": {"type": "teams", "url": f"{scripted.base_url}/workflows/x"},
+                "telegram": _telegram(scripted, "@ops"),
+                "email": {
+                    "type": "email",
+                    "host": "127.0.0.1",
+                    "port": port,
+                    "security": "none",
+                    "sender": "sada@agency.example",
+                    "to": ["ops@agency.example"],
+                },
             }
         )
-        sink = AlertSink(config)
-        await sink.start()
-        try:
-            assert await sink.write([alert]) == []
-        finally:
-            await sink.close()
+        assert await _write(config, [alert]) == [[]]
     assert receiver.received == [alert.model_dump(mode="json")]
     assert [p.path for p in scripted.posted] == [
         "/services/T/B/x",
         "/workflows/x",
         "/bot1:x/sendMessage",
     ]
-    assert [m["X-Sada-Alert-Id"] for m in box.messages] == [alert.id]
+    assert [m["X-Sada-Alert-Id"] for m in inbox.messages] == [alert.id]
 
 
 async def test_a_route_that_refuses_is_named_in_the_dead_letter_reason(
     scripted: Scripted, alert: Alert
 ) -> None:
-    scripted.answers.append(
-        Answer(
-            403, json.dumps({"ok": False, "description": "Forbidden: bot was blocked by the user"})
-        )
-    )
-    config = SadaConfig.model_validate(
-        {
-            "clients": [
-                {
-                    "id": "northwind",
-                    "name": "Northwind",
-                    "routes": {
-                        "tg": {
-                            "type": "telegram",
-                            "bot_token": "1:x",
-                            "chat_id": "42",
-                            "api_url": scripted.base_url,
-                        }
-                    },
-                    "brands": [
-                        {
-                            "id": "skyline-air",
-                            "name": "Skyline Air",
-                            "include": ["skyline"],
-                            "routes": ["tg"],
-                        }
-                    ],
-                }
-            ]
-        }
-    )
-    sink = AlertSink(config)
-    await sink.start()
-    try:
-        ((refused, reason),) = await sink.write([alert])
-    finally:
-        await sink.close()
+    blocked = {"ok": False, "description": "Forbidden: bot was blocked by the user"}
+    scripted.answers.append(Answer(403, json.dumps(blocked)))
+    [[(refused, reason)]] = await _write(_config({"tg": _telegram(scripted)}), [alert])
     assert refused is alert
     assert reason.startswith("route 'tg': telegram bot api at 127.0.0.1 refused the alert: 403")
     assert "bot was blocked" in reason
@@ -140,31 +92,10 @@ async def test_a_retried_batch_skips_the_routes_that_already_had_the_alert(
         Answer(429, "{}", {"Retry-After": "1"}),
         Answer(200, json.dumps({"ok": True})),
     ]
-    config = SadaConfig.model_validate(
+    config = _config(
         {
-            "clients": [
-                {
-                    "id": "northwind",
-                    "name": "Northwind",
-                    "routes": {
-                        "slack": {"type": "slack", "url": f"{scripted.base_url}/services/T/B/x"},
-                        "tg": {
-                            "type": "telegram",
-                            "bot_token": "1:x",
-                            "chat_id": "42",
-                            "api_url": scripted.base_url,
-                        },
-                    },
-                    "brands": [
-                        {
-                            "id": "skyline-air",
-                            "name": "Skyline Air",
-                            "include": ["skyline"],
-                            "routes": ["slack", "tg"],
-                        }
-                    ],
-                }
-            ]
+            "slack": {"type": "slack", "url": f"{scripted.base_url}/services/T/B/x"},
+            "tg": _telegram(scripted),
         }
     )
     sink = AlertSink(config)
@@ -189,40 +120,16 @@ async def test_a_retried_batch_skips_the_routes_that_already_had_the_alert(
 async def test_a_route_hears_only_steps_at_least_as_severe_as_it_asks(
     scripted: Scripted, alert: Alert
 ) -> None:
-    config = SadaConfig.model_validate(
+    config = _config(
         {
-            "clients": [
-                {
-                    "id": "northwind",
-                    "name": "Northwind",
-                    "routes": {
-                        "team": {"type": "slack", "url": f"{scripted.base_url}/team"},
-                        "ceo": {
-                            "type": "slack",
-                            "url": f"{scripted.base_url}/ceo",
-                            "min_severity": "critical",
-                        },
-                    },
-                    "brands": [
-                        {
-                            "id": "skyline-air",
-                            "name": "Skyline Air",
-                            "include": ["skyline"],
-                            "routes": ["team", "ceo"],
-                        }
-                    ],
-                }
-            ]
+            "team": {"type": "slack", "url": f"{scripted.base_url}/team"},
+            "ceo": {"type": "slack", "url": f"{scripted.base_url}/ceo", "min_severity": "critical"},
         }
     )
-    opened = alert.model_copy(update={"status": "open", "severity": "warning"})
-    escalated = alert.model_copy(update={"status": "escalate", "severity": "critical"})
-    resolved = alert.model_copy(update={"status": "resolve", "severity": "critical"})
-    sink = AlertSink(config)
-    await sink.start()
-    try:
-        for step in (opened, escalated, resolved):
-            assert await sink.write([step]) == []
-    finally:
-        await sink.close()
+    steps = [
+        alert.model_copy(update={"status": "open", "severity": "warning"}),
+        alert.model_copy(update={"status": "escalate", "severity": "critical"}),
+        alert.model_copy(update={"status": "resolve", "severity": "critical"}),
+    ]
+    assert await _write(config, *([step] for step in steps)) == [[], [], []]
     assert [p.path for p in scripted.posted] == ["/team", "/team", "/ceo", "/team", "/ceo"]

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import socket
 import ssl
 from collections.abc import Iterator
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -20,35 +17,7 @@ from core.errors import RetryLater
 from core.events import Alert
 from sinks import mail, message
 from sinks.webhook import Undeliverable
-
-
-class Inbox:
-    """An aiosmtpd handler that keeps what it accepts; `rcpt` / `data` override its answers."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-        self.rcpt: str | None = None
-        self.data: str | None = None
-
-    async def handle_RCPT(  # noqa: N802 - aiosmtpd's name
-        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
-    ) -> str:
-        if self.rcpt:
-            return self.rcpt
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        if self.data:
-            return self.data
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))  # type: ignore[arg-type]
-        return "250 Message accepted"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.sinks.support import Inbox, free_port
 
 
 def _login(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
@@ -75,17 +44,8 @@ def _server_context(ca: trustme.CA) -> ssl.SSLContext:
 
 
 @pytest.fixture
-def plain() -> Iterator[tuple[Inbox, int]]:
-    inbox, port = Inbox(), _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
-
-
-@pytest.fixture
 def starttls(ca: trustme.CA) -> Iterator[tuple[Inbox, int]]:
-    inbox, port = Inbox(), _free_port()
+    inbox, port = Inbox(), free_port()
     controller = Controller(
         inbox,
         hostname="127.0.0.1",
@@ -113,9 +73,9 @@ def route(port: int, **fields: Any) -> EmailRoute:
 
 
 async def test_each_step_is_a_mail_in_the_incidents_thread(
-    plain: tuple[Inbox, int], alert: Alert
+    smtp: tuple[Inbox, int], alert: Alert
 ) -> None:
-    inbox, port = plain
+    inbox, port = smtp
     opened = alert.model_copy(update={"status": "open"})
     await mail.notify(route(port), opened)
     await mail.notify(route(port), alert)  # the escalate step
@@ -160,7 +120,7 @@ async def test_an_untrusted_certificate_says_to_set_ca_file(
 
 
 async def test_implicit_tls(ca: trustme.CA, ca_file: Path, alert: Alert) -> None:
-    inbox, port = Inbox(), _free_port()
+    inbox, port = Inbox(), free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port, ssl_context=_server_context(ca))
     controller.start()
     try:
@@ -180,9 +140,9 @@ async def test_implicit_tls(ca: trustme.CA, ca_file: Path, alert: Alert) -> None
     ],
 )
 async def test_smtp_codes_decide_retry_or_dead_letter(
-    plain: tuple[Inbox, int], alert: Alert, where: str, answer: str, error: type[Exception]
+    smtp: tuple[Inbox, int], alert: Alert, where: str, answer: str, error: type[Exception]
 ) -> None:
-    inbox, port = plain
+    inbox, port = smtp
     setattr(inbox, where, answer)
     with pytest.raises(error, match=answer.split()[0]):
         await mail.notify(route(port), alert)
@@ -190,7 +150,7 @@ async def test_smtp_codes_decide_retry_or_dead_letter(
 
 async def test_an_unreachable_server_means_retry(alert: Alert) -> None:
     with pytest.raises(RetryLater, match="unreachable"):
-        await mail.notify(route(_free_port(), timeout_seconds=2), alert)
+        await mail.notify(route(free_port(), timeout_seconds=2), alert)
 
 
 async def test_a_missing_ca_file_is_never_retried(alert: Alert, tmp_path: Path) -> None:
