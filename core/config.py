@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from core.events import Severity
 from core.topics import Topic
 
 SentimentBackend = Literal["linear", "e5"]
@@ -47,11 +48,10 @@ class Strict(BaseModel):
 
 
 TimeoutSeconds = Annotated[float, Field(gt=0, description="Per-delivery timeout.")]
-SEVERITIES = ("info", "warning", "critical")  # least to most severe
 
 
 class RouteBase(Strict):
-    min_severity: Literal["info", "warning", "critical"] = Field(
+    min_severity: Severity = Field(
         default="info",
         description="Only alert steps at least this severe reach this route (an incident that "
         "escalates to it arrives then, and its resolve step too).",

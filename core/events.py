@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -18,6 +18,7 @@ SentimentLabel = Literal["negative", "neutral", "positive"]
 TriageLabel = Literal["complaint", "question", "praise", "other"]
 AlertKind = Literal["volume_spike", "negative_share_spike", "sustained_drift"]
 Severity = Literal["info", "warning", "critical"]
+SEVERITY_RANK: dict[str, int] = {s: i for i, s in enumerate(get_args(Severity))}  # least first
 AlertStatus = Literal["open", "escalate", "resolve"]
 
 

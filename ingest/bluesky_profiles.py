@@ -75,16 +75,15 @@ class Profiles:
 
     def author(self, did: str) -> Author:
         """The cached author of `did`, or one known only by the DID."""
-        entry = self._known.get(did)
-        if entry is None or entry[0] <= self.clock():
-            return Author(handle=did)
-        return entry[1]
+        return self._fresh(did) or Author(handle=did)
 
     def unknown(self, dids: Iterable[str]) -> list[str]:
         """The DIDs, once each, that have no fresh cached author."""
-        now = self.clock()
-        return [d for d in dict.fromkeys(dids)
-                if (entry := self._known.get(d)) is None or entry[0] <= now]
+        return [did for did in dict.fromkeys(dids) if self._fresh(did) is None]
+
+    def _fresh(self, did: str) -> Author | None:
+        entry = self._known.get(did)
+        return entry[1] if entry is not None and entry[0] > self.clock() else None
 
     async def resolve(self, dids: Iterable[str]) -> None:
         """Look up the DIDs not cached, BATCH per request, unless look-ups are paused."""

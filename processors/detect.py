@@ -32,7 +32,15 @@ from functools import lru_cache
 from typing import Literal, NamedTuple
 
 from core.config import DetectionConfig
-from core.events import Alert, AlertKind, ScoredMention, Severity, TriageLabel, now
+from core.events import (
+    SEVERITY_RANK,
+    Alert,
+    AlertKind,
+    ScoredMention,
+    Severity,
+    TriageLabel,
+    now,
+)
 from processors import baseline as bl
 from processors import evidence as ev
 from processors.baseline import Rates
@@ -40,7 +48,6 @@ from processors.detect_state import BrandState, Thread
 from processors.normalize import normalize, tokenize
 
 Status = Literal["open", "escalate", "resolve"]
-_RANK = {"info": 1, "warning": 2, "critical": 3}
 _MAX_TERMS = 16  # terms taken from one mention
 
 
@@ -287,7 +294,7 @@ class Detector:
                 resolved=None,
             )
             status = "open"
-        elif _RANK[severity] > _RANK[thread["severity"]]:
+        elif SEVERITY_RANK[severity] > SEVERITY_RANK[thread["severity"]]:
             thread["severity"] = severity
             status = "escalate"
         quietly_rejoined = status is None and thread["resolved"] is not None

@@ -10,7 +10,6 @@ import httpx
 
 from core import metrics
 from core.config import (
-    SEVERITIES,
     EmailRoute,
     Route,
     SadaConfig,
@@ -18,7 +17,7 @@ from core.config import (
     TeamsRoute,
     TelegramRoute,
 )
-from core.events import Alert, now
+from core.events import SEVERITY_RANK, Alert, now
 from sinks import mail, slack, teams, telegram, webhook
 
 REMEMBERED = 10_000  # deliveries remembered, so a retried batch skips the routes that had it
@@ -81,11 +80,11 @@ class AlertSink:
         brand = next((b for b in client.brands if b.id == alert.brand), None) if client else None
         if client is None or brand is None:
             return []  # the brand left the config since the alert was raised
-        severity = SEVERITIES.index(alert.severity)
+        severity = SEVERITY_RANK[alert.severity]
         return [
             (name, client.routes[name])
             for name in brand.routes
-            if severity >= SEVERITIES.index(client.routes[name].min_severity)
+            if severity >= SEVERITY_RANK[client.routes[name].min_severity]
         ]
 
     async def close(self) -> None:
