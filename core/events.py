@@ -12,6 +12,8 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from core.redact import redact
+
 SCHEMA_VERSION = 1
 
 SentimentLabel = Literal["negative", "neutral", "positive"]
@@ -147,12 +149,23 @@ class Alert(Record):
         return brand_key(self.client, self.brand)
 
 
+DEAD_LETTER_PAYLOAD_BYTES = 64 * 1024  # a dead letter stays far below any topic's size limit
+
+
 class DeadLetter(Record):
-    """A record no stage could process, kept whole with the reason so nothing is lost."""
+    """A record no stage could process, with the reason, so nothing is lost silently.
+
+    The payload is kept whole up to DEAD_LETTER_PAYLOAD_BYTES; a larger one (a 20 MB line) keeps
+    its first bytes, and `payload_bytes` and `payload_sha256` identify the original. Secrets are
+    masked (core.redact) in the reason and the payload.
+    """
 
     stage: str
     reason: str
     payload: str
+    payload_bytes: int | None = None
+    payload_sha256: str | None = None
+    truncated: bool = False
     source_topic: str | None = None
     failed_at: datetime
 
@@ -164,5 +177,15 @@ def now() -> datetime:
 def dead_letter(
     stage: str, reason: str, payload: bytes | str, topic: str | None = None
 ) -> DeadLetter:
-    text = payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else payload
-    return DeadLetter(stage=stage, reason=reason, payload=text, source_topic=topic, failed_at=now())
+    data = payload.encode("utf-8", errors="replace") if isinstance(payload, str) else payload
+    kept = data[:DEAD_LETTER_PAYLOAD_BYTES].decode("utf-8", errors="replace")
+    return DeadLetter(
+        stage=stage,
+        reason=redact(reason)[:DEAD_LETTER_PAYLOAD_BYTES],
+        payload=redact(kept),
+        payload_bytes=len(data),
+        payload_sha256=hashlib.sha256(data).hexdigest(),
+        truncated=len(data) > DEAD_LETTER_PAYLOAD_BYTES,
+        source_topic=topic,
+        failed_at=now(),
+    )

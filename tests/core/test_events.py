@@ -1,12 +1,21 @@
 from __future__ import annotations
 
+import hashlib
+
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from pydantic import ValidationError
 
 from core.display import FSI, PDI, isolate
-from core.events import Author, DeadLetter, Mention, dead_letter, make_uid
+from core.events import (
+    DEAD_LETTER_PAYLOAD_BYTES,
+    Author,
+    DeadLetter,
+    Mention,
+    dead_letter,
+    make_uid,
+)
 
 
 def _mention(**changes: object) -> Mention:
@@ -48,6 +57,27 @@ def test_dead_letter_keeps_the_payload_whole() -> None:
     assert isinstance(letter, DeadLetter)
     assert letter.payload.endswith("{broken") and letter.reason == "not JSON"
     assert letter.source_topic == "sada.mentions.raw"
+    assert letter.payload_bytes == 8 and not letter.truncated
+
+
+def test_an_oversize_dead_letter_keeps_its_head_size_and_digest() -> None:
+    payload = ("ص" * 20_000_000).encode()  # 40 MB of two-byte characters
+    letter = dead_letter("ingest:replay", "line too long", payload)
+    assert letter.truncated and letter.payload_bytes == len(payload)
+    assert letter.payload_sha256 == hashlib.sha256(payload).hexdigest()
+    assert len(letter.payload.encode()) <= DEAD_LETTER_PAYLOAD_BYTES
+    assert len(letter.to_bytes()) < 2 * DEAD_LETTER_PAYLOAD_BYTES  # far below Kafka's 1 MB
+
+
+def test_a_dead_letter_masks_secrets_in_reason_and_payload() -> None:
+    letter = dead_letter(
+        "notify",
+        "https://hooks.example.com/alerts?token=s3cr3t-planted refused: 403",
+        b'{"url": "https://user:hunter2-planted@example.com/x"}',
+    )
+    assert "s3cr3t-planted" not in letter.to_bytes().decode()
+    assert "hunter2-planted" not in letter.to_bytes().decode()
+    assert "hooks.example.com" in letter.reason
 
 
 def test_isolate_wraps_right_to_left_text() -> None:

@@ -1,0 +1,52 @@
+"""The one redaction rule: secrets masked, the place they went to kept."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from core.redact import MASK, install, redact, register
+
+
+@pytest.mark.parametrize(
+    ("text", "secret", "kept"),
+    [
+        ("POST https://hooks.example.com/in?token=abc123def&v=2 failed", "abc123def", "hooks.example.com/in"),
+        ("https://alice:pa55word@mail.example.com:465", "pa55word", "mail.example.com:465"),
+        ("https://hooks.slack.com/services/T0AAA/B0BBB/xoxbSECRETvalue", "xoxbSECRETvalue", "hooks.slack.com/services/"),
+        ("https://org.webhook.office.com/webhookb2/1234-abcd@99/IncomingWebhook/feed/77", "1234-abcd", "org.webhook.office.com"),
+        ("https://api.telegram.org/bot123456:AAE-planted-token/sendMessage", "AAE-planted-token", "/sendMessage"),
+        ("token 123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0 left", "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0", "left"),
+        ("Authorization: Bearer eyJhbGciOi.payload.sig", "eyJhbGciOi", "Authorization"),
+        ('{"password": "hunter2", "user": "bob"}', "hunter2", '"user": "bob"'),
+        ("smtp login failed: password=opensesame", "opensesame", "smtp login failed"),
+        ("https://discord.com/api/webhooks/12/Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2", "Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2", "discord.com/api/webhooks/12"),
+    ],
+)
+def test_secrets_are_masked_and_the_place_kept(text: str, secret: str, kept: str) -> None:
+    masked = redact(text)
+    assert secret not in masked and MASK in masked
+    assert kept in masked
+
+
+def test_ordinary_text_is_left_alone() -> None:
+    text = "negative share 48% against the usual 0% for northwind/skyline-air: author: sam"
+    assert redact(text) == text
+
+
+def test_a_registered_secret_is_masked_wherever_it_appears() -> None:
+    register(["plain-looking-secret"])
+    assert "plain-looking-secret" not in redact("chat said: plain-looking-secret!")
+
+
+def test_log_records_are_redacted_message_and_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    install()
+    log = logging.getLogger("tests.redact")
+    try:
+        raise RuntimeError("refused https://x.example/?token=tb-secret-1")
+    except RuntimeError:
+        log.exception("send to %s failed", "https://x.example/hook?token=msg-secret-2")
+    text = caplog.text
+    assert "msg-secret-2" not in text and "tb-secret-1" not in text
+    assert "x.example" in text
