@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import hashlib
-
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
