@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test unit bench services down lint
+.PHONY: install demo test unit chaos bench services down lint
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ demo: install
 
 test: install
 	$(PY) -m pytest -q
+
+# Every fault scenario at full length, on a Kafka and an Elasticsearch of its own (tests/chaos);
+# `make test` runs the short versions.
+chaos: install
+	SADA_CHAOS=full $(PY) -m pytest -q -s tests/chaos
 
 unit: install
 	$(PY) -m pytest -q -m "not integration"
