@@ -7,14 +7,25 @@ unknown field on the wire; `schema_version` lets a later release read older reco
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
-from typing import Literal, get_args
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from core.redact import redact
 
 SCHEMA_VERSION = 1
+
+# Bounds of the contract, so a hostile or broken input is refused at the door with the field and
+# the bound instead of by Elasticsearch at the very end (or by Kafka's 1 MB message limit).
+RECORD_MAX_BYTES = 1_000_000  # Kafka's default message.max.bytes: a larger record is refused
+COUNT_MAX = 2**63 - 1  # Elasticsearch `long`
+HANDLE_MAX = 256
+NAME_MAX = 512
+URL_MAX = 4096  # also source_id, which is often a URL
+TEXT_MAX = 50_000  # characters; a scored record carries the text twice, still far below 1 MB
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+AHEAD_MAX = timedelta(days=1)  # clocks disagree a little; year 9999 is a bug, not a skew
 
 SentimentLabel = Literal["negative", "neutral", "positive"]
 TriageLabel = Literal["complaint", "question", "praise", "other"]
@@ -29,7 +40,15 @@ class Record(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    schema_version: int = SCHEMA_VERSION
+    schema_version: int = Field(default=SCHEMA_VERSION, ge=1)
+
+    @field_validator("schema_version")
+    @classmethod
+    def _known_version(cls, value: int) -> int:
+        if value > SCHEMA_VERSION:
+            raise ValueError(f"schema_version {value} is newer than this stage knows "
+                             f"({SCHEMA_VERSION}); upgrade the stage to read it")
+        return value
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()
@@ -39,10 +58,27 @@ class Record(BaseModel):
         return cls.model_validate_json(data)
 
 
-def _utc(value: datetime) -> datetime:
+def _plausible(value: datetime) -> datetime:
+    """A post's time in UTC, between 2000 and a day from now: what the detector may count."""
     if value.tzinfo is None:
         raise ValueError("timestamp has no time zone; send ISO 8601 with an offset or Z")
+    if value < EARLIEST:  # compared before converting, which overflows for year 1 or 9999
+        raise ValueError(f"{value.isoformat()} is before {EARLIEST:%Y-%m-%d}")
+    latest = now() + AHEAD_MAX
+    if value > latest:
+        raise ValueError(f"{value.isoformat()} is more than a day ahead of now "
+                         f"(latest accepted {latest:%Y-%m-%dT%H:%M:%SZ})")
     return value.astimezone(UTC)
+
+
+def _integer(value: object) -> object:
+    """A count must be a JSON integer: 1e30 or 2.5 is a sender's mistake, not a count to round."""
+    if isinstance(value, float | bool):
+        raise ValueError(f"a count must be an integer from 0 to {COUNT_MAX}, not {value!r}")
+    return value
+
+
+Count = Annotated[int, BeforeValidator(_integer), Field(ge=0, le=COUNT_MAX)]
 
 
 def make_uid(source: str, source_id: str) -> str:
@@ -54,34 +90,34 @@ def make_uid(source: str, source_id: str) -> str:
 class Author(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    handle: str
-    name: str | None = None
-    followers: int | None = Field(default=None, ge=0)
+    handle: str = Field(max_length=HANDLE_MAX)
+    name: str | None = Field(default=None, max_length=NAME_MAX)
+    followers: Count | None = None
 
 
 class Engagement(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    likes: int = Field(default=0, ge=0)
-    reposts: int = Field(default=0, ge=0)
-    replies: int = Field(default=0, ge=0)
+    likes: Count = 0
+    reposts: Count = 0
+    replies: Count = 0
 
 
 class Mention(Record):
     """One public post as a source gave it, normalised to UTC and plain text."""
 
-    uid: str = Field(min_length=1)
-    source: str = Field(min_length=1)
-    source_id: str = Field(min_length=1)
-    url: str | None = None
+    uid: str = Field(min_length=1, max_length=HANDLE_MAX)
+    source: str = Field(min_length=1, max_length=64)
+    source_id: str = Field(min_length=1, max_length=URL_MAX)
+    url: str | None = Field(default=None, max_length=URL_MAX)
     author: Author
-    text: str
-    language_hint: str | None = None
+    text: str = Field(max_length=TEXT_MAX)
+    language_hint: str | None = Field(default=None, max_length=64)
     created_at: datetime
     fetched_at: datetime
     engagement: Engagement = Engagement()
 
-    _utc_created = field_validator("created_at", "fetched_at")(_utc)
+    _plausible_times = field_validator("created_at", "fetched_at")(_plausible)
 
 
 class Sentiment(BaseModel):

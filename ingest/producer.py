@@ -15,7 +15,7 @@ from confluent_kafka import KafkaError, Message, Producer
 from core import metrics, topics
 from core.config import Settings
 from core.errors import Rejected
-from core.events import Mention, dead_letter
+from core.events import RECORD_MAX_BYTES, Mention, dead_letter
 
 
 class Emitter(Protocol):
@@ -60,7 +60,12 @@ class KafkaEmitter:
         self._sent = 0
 
     def mention(self, source: str, mention: Mention) -> None:
-        self._send(self._raw, mention.to_bytes(), mention.uid.encode())
+        value = mention.to_bytes()
+        if len(value) > RECORD_MAX_BYTES:  # Kafka would refuse it: dead-letter it, go on
+            reason = f"record of {len(value)} bytes exceeds the {RECORD_MAX_BYTES}-byte limit"
+            self.rejected(source, Rejected(payload=value.decode(), reason=reason))
+            return
+        self._send(self._raw, value, mention.uid.encode())
         metrics.SENT.labels(f"ingest:{source}").inc()
 
     def rejected(self, source: str, item: Rejected) -> None:

@@ -25,7 +25,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, ValidationError
 
 from core.errors import Rejected
-from core.events import Author, Engagement, Mention, make_uid, now
+from core.events import TEXT_MAX, Author, Engagement, Mention, make_uid, now
 from ingest.cursor import default_store
 from ingest.parsing import Item, explain, load_json
 from ingest.polling import observe
@@ -56,7 +56,7 @@ class PushRecord(BaseModel):
     origin: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=64,
                         description="The sending tool or site; ids are unique within it.")
     id: str = Field(min_length=1, max_length=512, description="The item's id at the origin.")
-    text: str = Field(min_length=1, max_length=100_000, description="Plain text.")
+    text: str = Field(min_length=1, max_length=TEXT_MAX, description="Plain text.")
     created_at: datetime = Field(description="ISO 8601 with an offset or Z.")
     author: Author
     url: HttpUrl | None = None
@@ -101,6 +101,19 @@ def _problem(status: int, message: str, *, unread: bool = False, **extra: Any) -
     return response
 
 
+def refusal(authorization: str | None, token: bytes) -> str | None:
+    """Why an Authorization header is refused, or None. Only `Bearer <token>`; the token is
+    compared in constant time, so response times do not tell how much of a guess was right."""
+    if not authorization:
+        return "no Authorization header"
+    scheme, _, given = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not given:  # schemes are case-insensitive (RFC 9110)
+        return "Authorization is not a Bearer token"
+    if not hmac.compare_digest(given.encode(errors="surrogateescape"), token):
+        return "wrong token"
+    return None
+
+
 class PushServer:
     """The endpoint and its queue; `start()` binds, `queue` holds accepted mentions.
 
@@ -138,10 +151,10 @@ class PushServer:
             self._runner = None
 
     async def _receive(self, request: web.Request) -> web.Response:
-        given = request.headers.get("Authorization", "").removeprefix("Bearer ").encode()
-        if not hmac.compare_digest(given, self._token):
-            response = _problem(401, "missing or wrong token: send 'Authorization: Bearer "
-                                     "<token>'", unread=True)
+        refused = refusal(request.headers.get("Authorization"), self._token)
+        if refused:
+            response = _problem(401, f"{refused}; send 'Authorization: Bearer <token>'",
+                                unread=True)
             response.headers["WWW-Authenticate"] = "Bearer"
             return response
         if request.content_type != "application/json":

@@ -9,6 +9,7 @@ and sleeps a scaled-down amount, so the retry logic is real and the suite stays 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from core.events import Mention
+from core.events import COUNT_MAX, Mention
 from ingest.parsing import Item
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -157,3 +158,56 @@ def only_mentions(items: list[Item]) -> list[Mention]:
     """The items, checked to be mentions (for tests that expect no Rejected)."""
     assert all(isinstance(i, Mention) for i in items), items
     return [i for i in items if isinstance(i, Mention)]
+
+
+
+OVERSIZE_BYTES = 20 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class HostileFile:
+    """A replay file mixing good lines with lines a stage must dead-letter and go past."""
+
+    path: Path
+    good: list[Mention]  # every good line, in file order
+    bad: list[str]  # for each bad line, in file order, what its dead letter's reason says
+    oversize_bytes: int  # length of the one oversize line
+
+
+def write_hostile_replay(
+    path: Path, *, before: int = 10, after: int = 1000, oversize_bytes: int = OVERSIZE_BYTES
+) -> HostileFile:
+    """Write `before` good lines, a Mention of `oversize_bytes` (all but the size is valid: a
+    20 MB text), lines breaking the contract each in its own way (not JSON, a missing field,
+    counts beyond Elasticsearch's long, a 40 KB handle, years 9999 and 1, a newer schema), then
+    `after` good lines. For the replay tests and the chaos suite."""
+    from ingest import synthetic
+
+    good = list(synthetic.generate(synthetic.Config(count=before + after, spike_minutes=0)))
+    model = good[0].model_dump(mode="json")
+
+    def broken(n: int, author: dict[str, object] | None = None, **fields: object) -> str:
+        record = {**model, **fields, "uid": f"hostile-{n}", "source_id": f"hostile-{n}"}
+        record["author"] = {**model["author"], **(author or {})}
+        return json.dumps(record, ensure_ascii=False)
+
+    empty = broken(0, text="")
+    oversize = broken(0, text="x" * (oversize_bytes - len(empty.encode())))
+    garbage = [
+        ("not json at all", "not a valid Mention"),
+        ('{"uid": 1}', "source: Field required"),
+        ("\x00\x01\x02", "not a valid Mention"),
+        (broken(1, author={"followers": 1e30}), "a count must be an integer"),
+        (broken(2, engagement={"likes": COUNT_MAX + 1}), f"less than or equal to {COUNT_MAX}"),
+        (broken(3, author={"handle": "h" * 40_000}), "at most 256 characters"),
+        (broken(4, created_at="9999-12-31T00:00:00Z"), "more than a day ahead"),
+        (broken(5, created_at="0001-01-01T00:00:00Z"), "before 2000-01-01"),
+        (broken(6, schema_version=2), "schema_version 2 is newer than this stage knows"),
+    ]
+    with path.open("w", encoding="utf-8") as out:
+        out.writelines(m.model_dump_json() + "\n" for m in good[:before])
+        out.write(oversize + "\n")
+        out.writelines(line + "\n" for line, _ in garbage)
+        out.writelines(m.model_dump_json() + "\n" for m in good[before:])
+    reasons = [f"line of {oversize_bytes} bytes exceeds", *(says for _, says in garbage)]
+    return HostileFile(path, good, reasons, oversize_bytes)
