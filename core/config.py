@@ -336,6 +336,14 @@ class Settings(Strict):
         "instead, so a surge cannot make alerts late (each mention's `sentiment.model` says "
         "which scored it); 0 never falls back.",
     )
+    deadletter_max_share: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="SADA_DEADLETTER_MAX_SHARE: a stage stops with an error once more than this "
+        "share of its last 1,000 records (after its first 100) went to the dead-letter topic: "
+        "a bad deploy or a changed upstream format, not bad luck; 1 never stops.",
+    )
 
     @model_validator(mode="after")
     def _one_sentiment_model(self) -> Settings:
@@ -361,6 +369,7 @@ class Settings(Strict):
                 "sentiment_backend",
                 "sentiment_model_dir",
                 "sentiment_max_delay_seconds",
+                "deadletter_max_share",
             )
             if f"SADA_{name.upper()}" in env
         }

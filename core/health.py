@@ -2,6 +2,8 @@
 
 /healthz says the process is alive; /readyz asks the process's own readiness check (for
 example "Kafka and Elasticsearch answer") so an orchestrator routes work only to ready ones.
+A stage that is retrying (the broker restarting, Elasticsearch read-only) says so with
+`waiting`, and is not ready until `recovered`: /readyz then answers 503 with what it waits for.
 """
 
 from __future__ import annotations
@@ -14,6 +16,22 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 ReadyCheck = Callable[[], bool]
 
+_WAITING: dict[str, str] = {}  # who (a stage) -> what it is waiting for
+
+
+def waiting(who: str, why: str) -> None:
+    """`who` cannot make progress until `why` clears; the process is not ready meanwhile."""
+    _WAITING[who] = why
+
+
+def recovered(who: str) -> None:
+    _WAITING.pop(who, None)
+
+
+def waits() -> dict[str, str]:
+    """What each waiting stage waits for (empty: nothing is stuck)."""
+    return dict(_WAITING)
+
 
 def serve(port: int, ready: ReadyCheck, host: str = "127.0.0.1") -> ThreadingHTTPServer:
     """Start the server on a daemon thread and return it (port 0 picks a free port)."""
@@ -25,8 +43,10 @@ def serve(port: int, ready: ReadyCheck, host: str = "127.0.0.1") -> ThreadingHTT
             elif self.path == "/healthz":
                 self._reply(200, b"ok\n")
             elif self.path == "/readyz":
-                ok = _safe(ready)
-                self._reply(200 if ok else 503, b"ready\n" if ok else b"not ready\n")
+                stuck = waits()
+                ok = not stuck and _safe(ready)
+                why = "".join(f"{who}: {what}\n" for who, what in stuck.items())
+                self._reply(200 if ok else 503, b"ready\n" if ok else f"not ready\n{why}".encode())
             else:
                 self._reply(404, b"not found: try /metrics, /healthz or /readyz\n")
 

@@ -31,9 +31,10 @@ from websockets.exceptions import InvalidStatus, WebSocketException
 from core.errors import Rejected
 from core.events import Author, Mention, make_uid, now
 from core.metrics import ERRORS
+from core.retry import backoff_seconds, retry_after
 from ingest.bluesky_profiles import Holding, Profiles
 from ingest.cursor import CursorStore, Progress
-from ingest.http import USER_AGENT, HttpPolicy, Polite, Sleep, backoff_seconds, parse_reset
+from ingest.http import USER_AGENT, HttpPolicy, Polite, Sleep
 from ingest.normalize import from_iso
 from ingest.parsing import Item, explain, field, text_of
 from ingest.polling import observe
@@ -248,7 +249,7 @@ async def fetch(
             wait = backoff_seconds(failures, initial=config.backoff_initial_seconds,
                                    maximum=config.backoff_max_seconds)
             if isinstance(problem, InvalidStatus):
-                told = parse_reset(problem.response.headers.get("Retry-After"), time.time())
+                told = retry_after(problem.response.headers.get("Retry-After"), time.time())
                 wait = max(wait, min(told or 0.0, _LONGEST_SERVER_WAIT_SECONDS))
             log.warning("%s: %s (%s); reconnecting in %.1fs from cursor %s", NAME, config.url,
                         problem, wait, last)

@@ -6,7 +6,7 @@
 - 429, 5xx, timeouts and dropped connections retried with exponential backoff and full jitter,
   waiting at least what the server asked for (`Retry-After`, or the source's own reset header
   once its remaining budget is spent) — the reset header may be epoch seconds, an ISO time or
-  seconds remaining, and `parse_reset` tells them apart;
+  seconds remaining, and `core.retry.retry_after` tells them apart;
 - errors translated at the boundary: `RetryLater` when retrying did not help (the caller tries
   again on its next poll), `SourceError` when retrying never will (401, 403, 404...), both with
   a message naming the source, the URL and what to do.
@@ -16,12 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import random
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -29,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import RetryLater
 from core.metrics import ERRORS
+from core.retry import backoff_seconds, retry_after
 
 log = logging.getLogger(__name__)
 
@@ -75,47 +73,6 @@ class HttpPolicy(BaseModel):
         description="Longest server-requested wait honoured in place; longer ones end the "
         "poll with RetryLater so the runner can schedule the source later.",
     )
-
-
-def backoff_seconds(
-    attempt: int, *, initial: float, maximum: float, rand: Callable[[], float] = random.random
-) -> float:
-    """Exponential backoff with jitter for retry number `attempt` (1 = first retry).
-
-    The jitter spreads the wait over the upper half of the step, so many clients that failed
-    together do not come back together.
-    """
-    ceiling = min(maximum, initial * 2 ** min(attempt - 1, 60))
-    return ceiling * (0.5 + rand() / 2)
-
-
-def parse_reset(value: str | None, now: float) -> float | None:
-    """Seconds to wait, from a Retry-After or rate-limit reset header, or None if unreadable.
-
-    Servers write one of: seconds remaining (Reddit `15`, `Retry-After: 120`), epoch seconds
-    (Bluesky `RateLimit-Reset: 1747676784`), an ISO time (Mastodon `X-RateLimit-Reset`), or an
-    HTTP date (`Retry-After: Wed, 21 Oct 2026 07:28:00 GMT`).
-    """
-    if not value or not (value := value.strip()):
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        number = None
-    if number is not None:
-        if not math.isfinite(number) or number < 0:
-            return None
-        return max(0.0, number - now) if number > 1_000_000_000 else number
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - now)
 
 
 class _Host:
@@ -170,9 +127,9 @@ class Polite:
         hint: float | None = None
         for attempt in range(1, self.policy.max_attempts + 1):
             if attempt > 1:
-                wait = max(hint or 0.0, backoff_seconds(
+                wait = backoff_seconds(
                     attempt - 1, initial=self.policy.backoff_initial_seconds,
-                    maximum=self.policy.backoff_max_seconds, rand=self.rand))
+                    maximum=self.policy.backoff_max_seconds, hint=hint, rand=self.rand)
                 if wait > self.policy.max_wait_seconds:
                     raise RetryLater(f"{what}: {problem}; server asks to wait {wait:.0f}s",
                                      after_seconds=wait)
@@ -223,9 +180,9 @@ class Polite:
 
     def _server_wait(self, response: httpx.Response, throttled: bool) -> float | None:
         now = self.clock()
-        after = parse_reset(response.headers.get("retry-after"), now)
+        after = retry_after(response.headers.get("retry-after"), now)
         if after is None and throttled and self.reset_header:
-            after = parse_reset(response.headers.get(self.reset_header), now)
+            after = retry_after(response.headers.get(self.reset_header), now)
         return after
 
     def _note_budget(self, host: str, response: httpx.Response) -> None:
@@ -237,7 +194,7 @@ class Polite:
         except ValueError:
             return
         if remaining < 1:
-            wait = parse_reset(response.headers.get(self.reset_header), self.clock())
+            wait = retry_after(response.headers.get(self.reset_header), self.clock())
             if wait is not None:
                 self._pause(host, min(wait, self.policy.max_wait_seconds))
 

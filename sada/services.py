@@ -204,9 +204,12 @@ def _wait(check: Callable[[], bool], what: str, log: Path, timeout: float = 120.
     raise ServiceError(f"{what} did not become ready within {timeout:.0f}s; log {log}:\n{tail}")
 
 
-def start_kafka(settings: Settings, paths: Paths) -> None:
+def start_kafka(settings: Settings) -> None:
+    """Start the broker of these settings (its port, its cache dir) unless one answers there."""
     if kafka_reachable(settings.kafka_bootstrap):
         return
+    paths = Paths.for_settings(settings)
+    paths.kafka.mkdir(parents=True, exist_ok=True)
     libs = fetch_kafka(paths)
     host, port = _host_port(settings.kafka_bootstrap)
     data = paths.kafka / "data"
@@ -269,9 +272,11 @@ def _es_user() -> list[str]:
     return ["runuser", "-u", ES_USER, "--"]
 
 
-def start_elasticsearch(settings: Settings, paths: Paths) -> None:
+def start_elasticsearch(settings: Settings) -> None:
+    """Start the node of these settings (its HTTP port, its data dir) unless one answers there."""
     if es_reachable(settings.es_url):
         return
+    paths = Paths.for_settings(settings)
     as_user = _es_user()
     paths.elasticsearch.mkdir(parents=True, exist_ok=True)
     home = fetch_elasticsearch(paths)
@@ -320,11 +325,11 @@ def start_elasticsearch(settings: Settings, paths: Paths) -> None:
 
 
 def up(settings: Settings) -> None:
-    """Fetch (once) and start both services unless they already answer."""
-    paths = Paths.for_settings(settings)
-    paths.kafka.mkdir(parents=True, exist_ok=True)
-    start_kafka(settings, paths)
-    start_elasticsearch(settings, paths)
+    """Fetch (once) and start both services unless they already answer: on the ports of
+    `settings`, with the broker in its cache dir and the node's data beside its HTTP port, so
+    a second stack (a test's own, to break) can run beside the usual one."""
+    start_kafka(settings)
+    start_elasticsearch(settings)
 
 
 def _stop(pid_file: Path, timeout: float = 60.0) -> bool:
@@ -341,13 +346,21 @@ def _stop(pid_file: Path, timeout: float = 60.0) -> bool:
     return True
 
 
+def stop_kafka(settings: Settings) -> bool:
+    """Stop the broker started for these settings (SIGTERM: a clean shutdown); False if none."""
+    return _stop(Paths.for_settings(settings).kafka / "kafka.pid")
+
+
+def stop_elasticsearch(settings: Settings) -> bool:
+    return _stop(Paths.for_settings(settings).es_node / "elasticsearch.pid")
+
+
 def down(settings: Settings) -> list[str]:
-    """Stop the services this machine started; return which ones were stopped."""
-    paths = Paths.for_settings(settings)
+    """Stop the services this machine started for these settings; return which ones."""
     stopped = []
-    if _stop(paths.es_node / "elasticsearch.pid"):
+    if stop_elasticsearch(settings):
         stopped.append("elasticsearch")
-    if _stop(paths.kafka / "kafka.pid"):
+    if stop_kafka(settings):
         stopped.append("kafka")
     return stopped
 

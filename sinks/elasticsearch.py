@@ -12,13 +12,13 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
-from elasticsearch import AsyncElasticsearch, BadRequestError
-from elasticsearch import ConnectionError as ESConnectionError
+from elasticsearch import ApiError, AsyncElasticsearch, BadRequestError
 from elasticsearch import TransportError as ESTransportError
 
 from core import metrics
-from core.errors import RetryLater
+from core.errors import Fatal, RetryLater
 from core.events import Alert, Record, ScoredMention
+from core.retry import retry_after
 
 R = TypeVar("R", bound=Record)
 
@@ -133,15 +133,15 @@ class ElasticsearchSink(Generic[R]):
             )
         except BadRequestError as exc:
             if exc.error == "illegal_argument_exception":
-                raise ValueError(
+                raise Fatal(
                     f"index {self.index} at {self.url} has a mapping this version of Sada cannot "
                     f"extend ({exc.message}: {exc.info}); reindex into a new index or point "
                     "the index setting at a new name"
                 ) from exc
             if exc.error != "resource_already_exists_exception":  # another indexer won the race
                 raise
-        except ESConnectionError as exc:
-            raise RetryLater(f"Elasticsearch at {self.url} is unreachable: {exc}") from exc
+        except (ApiError, ESTransportError) as exc:
+            raise self._failure(exc, "creating the index") from exc
 
     async def write(self, batch: Sequence[R]) -> list[tuple[R, str]]:
         operations: list[dict[str, Any]] = []
@@ -151,20 +151,23 @@ class ElasticsearchSink(Generic[R]):
         started = time.perf_counter()
         try:
             response = await self._client.bulk(operations=operations)
-        except (ESConnectionError, ESTransportError) as exc:
-            raise RetryLater(f"bulk request to {self.url} failed: {exc}") from exc
+        except (ApiError, ESTransportError) as exc:
+            raise self._failure(exc, "indexing") from exc
         metrics.BULK_SECONDS.observe(time.perf_counter() - started)
         rejected: list[tuple[R, str]] = []
         busy = 0
         for record, item in zip(batch, response["items"], strict=True):
             result = item["index"]
-            if result.get("status", 500) == 429:
+            if result.get("status", 500) == 429 or _blocked(result.get("error", {}).get("type")):
                 busy += 1
             elif "error" in result:
                 error = result["error"]
                 rejected.append((record, f"Elasticsearch refused the document: {error}"))
         if busy:
-            raise RetryLater(f"Elasticsearch is overloaded (429 on {busy} documents)")
+            raise RetryLater(
+                f"Elasticsearch at {self.url} is overloaded or read-only (a full disk: the "
+                f"flood-stage watermark) and refused {busy} documents for now"
+            )
         metrics.INDEXED.inc(len(batch) - len(rejected))
         return rejected
 
@@ -175,8 +178,31 @@ class ElasticsearchSink(Generic[R]):
         try:
             health = await self._client.cluster.health()
             return health["status"] in ("green", "yellow")
-        except (ESConnectionError, ESTransportError):
+        except (ApiError, ESTransportError):
             return False
+
+    def _failure(self, exc: ApiError | ESTransportError, doing: str) -> Exception:
+        """A failed request as Fatal (credentials refused: retrying will not help), RetryLater
+        (away, busy, read-only: it will pass), or itself (a bug to see)."""
+        where = f"Elasticsearch at {self.url}, {doing} {self.index}"
+        if isinstance(exc, ESTransportError):
+            return RetryLater(f"{where}: unreachable ({exc})")
+        if exc.status_code in (401, 403) and not _blocked(exc.error):
+            return Fatal(
+                f"{where}: refused with {exc.status_code} ({exc.error}); give Sada credentials "
+                "that may write this index (user:password in SADA_ES_URL) and restart"
+            )
+        if exc.status_code == 429 or exc.status_code >= 500 or _blocked(exc.error):
+            wait = retry_after(exc.meta.headers.get("retry-after"))
+            return RetryLater(f"{where}: busy or read-only ({exc.status_code} {exc.error})",
+                              after_seconds=wait)
+        return exc
+
+
+def _blocked(error_type: object) -> bool:
+    """An index or cluster block (read-only after the flood-stage disk watermark, or set by an
+    operator): writes wait until it is lifted; the documents are not at fault."""
+    return error_type == "cluster_block_exception"
 
 
 def mentions_sink(url: str, index: str) -> ElasticsearchSink[ScoredMention]:

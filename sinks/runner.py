@@ -1,37 +1,60 @@
 """Feed one topic into one sink: consume, parse, write, and only then commit the offsets.
 
 A record that does not parse, or that the sink refuses for good, goes to the dead-letter topic
-with the reason. RetryLater retries the same batch with exponential backoff (honouring the
-server's hint), so nothing is dropped while Elasticsearch or a webhook is away.
+with the reason. Every step that talks to Kafka or the sink (connect, poll, write, the
+dead-letter flush, the commit) is retried with backoff (core.retry) while it fails transiently
+(a broker restarting, Elasticsearch away or read-only), and the stage says not-ready on /readyz
+meanwhile: nothing is dropped and the runner resumes by itself. Only `Fatal` ends it (a mapping
+clash, refused credentials, a window of mostly dead letters), with a message that says what to do.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.errors import CommitFailedError, KafkaTimeoutError, RebalanceInProgressError
+from kafka.producer.future import FutureRecordMetadata
 from pydantic import ValidationError
 
-from core import metrics
+from core import health, metrics
+from core.breaker import DeadLetterBreaker
 from core.config import Settings
-from core.errors import RetryLater
 from core.events import dead_letter
+from core.retry import backoff_seconds, transient
 from core.topics import DEADLETTER, Topic
 from sinks.base import Sink
 
 log = logging.getLogger(__name__)
 
-MAX_BACKOFF_SECONDS = 60.0
+T = TypeVar("T")
+FLUSH_TIMEOUT_SECONDS = 30.0
 
 
-def backoff_seconds(attempt: int, hint: float | None = None, base: float = 0.5) -> float:
-    """Exponential backoff with full jitter, never shorter than the server's own hint."""
-    delay = random.uniform(0, min(MAX_BACKOFF_SECONDS, base * 2**attempt))
-    return max(delay, hint or 0.0)
+class _Stopped(Exception):
+    """stop() was called while a step was waiting to retry."""
+
+
+class _KeepPositions(ConsumerRebalanceListener):
+    """After the group is joined again (the broker restarted, a commit failed), a partition
+    resumes after the records this runner already wrote, not at the last committed offset:
+    they are committed later instead of being written (and alerts delivered) twice."""
+
+    def __init__(self, runner: SinkRunner) -> None:
+        self.runner = runner
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        return
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        consumer = self.runner._consumer
+        for tp in assigned:
+            if tp in self.runner._written and consumer is not None:
+                consumer.seek(tp, self.runner._written[tp])
 
 
 class SinkRunner:
@@ -46,73 +69,146 @@ class SinkRunner:
         batch_size: int = 500,
     ) -> None:
         self.stage, self._sink, self._parse, self._batch_size = stage, sink, parse, batch_size
+        self._settings = settings
         self._topic = settings.topic(topic)
         self._deadletter = settings.topic(DEADLETTER)
-        self._consumer = KafkaConsumer(
-            self._topic,
-            bootstrap_servers=settings.kafka_bootstrap,
-            group_id=settings.group(stage),
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_poll_records=batch_size,
-        )
-        self._producer = KafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
-        )
+        self._consumer: KafkaConsumer | None = None
+        self._producer: KafkaProducer | None = None
+        self._letters: list[tuple[bytes, FutureRecordMetadata | None]] = []  # not yet acked
+        self._written: dict[TopicPartition, int] = {}  # next offset, written but not committed
+        self._breaker = DeadLetterBreaker(stage, settings.deadletter_max_share)
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
         self._stopping.set()
 
     async def run(self) -> None:
-        await self._retrying(self._sink.start)
         try:
+            await self._retrying(self._sink.start, "starting the sink")
             while not self._stopping.is_set():
                 await self.step()
+        except _Stopped:
+            pass
         finally:
+            health.recovered(self.stage)
             await self._sink.close()
-            self._consumer.close()
-            self._producer.flush()
-            self._producer.close()
+            if self._consumer is not None:
+                self._consumer.close()
+            if self._producer is not None:
+                self._producer.close(timeout=5)
 
     async def step(self, timeout_ms: int = 500) -> int:
         """One poll -> write -> commit round; returns how many records it handled."""
-        polled = await asyncio.to_thread(
-            self._consumer.poll, timeout_ms=timeout_ms, max_records=self._batch_size
+        consumer = await self._retrying(self._connect, "connecting to Kafka")
+        polled = await self._retrying(
+            lambda: asyncio.to_thread(
+                consumer.poll, timeout_ms=timeout_ms, max_records=self._batch_size
+            ),
+            "polling Kafka",
         )
-        raw = [message.value for messages in polled.values() for message in messages]
-        if not raw:
+        messages = [message for batch in polled.values() for message in batch]
+        if not messages and not self._written:
             return 0
-        metrics.RECEIVED.labels(self.stage).inc(len(raw))
-        batch = []
-        for value in raw:
+        metrics.RECEIVED.labels(self.stage).inc(len(messages))
+        batch, letters = [], []
+        for message in messages:
             try:
-                batch.append(self._parse(value))
+                batch.append(self._parse(message.value))
             except ValidationError as exc:
-                self._reject(f"not a valid record for {self.stage}: {exc}", value)
+                letters.append((f"not a valid record for {self.stage}: {exc}", message.value))
         if batch:
-            refused = await self._retrying(lambda: self._sink.write(batch))
-            for record, reason in refused:
-                self._reject(reason, record.to_bytes())
+            refused = await self._retrying(lambda: self._sink.write(batch), "writing")
+            letters += [(reason, record.to_bytes()) for record, reason in refused]
             metrics.SENT.labels(self.stage).inc(len(batch) - len(refused))
-        self._producer.flush()  # dead letters are durable before their offsets are committed
-        await asyncio.to_thread(self._consumer.commit)
-        return len(raw)
+            self._breaker.accepted(len(batch) - len(refused))
+        for reason, payload in letters:
+            self._reject(reason, payload)
+        for message in messages:
+            self._written[TopicPartition(message.topic, message.partition)] = message.offset + 1
+        # dead letters are durable before their offsets are committed
+        await self._retrying(lambda: asyncio.to_thread(self._send_letters), "dead-lettering")
+        await self._retrying(lambda: asyncio.to_thread(self._commit), "committing offsets")
+        return len(messages)
 
     def _reject(self, reason: str, payload: bytes) -> None:
+        """Queue a dead letter (sent before the commit); stop if most records end up here."""
         metrics.DEADLETTERED.labels(self.stage).inc()
         log.warning("%s dead-lettered a record: %s", self.stage, reason[:500])
         record = dead_letter(self.stage, reason, payload, self._topic)
-        self._producer.send(self._deadletter, value=record.to_bytes())
+        self._letters.append((record.to_bytes(), None))
+        self._breaker.rejected(reason)
 
-    async def _retrying(self, action: Callable[[], Any]) -> Any:
+    async def _connect(self) -> KafkaConsumer:
+        """The consumer (and the dead-letter producer), created once Kafka answers."""
+        if self._consumer is None:
+            self._consumer = await asyncio.to_thread(self._new_consumer)
+        if self._producer is None:
+            self._producer = await asyncio.to_thread(
+                KafkaProducer,
+                bootstrap_servers=self._settings.kafka_bootstrap,
+                acks="all",
+                enable_idempotence=True,
+                max_block_ms=10_000,
+            )
+        return self._consumer
+
+    def _new_consumer(self) -> KafkaConsumer:
+        consumer = KafkaConsumer(
+            bootstrap_servers=self._settings.kafka_bootstrap,
+            group_id=self._settings.group(self.stage),
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self._batch_size,
+        )
+        consumer.subscribe([self._topic], listener=_KeepPositions(self))
+        return consumer
+
+    def _send_letters(self) -> None:
+        """Send the dead letters not acknowledged yet and wait for them. One whose send failed
+        is sent again; one still in flight is not (that would be a copy)."""
+        assert self._producer is not None
+        pending = []
+        for value, sent in self._letters:
+            if sent is None or sent.failed():
+                sent = self._producer.send(self._deadletter, value=value)
+            pending.append((value, sent))
+        self._producer.flush(timeout=FLUSH_TIMEOUT_SECONDS)
+        self._letters = [(value, sent) for value, sent in pending if not sent.succeeded()]
+        if self._letters:
+            raise KafkaTimeoutError(f"Kafka has not acknowledged {len(self._letters)} dead letters")
+
+    def _commit(self) -> None:
+        """Commit what was written. Out of the group (the broker restarted), the commit waits
+        for the next poll to join again; the listener keeps the positions meanwhile."""
+        assert self._consumer is not None
+        try:
+            self._consumer.commit()
+        except (CommitFailedError, RebalanceInProgressError) as exc:
+            log.warning("%s: commit postponed until the group is joined again: %s", self.stage, exc)
+            return
+        self._written.clear()
+
+    async def _retrying(self, action: Callable[[], Awaitable[T]], what: str) -> T:
+        """`action()`, tried again with backoff while it fails transiently; the stage is not
+        ready meanwhile. Anything else (Fatal included) propagates."""
         attempt = 0
         while True:
             try:
-                return await action()
-            except RetryLater as exc:
-                delay = backoff_seconds(attempt, exc.after_seconds)
-                metrics.ERRORS.labels(self.stage, "retry_later").inc()
-                log.warning("%s: %s; retrying in %.1fs", self.stage, exc, delay)
+                result = await action()
+            except Exception as exc:
+                if not transient(exc):
+                    raise
                 attempt += 1
-                await asyncio.sleep(delay)
+                delay = backoff_seconds(attempt, hint=getattr(exc, "after_seconds", None))
+                health.waiting(self.stage, f"{what}: {exc}")
+                metrics.ERRORS.labels(self.stage, type(exc).__name__).inc()
+                log.warning("%s: %s failed (%s); retrying in %.1fs", self.stage, what, exc, delay)
+                try:
+                    await asyncio.wait_for(self._stopping.wait(), delay)
+                except TimeoutError:
+                    continue
+                raise _Stopped from exc
+            if attempt:
+                health.recovered(self.stage)
+                log.info("%s: %s works again after %d retries", self.stage, what, attempt)
+            return result

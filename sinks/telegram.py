@@ -3,7 +3,7 @@
 Plain text, so nothing in a post can break a parse mode; link previews are off so a chat does
 not fill with the first negative post's card. The bot token sits in the URL's path, so errors
 name only the API host and Telegram's own description ("chat not found", "bot was blocked").
-A 429 waits what Telegram asks (`parameters.retry_after`).
+A 429 waits what Telegram asks (`parameters.retry_after`, else the Retry-After header).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import httpx
 
 from core.config import TelegramRoute
 from core.events import Alert
+from core.retry import retry_after
 from sinks import message
 from sinks.webhook import post_json
 
@@ -29,8 +30,10 @@ def _retry_after(response: httpx.Response) -> float | None:
     try:
         wait = response.json()["parameters"]["retry_after"]
     except (ValueError, KeyError, TypeError):
-        return None
-    return float(wait) if isinstance(wait, int | float) else None
+        wait = None
+    if isinstance(wait, int | float) and wait >= 0:
+        return float(wait)
+    return retry_after(response.headers.get("Retry-After"))
 
 
 async def notify(client: httpx.AsyncClient, route: TelegramRoute, alert: Alert) -> None:

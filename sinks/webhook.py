@@ -15,6 +15,7 @@ import httpx
 from core.config import WebhookRoute
 from core.errors import RetryLater
 from core.events import Alert
+from core.retry import retry_after
 
 
 class Undeliverable(Exception):
@@ -33,8 +34,7 @@ async def notify(client: httpx.AsyncClient, route: WebhookRoute, alert: Alert) -
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After", "")
-    return float(value) if value.isdigit() else None
+    return retry_after(response.headers.get("Retry-After"))
 
 
 async def post_json(

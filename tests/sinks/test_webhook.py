@@ -11,7 +11,6 @@ from core.events import Alert
 from sada.receiver import Receiver
 from sinks import webhook
 from sinks.alerts import AlertSink
-from sinks.runner import backoff_seconds
 from tests.sinks.support import Answer, Scripted
 
 ALERT = Alert(
@@ -100,9 +99,3 @@ async def test_alerts_go_to_the_routes_their_brand_names(scripted: Scripted) -> 
         (ALERT.id, "route 'gone'")
     ]
 
-
-def test_backoff_grows_with_jitter_and_honours_the_server_hint() -> None:
-    assert all(0 <= backoff_seconds(0) <= 0.5 for _ in range(50))
-    assert max(backoff_seconds(4) for _ in range(200)) > 4.0
-    assert all(backoff_seconds(10) <= 60 for _ in range(50))
-    assert backoff_seconds(0, hint=30) == 30
