@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import parse_qsl, urlsplit
 
 import yaml
 from pydantic import (
@@ -25,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from core import outbound, redact
 from core.events import Severity
 from core.topics import Topic
 
@@ -56,6 +59,16 @@ class RouteBase(Strict):
         description="Only alert steps at least this severe reach this route (an incident that "
         "escalates to it arrives then, and its resolve step too).",
     )
+    allow_private: bool = Field(
+        default=False,
+        description="May reach loopback, private, link-local and cloud-metadata addresses "
+        "(a receiver on this machine or network); refused otherwise (docs/operations.md, "
+        "outbound address policy).",
+    )
+
+    def destination(self) -> str:
+        """The host this route sends to, for the outbound address policy."""
+        raise NotImplementedError
 
 
 class WebhookRoute(RouteBase):
@@ -65,6 +78,9 @@ class WebhookRoute(RouteBase):
     url: HttpUrl = Field(description="Where alerts are POSTed as JSON.")
     timeout_seconds: TimeoutSeconds = 10.0
 
+    def destination(self) -> str:
+        return self.url.host or ""
+
 
 class SlackRoute(RouteBase):
     """A Slack channel, through an incoming webhook."""
@@ -73,6 +89,9 @@ class SlackRoute(RouteBase):
     url: HttpUrl = Field(description="The incoming webhook URL (https://hooks.slack.com/...).")
     timeout_seconds: TimeoutSeconds = 10.0
 
+    def destination(self) -> str:
+        return self.url.host or ""
+
 
 class TeamsRoute(RouteBase):
     """A Microsoft Teams channel, through a workflow's (or connector's) webhook."""
@@ -80,6 +99,9 @@ class TeamsRoute(RouteBase):
     type: Literal["teams"]
     url: HttpUrl = Field(description="The webhook URL the Teams workflow gave you.")
     timeout_seconds: TimeoutSeconds = 10.0
+
+    def destination(self) -> str:
+        return self.url.host or ""
 
 
 class TelegramRoute(RouteBase):
@@ -95,6 +117,9 @@ class TelegramRoute(RouteBase):
         description="Bot API server; change only for a self-hosted one.",
     )
     timeout_seconds: TimeoutSeconds = 10.0
+
+    def destination(self) -> str:
+        return self.api_url.host or ""
 
 
 def _address(value: str) -> str:
@@ -124,6 +149,9 @@ class EmailRoute(RouteBase):
         default=None, description="Extra CA certificates (PEM) to trust, for a private relay."
     )
     timeout_seconds: TimeoutSeconds = 30.0
+
+    def destination(self) -> str:
+        return self.host
 
     @model_validator(mode="after")
     def _login_complete(self) -> EmailRoute:
@@ -232,6 +260,14 @@ class Client(Strict):
                         f"client's routes ({known})"
                     )
         _require_unique("brand ids within a client", [b.id for b in self.brands])
+        refused = [
+            f"route {self.id}/{name}: {outbound.explain(host, reason)}"
+            for name, route in self.routes.items()
+            if not route.allow_private
+            and (reason := outbound.host_refusal(host := route.destination()))
+        ]
+        if refused:
+            raise ValueError("; ".join(refused))
         return self
 
 
@@ -279,13 +315,36 @@ def load_config(path: str | Path) -> SadaConfig:
         raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    redact.register(_secrets(raw))  # before validation, so its errors are masked too
     try:
         return SadaConfig.model_validate(raw)
     except ValidationError as exc:
         lines = [f"{path}: {exc.error_count()} problem(s):"]
         for err in exc.errors():
-            lines.append(f"  {_path(err['loc'])}: {err['msg']}")
+            lines.append(redact.redact(f"  {_path(err['loc'])}: {err['msg']}"))
         raise ConfigError("\n".join(lines)) from exc
+
+
+_SECRET_KEY = re.compile(r"(?i)token|secret|password|passwd|api_?key|credential")
+_LONG_SEGMENT = 16  # a URL path segment this long is treated as a token (Slack, Teams, Discord)
+
+
+def _secrets(value: object, key: str = "") -> Iterator[str]:
+    """Every secret in a clients file as read: values under secret-named keys (bot_token,
+    password, client_secret, access_tokens...), and the secret parts of every URL (userinfo,
+    query values, long path segments), so `redact` masks them wherever they turn up."""
+    if isinstance(value, dict):
+        for name, item in value.items():
+            yield from _secrets(item, key if _SECRET_KEY.search(key) else str(name))
+    elif isinstance(value, list):
+        for item in value:
+            yield from _secrets(item, key)
+    elif isinstance(value, str | int) and _SECRET_KEY.search(key):
+        yield str(value)
+    elif isinstance(value, str) and "://" in value:
+        parts = urlsplit(value.strip())
+        yield from (parts.password or "", *(v for _, v in parse_qsl(parts.query)))
+        yield from (s for s in parts.path.split("/") if len(s) >= _LONG_SEGMENT)
 
 
 class Settings(Strict):

@@ -25,16 +25,17 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx
 import websockets
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 from websockets.exceptions import InvalidStatus, WebSocketException
 
+from core import outbound
 from core.errors import Rejected
 from core.events import Author, Mention, make_uid, now
 from core.metrics import ERRORS
 from core.retry import backoff_seconds, retry_after
 from ingest.bluesky_profiles import Holding, Profiles
 from ingest.cursor import CursorStore, Progress
-from ingest.http import USER_AGENT, HttpPolicy, Polite, Sleep
+from ingest.http import USER_AGENT, HttpPolicy, Polite, Sleep, SourceConfig
 from ingest.normalize import from_iso
 from ingest.parsing import Item, explain, field, text_of
 from ingest.polling import observe
@@ -49,8 +50,8 @@ _LONGEST_SERVER_WAIT_SECONDS = 900.0  # a Retry-After beyond this is a misconfig
 log = logging.getLogger(__name__)
 
 
-class Config(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class Config(SourceConfig):
+    URL_FIELDS = ("url", "profiles_url")
 
     url: str = Field(
         default="wss://jetstream2.us-east.bsky.network/subscribe",
@@ -218,6 +219,7 @@ async def fetch(
                     subscribe_url(config, last), open_timeout=config.open_timeout_seconds,
                     max_size=config.max_message_bytes, compression=None,
                     user_agent_header=USER_AGENT,
+                    **await outbound.pinned(config.url, config.allow_private),
                 ) as socket:
                     async for frame in _frames(socket, config.idle_timeout_seconds, tick, once):
                         if frame is not None:
@@ -264,7 +266,8 @@ async def fetch(
 def _profiles(config: Config, client: httpx.AsyncClient | None, sleep: Sleep) -> Profiles | None:
     if client is None or not config.profiles_url:
         return None
-    polite = Polite(client, config.profiles_http, source=NAME, sleep=sleep)
+    polite = Polite(client, config.profiles_http, source=NAME, sleep=sleep,
+                    allow_private=config.allow_private)
     return Profiles(polite, config.profiles_url, ttl_seconds=config.profile_cache_seconds)
 
 

@@ -18,13 +18,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from core.errors import Rejected, RetryLater
 from core.events import Author, Mention, make_uid, now
 from ingest import polling
 from ingest.cursor import CursorStore, Progress
-from ingest.http import HttpPolicy, Polite, Sleep
+from ingest.http import HttpPolicy, Polite, Sleep, SourceConfig
 from ingest.normalize import canonical_url, html_to_text
 from ingest.parsing import Item, each, field, text_of
 from ingest.polling import accept_page, each_target, observe
@@ -40,8 +40,8 @@ _LANGUAGES = {
 }
 
 
-class Config(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class Config(SourceConfig):
+    URL_FIELDS = ("base_url",)
 
     queries: list[str] = Field(
         min_length=1, description='GDELT queries, one request each; quote a phrase: "acme bank".'
@@ -130,7 +130,8 @@ async def fetch(
 ) -> AsyncIterator[Item]:
     """One round: every query, paging through the time window since its cursor."""
     progress = Progress(NAME, config, cursors=cursors)
-    polite = Polite(client, config.http, source=NAME, sleep=sleep)
+    polite = Polite(client, config.http, source=NAME, sleep=sleep,
+                    allow_private=config.allow_private)
 
     async def run(query: str) -> AsyncIterator[Item]:
         window = progress.window(query, config)

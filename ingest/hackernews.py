@@ -16,13 +16,13 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from core.errors import Rejected
 from core.events import Author, Engagement, Mention, make_uid, now
 from ingest import polling
 from ingest.cursor import CursorStore, Progress
-from ingest.http import HttpPolicy, Polite, Sleep
+from ingest.http import HttpPolicy, Polite, Sleep, SourceConfig
 from ingest.normalize import canonical_url, from_epoch, from_iso, html_to_text
 from ingest.parsing import Item, each, field, load_json, text_of
 from ingest.polling import accept_page, each_target, observe
@@ -31,8 +31,8 @@ log = logging.getLogger(__name__)
 NAME = "hackernews"
 
 
-class Config(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class Config(SourceConfig):
+    URL_FIELDS = ("base_url",)
 
     queries: list[str] = Field(min_length=1, description="Search queries, one request each.")
     tags: str = Field(
@@ -99,7 +99,8 @@ async def fetch(
 ) -> AsyncIterator[Item]:
     """One round: every query, from its saved cursor to now."""
     progress = Progress(NAME, config, cursors=cursors)
-    polite = Polite(client, config.http, source=NAME, sleep=sleep)
+    polite = Polite(client, config.http, source=NAME, sleep=sleep,
+                    allow_private=config.allow_private)
 
     async def run(query: str) -> AsyncIterator[Item]:
         window = progress.window(query, config)

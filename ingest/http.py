@@ -8,8 +8,11 @@
   once its remaining budget is spent) — the reset header may be epoch seconds, an ISO time or
   seconds remaining, and `core.retry.retry_after` tells them apart;
 - errors translated at the boundary: `RetryLater` when retrying did not help (the caller tries
-  again on its next poll), `SourceError` when retrying never will (401, 403, 404...), both with
-  a message naming the source, the URL and what to do.
+  again on its next poll), `SourceError` when retrying never will (401, 403, 404, or an address
+  the outbound policy refuses), both with a message naming the source, the URL (redacted) and
+  what to do;
+- the outbound address policy (core/outbound.py) on every request and redirect hop, unless the
+  source says `allow_private: true` (`SourceConfig`).
 """
 
 from __future__ import annotations
@@ -19,13 +22,15 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, ClassVar, Self
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from core import outbound
 from core.errors import RetryLater
 from core.metrics import ERRORS
+from core.redact import redact
 from core.retry import backoff_seconds, retry_after
 
 log = logging.getLogger(__name__)
@@ -49,6 +54,35 @@ class SourceError(Exception):
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+class SourceConfig(BaseModel):
+    """Base of a source's Config that names URLs to fetch (`URL_FIELDS`: fields holding a URL
+    or a list of them): refuses local and private ones at config load, and carries the
+    exemption the source passes to `Polite`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    URL_FIELDS: ClassVar[tuple[str, ...]] = ()
+
+    allow_private: bool = Field(
+        default=False,
+        description="May fetch from loopback, private, link-local and cloud-metadata addresses "
+        "(a server on this machine or network); refused otherwise.",
+    )
+
+    @model_validator(mode="after")
+    def _public_urls(self) -> Self:
+        if self.allow_private:
+            return self
+        urls: list[str] = []
+        for name in self.URL_FIELDS:
+            value = getattr(self, name)
+            urls += value if isinstance(value, list) else [value] if value else []
+        problems = outbound.url_problems(urls, owner="source")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
 
 class HttpPolicy(BaseModel):
@@ -94,8 +128,10 @@ class Polite:
     """An httpx client wrapped with the politeness above, for one source.
 
     `reset_header` names the source's rate-limit reset header (read when the matching
-    `remaining_header` reaches 0, or on a 429 without Retry-After). `sleep`, `rand` and `clock`
-    are injectable so tests run the real retry logic with scaled-down waits.
+    `remaining_header` reaches 0, or on a 429 without Retry-After). `allow_private` is the
+    source's exemption from the outbound address policy (the client must be an
+    `outbound.client()` for the policy to apply). `sleep`, `rand` and `clock` are injectable so
+    tests run the real retry logic with scaled-down waits.
     """
 
     def __init__(
@@ -106,6 +142,7 @@ class Polite:
         source: str,
         reset_header: str | None = None,
         remaining_header: str | None = None,
+        allow_private: bool = False,
         sleep: Sleep = asyncio.sleep,
         rand: Callable[[], float] = random.random,
         clock: Callable[[], float] = time.time,
@@ -115,6 +152,7 @@ class Polite:
         self.source = source
         self.reset_header = reset_header
         self.remaining_header = remaining_header
+        self.allow_private = allow_private
         self.sleep = sleep
         self.rand = rand
         self.clock = clock
@@ -122,7 +160,7 @@ class Polite:
     async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """Send with retries; return a 2xx/304 response, raise SourceError or RetryLater."""
         host = httpx.URL(url).netloc.decode()
-        what = f"{self.source}: {method} {_redact(url)}"
+        what = f"{self.source}: {method} {redact(url)}"
         problem = ""
         hint: float | None = None
         for attempt in range(1, self.policy.max_attempts + 1):
@@ -142,8 +180,11 @@ class Polite:
                 ERRORS.labels(stage=f"ingest:{self.source}", kind="timeout").inc()
                 log.debug("%s: %r", what, exc)
                 continue
+            except outbound.Refused as exc:
+                ERRORS.labels(stage=f"ingest:{self.source}", kind="refused").inc()
+                raise SourceError(f"{what}: {exc}") from None
             except httpx.TransportError as exc:
-                problem, hint = f"connection failed ({type(exc).__name__}: {exc})", None
+                problem, hint = redact(f"connection failed ({type(exc).__name__}: {exc})"), None
                 ERRORS.labels(stage=f"ingest:{self.source}", kind="network").inc()
                 continue
             status = response.status_code
@@ -155,7 +196,7 @@ class Polite:
                 continue
             if status >= 400:
                 ERRORS.labels(stage=f"ingest:{self.source}", kind=f"http_{status}").inc()
-                snippet = response.text[:200].strip().replace("\n", " ")
+                snippet = redact(response.text[:200].strip().replace("\n", " "))
                 advice = _HINTS.get(status, "check the request parameters in the config")
                 raise SourceError(f"{what}: HTTP {status} ({snippet!r}); {advice}", status=status)
             self._note_budget(host, response)
@@ -175,7 +216,8 @@ class Polite:
             state.next_at = self.clock() + 1.0 / self.policy.requests_per_second_per_host
             kwargs.setdefault("follow_redirects", True)  # feeds and APIs move; follow them
             return await self.client.request(
-                method, url, timeout=self.policy.timeout_seconds, **kwargs
+                method, url, timeout=self.policy.timeout_seconds,
+                extensions=outbound.allow(self.allow_private), **kwargs
             )
 
     def _server_wait(self, response: httpx.Response, throttled: bool) -> float | None:
@@ -201,9 +243,4 @@ class Polite:
     def _pause(self, host: str, seconds: float) -> None:
         state = _host(host)
         state.next_at = max(state.next_at, self.clock() + seconds)
-
-
-def _redact(url: str) -> str:
-    """The URL for messages, without its query (which may carry a key)."""
-    return url.split("?", 1)[0]
 

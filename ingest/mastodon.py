@@ -17,13 +17,13 @@ from typing import Any, Literal
 from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from core.errors import Rejected
 from core.events import Author, Engagement, Mention, make_uid, now
 from ingest import polling
 from ingest.cursor import CursorStore, Progress
-from ingest.http import HttpPolicy, Polite, Sleep, SourceError
+from ingest.http import HttpPolicy, Polite, Sleep, SourceConfig, SourceError
 from ingest.normalize import canonical_url, from_iso, html_to_text
 from ingest.parsing import Item, each, field, load_json, text_of
 from ingest.polling import accept_page, each_target, observe
@@ -31,8 +31,8 @@ from ingest.polling import accept_page, each_target, observe
 NAME = "mastodon"
 
 
-class Config(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class Config(SourceConfig):
+    URL_FIELDS = ("instances",)
 
     instances: list[str] = Field(
         min_length=1, description="Instance base URLs, e.g. https://mastodon.social."
@@ -161,6 +161,7 @@ async def fetch(
     """One round: every timeline on every instance, forward from its saved position."""
     progress = Progress(NAME, config, cursors=cursors)
     polite = Polite(client, config.http, source=NAME, reset_header="x-ratelimit-reset",
+                    allow_private=config.allow_private,
                     remaining_header="x-ratelimit-remaining", sleep=sleep)
 
     async def run(target: tuple[str, str, dict[str, str]]) -> AsyncIterator[Item]:

@@ -16,13 +16,13 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import Field, SecretStr
 
 from core.errors import Rejected
 from core.events import Author, Engagement, Mention, make_uid, now
 from ingest import polling
 from ingest.cursor import CursorStore, Progress
-from ingest.http import HttpPolicy, Polite, Sleep, SourceError
+from ingest.http import HttpPolicy, Polite, Sleep, SourceConfig, SourceError
 from ingest.normalize import canonical_url, from_epoch
 from ingest.parsing import Item, each, field, load_json, text_of
 from ingest.polling import accept_page, each_target, observe
@@ -31,8 +31,8 @@ log = logging.getLogger(__name__)
 NAME = "reddit"
 
 
-class Config(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class Config(SourceConfig):
+    URL_FIELDS = ("token_url", "api_url")
 
     client_id: str = Field(min_length=1, description="The Reddit app's client id.")
     client_secret: SecretStr = Field(description="The Reddit app's secret.")
@@ -138,6 +138,7 @@ async def fetch(
     """One round: every query searched newest first, back to its cursor."""
     progress = Progress(NAME, config, cursors=cursors)
     polite = Polite(client, config.http, source=NAME, reset_header="x-ratelimit-reset",
+                    allow_private=config.allow_private,
                     remaining_header="x-ratelimit-remaining", sleep=sleep)
     token = _Token(config, polite)
     path = f"/r/{'+'.join(config.subreddits)}/search" if config.subreddits else "/search"

@@ -30,7 +30,7 @@ from core.errors import Rejected
 from core.events import Author, Mention, make_uid, now
 from ingest import polling
 from ingest.cursor import CursorStore, Progress
-from ingest.http import HttpPolicy, Polite, Sleep
+from ingest.http import HttpPolicy, Polite, Sleep, SourceConfig
 from ingest.normalize import canonical_url, html_to_text, parse_feed_date
 from ingest.parsing import Item, each, text_of
 from ingest.polling import accept_page, each_target, observe
@@ -57,8 +57,8 @@ class GoogleNewsSearch(BaseModel):
             "ceid": f"{self.country}:{base_language}"}, safe=":")
 
 
-class Config(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class Config(SourceConfig):
+    URL_FIELDS = ("feeds",)
 
     feeds: list[str] = Field(default=[], description="Feed URLs (RSS or Atom).")
     google_news: list[GoogleNewsSearch] = Field(
@@ -209,7 +209,8 @@ async def fetch(
 ) -> AsyncIterator[Item]:
     """One round: every feed, yielding the items not seen before."""
     progress = Progress(NAME, config, cursors=cursors)
-    polite = Polite(client, config.http, source=NAME, sleep=sleep)
+    polite = Polite(client, config.http, source=NAME, sleep=sleep,
+                    allow_private=config.allow_private)
     max_age = config.max_item_age_hours * 3600
 
     async def run(url: str) -> AsyncIterator[Item]:

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel
 
-from core import metrics
+from core import metrics, outbound
 from core.errors import Rejected
 from ingest.producer import Emitter
 
@@ -86,7 +86,7 @@ async def run(jobs: list[Job], emitter: Emitter, *, once: bool = False) -> dict[
     """Run every job concurrently; with `once`, each source fetches one round and any error ends it."""
     tallies = {job.name: Tally() for job in jobs}
     try:
-        async with httpx.AsyncClient(follow_redirects=True) as client:
+        async with outbound.client(follow_redirects=True) as client:  # core/outbound.py
             await asyncio.gather(
                 *(
                     run_once(job, emitter, client, tallies[job.name], once=True)

@@ -7,13 +7,15 @@ import gc
 import json
 import logging
 import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
+from types import TracebackType
 from typing import Annotated, cast, get_args
 
 import typer
 
-from core import health
+from core import health, redact
 from core.config import ConfigError, Settings, load_config
 from sada import services
 from sada.commands import sentiment
@@ -40,7 +42,7 @@ def _settings() -> Settings:
 
 
 def _fail(message: str) -> typer.Exit:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    typer.secho(f"error: {redact.redact(message)}", fg=typer.colors.RED, err=True)
     return typer.Exit(2)
 
 
@@ -288,7 +290,14 @@ def demo(
     run_demo(settings, count=count, rate=rate)
 
 
+def _redacted_crash(kind: type[BaseException], error: BaseException, tb: TracebackType | None) -> None:
+    """A crash's traceback, printed as Python would, with secrets masked."""
+    sys.stderr.write(redact.redact("".join(traceback.format_exception(kind, error, tb))))
+
+
 def main() -> None:
+    redact.install()  # every log record of every command, Faust's and the clients' too
+    sys.excepthook = _redacted_crash
     logging.basicConfig(
         level=logging.INFO,
         stream=sys.stderr,

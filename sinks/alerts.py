@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import httpx
 
-from core import metrics
+from core import metrics, outbound
 from core.config import (
     EmailRoute,
     Route,
@@ -37,7 +37,7 @@ class AlertSink:
         self._delivered: OrderedDict[tuple[str, str, str, str], None] = OrderedDict()
 
     async def start(self) -> None:
-        self._client = httpx.AsyncClient()
+        self._client = outbound.client(follow_redirects=True)
 
     async def write(self, batch: Sequence[Alert]) -> list[tuple[Alert, str]]:
         assert self._client is not None, "start() the sink before writing"

@@ -6,8 +6,9 @@ References), so a mail client groups open, escalate and resolve; a redelivered s
 the same Message-ID. smtplib blocks, so the delivery runs in a thread.
 
 SMTP's own codes decide retrying: 4xx (greylisting, a full mailbox, a busy server), a dropped
-connection or a timeout mean "later"; 5xx (a refused login, sender or every recipient) and a
-certificate the server cannot prove mean never, with the server's answer.
+connection or a timeout mean "later"; 5xx (a refused login, sender or every recipient), a
+certificate the server cannot prove and a host the outbound address policy refuses
+(core/outbound.py; unless the route says `allow_private: true`) mean never, with the reason.
 """
 
 from __future__ import annotations
@@ -15,14 +16,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import smtplib
+import socket
 import ssl
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import NoReturn
 
+from core import outbound
 from core.config import EmailRoute
 from core.errors import RetryLater
 from core.events import Alert
+from core.redact import redact
 from sinks import message
 from sinks.webhook import Undeliverable
 
@@ -50,6 +54,17 @@ def build(route: EmailRoute, alert: Alert) -> EmailMessage:
     return email
 
 
+class _CheckedSMTP(smtplib.SMTP):
+    """Connects only to an address of the host the outbound policy allows, the one checked."""
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        return outbound.connect(host, port, timeout)
+
+
+class _CheckedSMTPS(smtplib.SMTP_SSL, _CheckedSMTP):
+    """Implicit TLS over `_CheckedSMTP`'s connection (SMTP_SSL wraps what its super opened)."""
+
+
 async def notify(route: EmailRoute, alert: Alert) -> None:
     await asyncio.to_thread(_send, route, build(route, alert))
 
@@ -57,13 +72,16 @@ async def notify(route: EmailRoute, alert: Alert) -> None:
 def _send(route: EmailRoute, email: EmailMessage) -> None:
     where = f"smtp {route.host}:{route.port}"
     context = None if route.security == "none" else _tls(route, where)
+    plain, tls = (
+        (smtplib.SMTP, smtplib.SMTP_SSL) if route.allow_private else (_CheckedSMTP, _CheckedSMTPS)
+    )
     try:
         if route.security == "tls":
-            smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+            smtp: smtplib.SMTP = tls(
                 route.host, route.port, timeout=route.timeout_seconds, context=context
             )
         else:
-            smtp = smtplib.SMTP(route.host, route.port, timeout=route.timeout_seconds)
+            smtp = plain(route.host, route.port, timeout=route.timeout_seconds)
         with smtp:
             if route.security == "starttls":
                 smtp.starttls(context=context)
@@ -77,6 +95,8 @@ def _send(route: EmailRoute, email: EmailMessage) -> None:
                 email["X-Sada-Alert-Id"],
                 refused,
             )
+    except outbound.Refused as exc:
+        raise Undeliverable(f"{where} not sent: {exc}") from None
     except smtplib.SMTPNotSupportedError as exc:
         raise Undeliverable(f"{where}: {exc}; check `security` and the login") from None
     except smtplib.SMTPRecipientsRefused as exc:
@@ -90,7 +110,7 @@ def _send(route: EmailRoute, email: EmailMessage) -> None:
     except ssl.SSLCertVerificationError as exc:
         raise Undeliverable(f"{where}: {exc.verify_message}; set ca_file to trust it") from None
     except (OSError, smtplib.SMTPException) as exc:
-        raise RetryLater(f"{where} unreachable: {type(exc).__name__} {exc}") from None
+        raise RetryLater(redact(f"{where} unreachable: {type(exc).__name__} {exc}")) from None
 
 
 def _tls(route: EmailRoute, where: str) -> ssl.SSLContext:
@@ -101,7 +121,7 @@ def _tls(route: EmailRoute, where: str) -> ssl.SSLContext:
 
 
 def _by_code(where: str, code: int, said: str) -> NoReturn:
-    text = f"{where} answered {code} {said}"
+    text = redact(f"{where} answered {code} {said}")
     if 400 <= code < 500:
         raise RetryLater(text)
     raise Undeliverable(text)

@@ -30,4 +30,5 @@ async def notify(client: httpx.AsyncClient, route: SlackRoute, alert: Alert) -> 
         payload(alert),
         timeout=route.timeout_seconds,
         name=f"slack webhook at {route.url.host}",
+        allow_private=route.allow_private,
     )

@@ -55,4 +55,5 @@ async def notify(client: httpx.AsyncClient, route: TeamsRoute, alert: Alert) -> 
         payload(alert),
         timeout=route.timeout_seconds,
         name=f"teams webhook at {route.url.host}",
+        allow_private=route.allow_private,
     )

@@ -44,5 +44,6 @@ async def notify(client: httpx.AsyncClient, route: TelegramRoute, alert: Alert) 
         payload(route, alert),
         timeout=route.timeout_seconds,
         name=f"telegram bot api at {route.api_url.host}",
+        allow_private=route.allow_private,
         wait_hint=_retry_after,
     )

@@ -2,7 +2,10 @@
 are reached.
 
 429, 5xx and network failures mean "try again later"; any other 4xx means the receiver will
-never take this alert, so it is dead-lettered with the receiver's answer.
+never take this alert, so it is dead-lettered with the receiver's answer. So is a destination
+the outbound address policy refuses (core/outbound.py: checked on every redirect hop, at the
+address actually connected to), unless the route says `allow_private: true`. No error text
+carries a secret: URLs in them are redacted, or named by their host alone.
 """
 
 from __future__ import annotations
@@ -12,9 +15,11 @@ from collections.abc import Callable
 
 import httpx
 
+from core import outbound
 from core.config import WebhookRoute
 from core.errors import RetryLater
 from core.events import Alert
+from core.redact import redact
 from core.retry import retry_after
 
 
@@ -28,7 +33,8 @@ async def notify(client: httpx.AsyncClient, route: WebhookRoute, alert: Alert) -
         str(route.url),
         alert.to_bytes(),
         timeout=route.timeout_seconds,
-        name=f"webhook {route.url}",
+        name=f"webhook {redact(str(route.url))}",
+        allow_private=route.allow_private,
         headers={"X-Sada-Alert-Id": alert.id},
     )
 
@@ -44,11 +50,13 @@ async def post_json(
     *,
     timeout: float,
     name: str,
+    allow_private: bool,
     headers: dict[str, str] | None = None,
     wait_hint: Callable[[httpx.Response], float | None] = _retry_after,
 ) -> httpx.Response:
     """POST JSON (bytes already encoded, or a dict to encode); `name` says in errors who
-    refused (never a URL that holds a secret)."""
+    refused (never a URL that holds a secret); `allow_private` is the route's exemption from
+    the outbound address policy."""
     if not isinstance(payload, bytes):
         payload = json.dumps(payload, ensure_ascii=False).encode()
     try:
@@ -57,15 +65,18 @@ async def post_json(
             content=payload,
             headers={"Content-Type": "application/json; charset=utf-8", **(headers or {})},
             timeout=timeout,
+            extensions=outbound.allow(allow_private),
         )
+    except outbound.Refused as exc:
+        raise Undeliverable(f"{name} not sent: {exc}") from None
     except httpx.HTTPError as exc:
-        raise RetryLater(f"{name} unreachable: {type(exc).__name__} {exc}") from None
+        raise RetryLater(redact(f"{name} unreachable: {type(exc).__name__} {exc}")) from None
     if response.status_code == 429 or response.status_code >= 500:
         raise RetryLater(
             f"{name} answered {response.status_code}", after_seconds=wait_hint(response)
         )
     if response.status_code >= 400:
         raise Undeliverable(
-            f"{name} refused the alert: {response.status_code} {response.text[:300]}"
+            redact(f"{name} refused the alert: {response.status_code} {response.text[:300]}")
         )
     return response

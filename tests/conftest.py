@@ -93,11 +93,12 @@ def pipeline_workers(
 
 
 def config_with_webhook(url: str, path: Path) -> Path:
-    """The sample clients file with every alert route pointed at `url`, written to `path`."""
+    """The sample clients file with every alert route pointed at `url` (a local receiver, so
+    `allow_private`), written to `path`."""
     sample = Path(__file__).resolve().parents[1] / "deploy" / "sample-config.yaml"
     data = yaml.safe_load(sample.read_text(encoding="utf-8"))
     for client in data["clients"]:
         for route in client["routes"].values():
-            route["url"] = url
+            route.update(url=url, allow_private=True)
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return path

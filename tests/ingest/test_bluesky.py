@@ -97,7 +97,8 @@ async def jetstream() -> AsyncIterator[Jetstream]:
 
 def config(relay: Jetstream, **kw: Any) -> bluesky.Config:
     values = {"url": relay.url, "terms": ["acme", "أكمي"], "resume_rewind_seconds": 0.002,
-              "idle_timeout_seconds": 0.3, "backoff_initial_seconds": 0.5}
+              "idle_timeout_seconds": 0.3, "backoff_initial_seconds": 0.5,
+              "allow_private": True}  # the local relay and AppView
     return bluesky.Config.model_validate({**values, **kw})
 
 

@@ -22,7 +22,8 @@ def config(server: ReplayServer, **kw: object) -> gdelt.Config:
     values: dict[str, object] = {
         "queries": ['"acme bank"'], "source_languages": ["arabic", "english", "french"],
         "base_url": server.url("/api/v2/doc/doc"), "initial_lookback_seconds": EVER,
-        "http": HttpPolicy(requests_per_second_per_host=1000, timeout_seconds=0.5)}
+        "http": HttpPolicy(requests_per_second_per_host=1000, timeout_seconds=0.5),
+        "allow_private": True}  # the local server
     return gdelt.Config.model_validate({**values, **kw})
 
 

@@ -20,7 +20,8 @@ def config(server: ReplayServer, **kw: object) -> hackernews.Config:
         "queries": ["acmecloud"], "base_url": server.url("/api/v1"), "hits_per_page": 4,
         "initial_lookback_seconds": EVER,
         "http": HttpPolicy(requests_per_second_per_host=1000, timeout_seconds=0.5,
-                           backoff_initial_seconds=2)}
+                           backoff_initial_seconds=2),
+        "allow_private": True}  # the local server
     return hackernews.Config.model_validate({**values, **kw})
 
 

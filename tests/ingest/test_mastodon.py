@@ -87,7 +87,7 @@ async def test_polls_forward_with_min_id_pages_and_resumes_after_restart(
                   Reply(200, "[]"))
     other_server.script(TAG, Reply(401, '{"error":"This API requires an authenticated user"}'))
     config = mastodon.Config(instances=[other_server.url(), base], hashtags=["acmebank"],
-                             page_limit=2, http=FAST)
+                             page_limit=2, http=FAST, allow_private=True)
     store = CursorStore(tmp_path)
     items = [i async for i in mastodon.fetch(config, client, cursors=store,
                                              sleep=sleeps)]
@@ -111,7 +111,8 @@ async def test_401_is_reported_with_what_to_do(
     caplog: pytest.LogCaptureFixture
 ) -> None:
     server.script(TAG, Reply(401, '{"error":"This API requires an authenticated user"}'))
-    config = mastodon.Config(instances=[server.url()], hashtags=["acmebank"], http=FAST)
+    config = mastodon.Config(instances=[server.url()], hashtags=["acmebank"], http=FAST,
+                             allow_private=True)
     assert [i async for i in mastodon.fetch(config, client, sleep=sleeps)] == []
     assert "requires login to read /api/v1/timelines/tag/acmebank (HTTP 401); add a token" \
         in caplog.text
@@ -122,6 +123,6 @@ async def test_access_token_is_sent_to_its_instance_only(
 ) -> None:
     server.script(TAG, Reply(200, "[]"))
     config = mastodon.Config(instances=[server.url()], hashtags=["acmebank"], http=FAST,
-                             access_tokens={server.url(): "tok-123"})  # type: ignore[dict-item]
+                             allow_private=True, access_tokens={server.url(): "tok-123"})  # type: ignore[dict-item]
     [i async for i in mastodon.fetch(config, client, sleep=sleeps)]
     assert server.seen(TAG)[0].headers["Authorization"] == "Bearer tok-123"

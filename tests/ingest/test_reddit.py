@@ -25,7 +25,8 @@ def config(server: ReplayServer, **kw: object) -> reddit.Config:
         "client_id": "app-id", "client_secret": "app-secret", "user_agent": UA,
         "queries": ["acmebank"], "token_url": server.url("/api/v1/access_token"),
         "api_url": server.url(), "initial_lookback_seconds": EVER,
-        "http": HttpPolicy(requests_per_second_per_host=1000, timeout_seconds=0.5)}
+        "http": HttpPolicy(requests_per_second_per_host=1000, timeout_seconds=0.5),
+        "allow_private": True}  # the local server
     return reddit.Config.model_validate({**values, **kw})
 
 

@@ -108,7 +108,7 @@ async def test_conditional_get_new_items_only_and_cut_bodies_retried(
     other_server.script("/feed.xml", Reply(200, undeclared, headers, cut=True),
                         Reply(200, undeclared, headers), Reply(200, newer, headers))
     config = rss.Config(feeds=[server.url("/rss/search?q=acme"), other_server.url("/feed.xml")],
-                        max_item_age_hours=EVER / 3600, http=FAST)
+                        max_item_age_hours=EVER / 3600, http=FAST, allow_private=True)
     store = CursorStore(tmp_path)
     first = [i async for i in rss.fetch(config, client, cursors=store, sleep=sleeps)]
     assert len(first) == 6 and all(isinstance(i, Mention) for i in first)
@@ -126,5 +126,6 @@ async def test_items_older_than_the_age_limit_are_skipped(
     server: ReplayServer, client: httpx.AsyncClient, sleeps: Sleeps
 ) -> None:
     server.script("/atom.xml", Reply(200, ATOM))
-    config = rss.Config(feeds=[server.url("/atom.xml")], max_item_age_hours=1, http=FAST)
+    config = rss.Config(feeds=[server.url("/atom.xml")], max_item_age_hours=1, http=FAST,
+                        allow_private=True)
     assert [i async for i in rss.fetch(config, client, sleep=sleeps)] == []

@@ -109,7 +109,7 @@ def _routes_file(tmp_path: Path, url: str) -> Path:
         "clients:\n"
         "  - id: northwind\n"
         "    name: Northwind\n"
-        f"    routes: {{pr-slack: {{type: slack, url: '{url}'}}}}\n"
+        f"    routes: {{pr-slack: {{type: slack, url: '{url}', allow_private: true}}}}\n"
         "    brands: [{id: skyline-air, name: Skyline Air, include: [skyline]}]\n",
         encoding="utf-8",
     )

@@ -16,12 +16,12 @@ from tests.sinks.support import Answer, Inbox, Scripted
 
 
 def _config(routes: dict[str, dict[str, Any]]) -> SadaConfig:
-    """One client whose one brand names every route given."""
+    """One client whose one brand names every route given (local receivers: allow_private)."""
     brand = {"id": "skyline-air", "name": "Skyline Air", "include": ["skyline"]}
     client = {
         "id": "northwind",
         "name": "Northwind",
-        "routes": routes,
+        "routes": {name: {**route, "allow_private": True} for name, route in routes.items()},
         "brands": [{**brand, "routes": list(routes)}],
     }
     return SadaConfig.model_validate({"clients": [client]})

@@ -68,6 +68,7 @@ def route(port: int, **fields: Any) -> EmailRoute:
         "security": "none",
         "sender": "sada@agency.example",
         "to": ["ops@agency.example", "pr@client.example"],
+        "allow_private": True,  # the local server
     }
     return EmailRoute.model_validate({**values, **fields})
 

@@ -72,9 +72,9 @@ async def test_alerts_go_to_the_routes_their_brand_names(scripted: Scripted) -> 
                         "id": "acme",
                         "name": "Acme",
                         "routes": {
-                            "ops": {"url": receiver.url},
-                            "gone": {"url": url},
-                            "unused": {"url": url},
+                            "ops": {"url": receiver.url, "allow_private": True},
+                            "gone": {"url": url, "allow_private": True},
+                            "unused": {"url": url, "allow_private": True},
                         },
                         "brands": [
                             {
@@ -98,4 +98,3 @@ async def test_alerts_go_to_the_routes_their_brand_names(scripted: Scripted) -> 
     assert [(alert.id, reason.split(":")[0]) for alert, reason in refused] == [
         (ALERT.id, "route 'gone'")
     ]
-
