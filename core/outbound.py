@@ -195,7 +195,7 @@ def allow(allow_private: bool) -> dict[str, Any]:
     return {ALLOW_PRIVATE: allow_private}
 
 
-async def pinned(url: str, allow_private: bool, resolver: Resolver = resolve) -> dict[str, str]:
+async def pinned(url: str, allow_private: bool, resolver: Resolver = resolve) -> dict[str, Any]:
     """Connection arguments (asyncio `create_connection`'s, which `websockets.connect` passes
     on) that send a socket to a checked address of the URL's host: TLS still names the host.
     None are needed when the source says allow_private."""

@@ -12,6 +12,10 @@ from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import pytest
+
+from core import outbound
+
 
 @dataclass
 class Answer:
@@ -96,3 +100,17 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def local_name() -> str:
+    """This machine's host name, which resolves to a loopback or private address: a route to
+    it passes config load (it is a name) and must be refused at send time. Skips the test on a
+    machine whose name resolves to a public address."""
+    name = socket.gethostname()
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(name, 80, type=socket.SOCK_STREAM)}
+    except OSError:
+        pytest.skip(f"this machine's name {name!r} does not resolve")
+    if not all(outbound.refusal(str(address)) for address in addresses):
+        pytest.skip(f"this machine's name {name!r} resolves to a public address")
+    return name

@@ -12,16 +12,17 @@ from core.errors import RetryLater
 from core.events import Alert
 from sada.receiver import Receiver
 from sinks.alerts import AlertSink
-from tests.sinks.support import Answer, Inbox, Scripted
+from tests.sinks.support import Answer, Inbox, Scripted, local_name
 
 
 def _config(routes: dict[str, dict[str, Any]]) -> SadaConfig:
-    """One client whose one brand names every route given (local receivers: allow_private)."""
+    """One client whose one brand names every route given (local receivers: allow_private,
+    unless the route says otherwise)."""
     brand = {"id": "skyline-air", "name": "Skyline Air", "include": ["skyline"]}
     client = {
         "id": "northwind",
         "name": "Northwind",
-        "routes": {name: {**route, "allow_private": True} for name, route in routes.items()},
+        "routes": {name: {"allow_private": True, **route} for name, route in routes.items()},
         "brands": [{**brand, "routes": list(routes)}],
     }
     return SadaConfig.model_validate({"clients": [client]})
@@ -133,3 +134,21 @@ async def test_a_route_hears_only_steps_at_least_as_severe_as_it_asks(
     ]
     assert await _write(config, *([step] for step in steps)) == [[], [], []]
     assert [p.path for p in scripted.posted] == ["/team", "/team", "/ceo", "/team", "/ceo"]
+
+
+async def test_a_route_the_address_policy_refuses_is_dead_lettered_and_the_others_deliver(
+    scripted: Scripted, alert: Alert
+) -> None:
+    """A name that resolves to this machine passes config load and is refused when sent to:
+    final (no retry), with the reason; the brand's other routes still get the alert."""
+    inside = f"http://{local_name()}:{scripted.base_url.rsplit(':', 1)[1]}/hook?token=s3cr3t-v4lue"
+    with Receiver() as receiver:
+        config = _config(
+            {"inside": {"url": inside, "allow_private": False}, "ops": {"url": receiver.url}}
+        )
+        [[(refused, reason)]] = await _write(config, [alert])
+    assert refused is alert and receiver.received == [alert.model_dump(mode="json")]
+    assert reason.startswith(f"route 'inside': webhook http://{local_name()}:")
+    assert "is a loopback address" in reason or "is a private address" in reason
+    assert "allow_private: true" in reason and "s3cr3t-v4lue" not in reason
+    assert scripted.posted == []

@@ -167,3 +167,13 @@ def test_a_login_needs_both_halves() -> None:
 def test_addresses_are_checked_with_the_fix_in_the_message() -> None:
     with pytest.raises(ValueError, match="'ops at agency' is not an email address"):
         route(25, to=["ops at agency"])
+
+
+async def test_a_server_the_address_policy_refuses_is_never_tried(
+    smtp: tuple[Inbox, int], alert: Alert
+) -> None:
+    inbox, port = smtp
+    with pytest.raises(Undeliverable, match="127.0.0.1 is a loopback address") as raised:
+        await mail.notify(route(port, allow_private=False), alert)
+    assert "allow_private: true" in str(raised.value)
+    assert inbox.messages == []

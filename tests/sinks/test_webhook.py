@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
+from core import outbound
 from core.config import SadaConfig, WebhookRoute
 from core.errors import RetryLater
 from core.events import Alert
@@ -98,3 +99,23 @@ async def test_alerts_go_to_the_routes_their_brand_names(scripted: Scripted) -> 
     assert [(alert.id, reason.split(":")[0]) for alert, reason in refused] == [
         (ALERT.id, "route 'gone'")
     ]
+
+
+async def test_a_redirect_to_a_private_address_is_refused_for_good(scripted: Scripted) -> None:
+    """The receiver plays a public host (its address exempt, names from a test resolver) that
+    redirects to an internal one: the second hop is refused, never retried."""
+    port = scripted.base_url.rsplit(":", 1)[1]
+    scripted.answers.append(Answer(307, "", {"Location": f"http://internal.example:{port}/x"}))
+    names = {"hooks.example": "127.0.0.1", "internal.example": "10.0.0.5"}
+
+    async def resolve(host: str, port: int) -> list[str]:
+        return [names[host]]
+
+    route = WebhookRoute(url=f"http://hooks.example:{port}/hook")
+    async with outbound.client(
+        resolver=resolve, exempt=frozenset({"127.0.0.1"}), follow_redirects=True
+    ) as client:
+        with pytest.raises(webhook.Undeliverable) as raised:
+            await webhook.notify(client, route, ALERT)
+    assert "internal.example resolves to 10.0.0.5, which is a private address" in str(raised.value)
+    assert [p.path for p in scripted.posted] == ["/hook"]  # the first hop only
