@@ -47,6 +47,20 @@ def test_parse_validates_each_record_and_namespaces_ids_by_origin() -> None:
     assert "record 2: invalid extra: Extra inputs are not permitted" in reasons[2]
 
 
+def _bad(**changes: object) -> bytes:
+    """The batch's first record with `changes`, as a one-record request body."""
+    return json.dumps([{**json.loads(BATCH)[0], **changes}]).encode()
+
+
+def test_only_a_bearer_token_is_accepted_and_the_scheme_is_case_insensitive() -> None:
+    token = TOKEN.encode()
+    assert push.refusal(f"Bearer {TOKEN}", token) is None
+    assert push.refusal(f"bearer {TOKEN}", token) is None  # RFC 9110: schemes ignore case
+    assert push.refusal(TOKEN, token) == "Authorization is not a Bearer token"
+    assert push.refusal(None, token) == "no Authorization header"
+    assert push.refusal("Bearer \udcff", token) == "wrong token"  # undecodable bytes: no crash
+
+
 @dataclass
 class Endpoint:
     server: push.PushServer
@@ -94,13 +108,27 @@ async def test_a_request_is_answered_once_the_runner_produced_its_records(
 @pytest.mark.parametrize(
     ("headers", "body", "status", "says"),
     [
-        ({}, BATCH, 401, "Bearer"),
+        ({}, BATCH, 401, "no Authorization header; send 'Authorization: Bearer <token>'"),
         ({"Authorization": "Bearer wrong-token-000000"}, BATCH, 401, "wrong token"),
+        ({"Authorization": TOKEN}, BATCH, 401, "Authorization is not a Bearer token"),
+        ({"Authorization": f"Token {TOKEN}"}, BATCH, 401, "not a Bearer token"),
+        ({"Authorization": f"Basic {TOKEN}"}, BATCH, 401, "not a Bearer token"),
+        ({"Authorization": "Bearer"}, BATCH, 401, "not a Bearer token"),
+        ({"Authorization": f"Bearer {TOKEN}x"}, BATCH, 401, "wrong token"),
+        ({"Authorization": f"Bearer {TOKEN[:-1]}"}, BATCH, 401, "wrong token"),
         ({"Content-Type": "text/plain"}, BATCH, 415, "application/json"),
         ({}, b"{not json", 400, "not JSON"),
         ({}, b"x" * 3_000_000, 413, "smaller batches"),
         ({}, json.dumps([json.loads(BATCH)[0]] * 4).encode(), 503, "queue full"),
         ({}, b'[{"origin": "a", "id": "1"}]', 422, "record 0: invalid text: Field required"),
+        ({}, _bad(author={"handle": "a", "followers": 1e30}), 422,
+         "record 0: invalid author.followers: Value error, a count must be an integer"),
+        ({}, _bad(engagement={"likes": 2**63}), 422,
+         "invalid engagement.likes: Input should be less than or equal to 9223372036854775807"),
+        ({}, _bad(author={"handle": "h" * 40_000}), 422,
+         "invalid author.handle: String should have at most 256 characters"),
+        ({}, _bad(created_at="9999-12-31T00:00:00Z"), 422, "is more than a day ahead of now"),
+        ({}, _bad(created_at="0001-01-01T00:00:00Z"), 422, "is before 2000-01-01"),
     ],
 )
 async def test_bad_requests_get_a_4xx_with_the_reason_and_queue_nothing(
