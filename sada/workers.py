@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -73,7 +74,8 @@ def spawn(stage: str, settings: Settings, log_dir: Path, *options: str) -> subpr
     }
     if settings.sentiment_model_dir is not None:
         env["SADA_SENTIMENT_MODEL_DIR"] = str(settings.sentiment_model_dir)
-    name = "-".join([stage, *(option.lstrip("-") for option in options)])
+    words = [stage, *(option.lstrip("-") for option in options)]
+    name = re.sub(r"[^\w.=-]+", "_", "-".join(words))[:120]  # a path in an option is not a dir
     log = (log_dir / f"{name}.log").open("ab")
     return subprocess.Popen(
         [sys.executable, "-m", "sada", stage, *options],

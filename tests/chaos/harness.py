@@ -256,24 +256,11 @@ def _pid(pid_file: Path) -> int:
 
 
 def stop_broker(settings: Settings) -> None:
-    """Stop the chaos broker the way an operator (or a crash-free restart) does: SIGTERM."""
-    pid = _pid(services.Paths.for_settings(settings).kafka / "kafka.pid")
-    os.killpg(os.getpgid(pid), signal.SIGTERM)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and services.kafka_reachable(settings.kafka_bootstrap, 0.5):
-        time.sleep(0.5)
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
-        time.sleep(0.5)
+    services.stop_kafka(settings)
 
 
 def start_broker(settings: Settings) -> None:
-    services.start_kafka(settings, services.Paths.for_settings(settings))
+    services.start_kafka(settings)
 
 
 def signal_elasticsearch(settings: Settings, sig: signal.Signals) -> None:
