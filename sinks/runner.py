@@ -32,7 +32,9 @@ from sinks.base import Sink
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-FLUSH_TIMEOUT_SECONDS = 30.0
+KAFKA_TIMEOUT_SECONDS = 10.0  # one flush or commit; then the retry loop takes over
+MAX_BACKOFF_SECONDS = 10.0  # back within seconds of the broker or Elasticsearch returning
+RECONNECT_MAX_MS = 2000  # kafka-python's own reconnect backoff grows to 30 s otherwise
 
 
 class _Stopped(Exception):
@@ -148,7 +150,8 @@ class SinkRunner:
                 bootstrap_servers=self._settings.kafka_bootstrap,
                 acks="all",
                 enable_idempotence=True,
-                max_block_ms=10_000,
+                max_block_ms=int(KAFKA_TIMEOUT_SECONDS * 1000),
+                reconnect_backoff_max_ms=RECONNECT_MAX_MS,
             )
         return self._consumer
 
@@ -159,6 +162,7 @@ class SinkRunner:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self._batch_size,
+            reconnect_backoff_max_ms=RECONNECT_MAX_MS,
         )
         consumer.subscribe([self._topic], listener=_KeepPositions(self))
         return consumer
@@ -172,7 +176,7 @@ class SinkRunner:
             if sent is None or sent.failed():
                 sent = self._producer.send(self._deadletter, value=value)
             pending.append((value, sent))
-        self._producer.flush(timeout=FLUSH_TIMEOUT_SECONDS)
+        self._producer.flush(timeout=KAFKA_TIMEOUT_SECONDS)
         self._letters = [(value, sent) for value, sent in pending if not sent.succeeded()]
         if self._letters:
             raise KafkaTimeoutError(f"Kafka has not acknowledged {len(self._letters)} dead letters")
@@ -182,7 +186,7 @@ class SinkRunner:
         for the next poll to join again; the listener keeps the positions meanwhile."""
         assert self._consumer is not None
         try:
-            self._consumer.commit()
+            self._consumer.commit(timeout_ms=int(KAFKA_TIMEOUT_SECONDS * 1000))
         except (CommitFailedError, RebalanceInProgressError) as exc:
             log.warning("%s: commit postponed until the group is joined again: %s", self.stage, exc)
             return
@@ -199,7 +203,9 @@ class SinkRunner:
                 if not transient(exc):
                     raise
                 attempt += 1
-                delay = backoff_seconds(attempt, hint=getattr(exc, "after_seconds", None))
+                delay = backoff_seconds(
+                    attempt, maximum=MAX_BACKOFF_SECONDS, hint=getattr(exc, "after_seconds", None)
+                )
                 health.waiting(self.stage, f"{what}: {exc}")
                 metrics.ERRORS.labels(self.stage, type(exc).__name__).inc()
                 log.warning("%s: %s failed (%s); retrying in %.1fs", self.stage, what, exc, delay)

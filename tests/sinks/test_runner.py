@@ -1,20 +1,28 @@
-"""The sink runner against the real Kafka and Elasticsearch: commit after write, dead letters."""
+"""The sink runner against the real Kafka and Elasticsearch: commit after write, dead letters,
+a broker restart in the middle of a batch, the dead-letter circuit breaker."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Sequence
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import httpx
+import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
-from core import topics
+from core import health, topics
 from core.config import Settings
-from core.errors import RetryLater
+from core.errors import Fatal, RetryLater
 from core.events import ScoredMention
+from sada import services
 from sada.topics import ensure_topics, lag
-from sinks.elasticsearch import mentions_sink
+from sinks.elasticsearch import ElasticsearchSink, mentions_sink
 from sinks.runner import SinkRunner
+from tests.own_kafka import own_kafka
 from tests.sinks.test_elasticsearch import _scored
 
 
@@ -101,3 +109,99 @@ async def test_bad_records_are_dead_lettered_and_the_rest_indexed(settings: Sett
     finally:
         await sink.close()
         httpx.delete(f"{settings.es_url}/{settings.mentions_index}")
+
+
+class GatedSink:
+    """The real Elasticsearch sink, holding a write until the test opens the gate, and counting
+    how often each mention was written."""
+
+    def __init__(self, inner: ElasticsearchSink[ScoredMention]) -> None:
+        self.inner = inner
+        self.gate = asyncio.Event()
+        self.entered = asyncio.Event()
+        self.written: Counter[str] = Counter()
+
+    async def start(self) -> None:
+        await self.inner.start()
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+    async def check(self) -> bool:
+        return await self.inner.check()
+
+    async def write(self, batch: Sequence[ScoredMention]) -> list[tuple[ScoredMention, str]]:
+        self.entered.set()
+        await self.gate.wait()
+        refused = await self.inner.write(batch)
+        self.written.update(record.mention.uid for record in batch)
+        return refused
+
+
+async def _eventually(check: Callable[[], bool], what: str, timeout: float = 90.0) -> float:
+    """Seconds until `check()` (run in a thread: it may block) holds; fails after `timeout`."""
+    started = time.monotonic()
+    while not await asyncio.to_thread(check):
+        if time.monotonic() - started > timeout:
+            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+        await asyncio.sleep(0.5)
+    return time.monotonic() - started
+
+
+async def test_the_runner_rides_out_a_broker_restart_in_the_middle_of_a_batch(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """The broker stops while a batch is being written, so the dead letter and the commit
+    meet a dead broker; 15 s later it is back. Nothing lost, nothing written twice."""
+    with own_kafka(settings, tmp_path / "cache") as own:
+        await asyncio.to_thread(ensure_topics, own)
+        records = _scored(200)
+        first, second = records[:100], records[100:]
+        sink = GatedSink(mentions_sink(own.es_url, own.mentions_index))
+        runner = SinkRunner(own, topics.SCORED, sink, ScoredMention.from_bytes, stage="index")
+        group = own.group("index")
+        task = asyncio.create_task(runner.run())
+        try:
+            await asyncio.to_thread(
+                _produce, own, [b"{not json", *(r.to_bytes() for r in first)]
+            )
+            await asyncio.wait_for(sink.entered.wait(), 60)
+            await asyncio.to_thread(services.stop_kafka, own)
+            stopped = time.monotonic()
+            sink.gate.set()
+            await _eventually(lambda: "index" in health.waits(), "the runner to say not ready")
+            await asyncio.sleep(15 - (time.monotonic() - stopped))
+            assert not task.done()
+            await asyncio.to_thread(services.start_kafka, own)
+            restarted = time.monotonic()
+            await asyncio.to_thread(_produce, own, [r.to_bytes() for r in second])
+            await _eventually(
+                lambda: sum(sink.written.values()) >= 200 and lag(own, group, topics.SCORED) == 0,
+                "every record written and committed",
+            )
+            print(f"caught up {time.monotonic() - restarted:.1f}s after the broker came back")
+            assert not task.done()
+            assert "index" not in health.waits()
+            assert sink.written == Counter(r.mention.uid for r in records)  # each exactly once
+            httpx.post(f"{own.es_url}/{own.mentions_index}/_refresh")
+            count = httpx.get(f"{own.es_url}/{own.mentions_index}/_count").json()["count"]
+            assert count == 200
+            assert [d["payload"] for d in _dead_letters(own)] == ["{not json"]
+        finally:
+            runner.stop()
+            await asyncio.wait_for(task, 60)
+            httpx.delete(f"{own.es_url}/{own.mentions_index}")
+
+
+async def test_a_stream_of_mostly_bad_records_stops_the_runner_uncommitted(
+    settings: Settings,
+) -> None:
+    ensure_topics(settings)
+    strict = settings.model_copy(update={"deadletter_max_share": 0.5})
+    _produce(strict, [r.to_bytes() for r in _scored(20)] + [b"{not json"] * 200)
+    runner = SinkRunner(
+        strict, topics.SCORED, FlakySink(), ScoredMention.from_bytes, stage="breaker"
+    )
+    with pytest.raises(Fatal, match="breaker: .* records were dead-lettered"):
+        await _drain(runner, 220)
+    assert lag(strict, strict.group("breaker"), topics.SCORED) == 220  # read again after a fix
