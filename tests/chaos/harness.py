@@ -23,6 +23,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import httpx
+from kafka import KafkaAdminClient
 
 from core import topics
 from core.config import Settings, load_config
@@ -33,7 +34,7 @@ from processors.match import build_matcher
 from processors.pipeline import process
 from sada import services
 from sada.receiver import Receiver
-from sada.topics import backlog, end_offsets, ensure_topics, lag, lags
+from sada.topics import backlog, end_offsets, ensure_topics, lags
 from sada.workers import spawn, stop
 from tests.conftest import config_with_webhook
 
@@ -123,8 +124,14 @@ class Run:
             "detect": (self.settings.processor_group("detect"), topics.SCORED),
             "sinks": (self.settings.group("index-mentions"), topics.SCORED),
         }[stage]
-        end = end_offsets(self.settings, topic)
-        return end - lag(self.settings, group, topic), end
+        admin = KafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap)
+        try:
+            offsets = admin.list_group_offsets({group: None}).get(group, {})
+        finally:
+            admin.close()
+        name = self.settings.topic(topic)
+        committed = sum(max(m.offset, 0) for tp, m in offsets.items() if tp.topic == name)
+        return committed, end_offsets(self.settings, topic)
 
     def produced(self) -> int:
         return end_offsets(self.settings, topics.RAW)
