@@ -325,7 +325,7 @@ def load_config(path: str | Path) -> SadaConfig:
         raise ConfigError("\n".join(lines)) from exc
 
 
-_SECRET_KEY = re.compile(r"(?i)token|secret|password|passwd|api_?key|credential")
+_SECRET_KEY = re.compile(r"(?i)(token|secret|password|passwd|api_?key|credential)s?$")
 _LONG_SEGMENT = 16  # a URL path segment this long is treated as a token (Slack, Teams, Discord)
 
 

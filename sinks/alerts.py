@@ -43,6 +43,7 @@ class AlertSink:
         assert self._client is not None, "start() the sink before writing"
         rejected: list[tuple[Alert, str]] = []
         for alert in batch:
+            refusals = []  # one dead letter per alert (the runner counts records), every route
             for name, route in self._routes(alert):
                 step = (alert.id, alert.status, alert.raised_at.isoformat(), name)
                 if step in self._delivered:
@@ -53,7 +54,9 @@ class AlertSink:
                     self._remember(step)
                 except webhook.Undeliverable as exc:
                     metrics.NOTIFIED.labels(route.type, "refused").inc()
-                    rejected.append((alert, f"route {name!r}: {exc}"))
+                    refusals.append(f"route {name!r}: {exc}")
+            if refusals:
+                rejected.append((alert, "; ".join(refusals)))
         return rejected
 
     def _remember(self, step: tuple[str, str, str, str]) -> None:
