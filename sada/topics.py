@@ -1,4 +1,9 @@
-"""Create Sada's topics with explicit partition counts, and measure how far consumers lag."""
+"""Create Sada's topics with explicit partition counts, and measure how far consumers lag.
+
+Each helper waits out a broker that is starting or restarting (a first start loads, or
+creates, its offsets topic: the group coordinator is "not available" for a while) by retrying
+transient errors for up to `core.retry.ADMIN_DEADLINE_SECONDS`, then fails naming what it did.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +16,17 @@ from kafka.errors import TopicAlreadyExistsError
 
 from core import topics
 from core.config import Settings
+from core.retry import until_deadline
 
 
 def ensure_topics(settings: Settings) -> list[str]:
     """Create any missing topic; return the names created (existing ones are left alone)."""
+    return until_deadline(
+        lambda: _ensure_topics(settings), what=f"creating topics at {settings.kafka_bootstrap}"
+    )
+
+
+def _ensure_topics(settings: Settings) -> list[str]:
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     try:
         existing = set(admin.list_topics())
@@ -33,6 +45,12 @@ def ensure_topics(settings: Settings) -> list[str]:
 
 def end_offsets(settings: Settings, topic: topics.Topic) -> int:
     """Records ever written to a topic (sum of its partitions' end offsets)."""
+    return until_deadline(
+        lambda: _end_offsets(settings, topic), what=f"end offsets of {settings.topic(topic)}"
+    )
+
+
+def _end_offsets(settings: Settings, topic: topics.Topic) -> int:
     name = settings.topic(topic)
     consumer = KafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False
@@ -46,6 +64,12 @@ def end_offsets(settings: Settings, topic: topics.Topic) -> int:
 
 def lag(settings: Settings, group: str, topic: topics.Topic) -> int:
     """Records in `topic` that consumer group `group` has not committed yet."""
+    return until_deadline(
+        lambda: _lag(settings, group, topic), what=f"lag of {group} on {settings.topic(topic)}"
+    )
+
+
+def _lag(settings: Settings, group: str, topic: topics.Topic) -> int:
     name = settings.topic(topic)
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
@@ -88,6 +112,13 @@ def delete_namespace(settings: Settings, timeout_seconds: float = 60.0) -> None:
 
     Only the demo does this, on its own `*-demo` namespace, so each demo starts from nothing.
     """
+    until_deadline(
+        lambda: _delete_namespace(settings, timeout_seconds),
+        what=f"deleting the topics of {settings.namespace}",
+    )
+
+
+def _delete_namespace(settings: Settings, timeout_seconds: float) -> None:
     prefixes = (f"{settings.namespace}.", f"{settings.namespace}-")
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     try:
