@@ -62,8 +62,7 @@ class RouteBase(Strict):
     allow_private: bool = Field(
         default=False,
         description="May reach loopback, private, link-local and cloud-metadata addresses "
-        "(a receiver on this machine or network); refused otherwise (docs/operations.md, "
-        "outbound address policy).",
+        "(a receiver on this machine or network); refused otherwise (docs/security.md).",
     )
 
     def destination(self) -> str:

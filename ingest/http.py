@@ -68,7 +68,7 @@ class SourceConfig(BaseModel):
     allow_private: bool = Field(
         default=False,
         description="May fetch from loopback, private, link-local and cloud-metadata addresses "
-        "(a server on this machine or network); refused otherwise.",
+        "(a server on this machine or network); refused otherwise (docs/security.md).",
     )
 
     @model_validator(mode="after")
