@@ -10,7 +10,7 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal, get_args
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator
 
 from core.redact import redact
 
@@ -58,27 +58,22 @@ class Record(BaseModel):
         return cls.model_validate_json(data)
 
 
-def _plausible(value: datetime) -> datetime:
-    """A post's time in UTC, between 2000 and a day from now: what the detector may count."""
+def _not_ahead(value: datetime) -> datetime:
+    """A post's time in UTC, at most a day from now: the detector must never count year 9999.
+    (The lower bound, 2000, is a plain `ge` on the field, checked before this.)"""
     if value.tzinfo is None:
         raise ValueError("timestamp has no time zone; send ISO 8601 with an offset or Z")
-    if value < EARLIEST:  # compared before converting, which overflows for year 1 or 9999
-        raise ValueError(f"{value.isoformat()} is before {EARLIEST:%Y-%m-%d}")
     latest = now() + AHEAD_MAX
-    if value > latest:
-        raise ValueError(f"{value.isoformat()} is more than a day ahead of now "
-                         f"(latest accepted {latest:%Y-%m-%dT%H:%M:%SZ})")
-    return value.astimezone(UTC)
+    if value.year <= latest.year + 1:  # a later year is refused unconverted: 9999 overflows
+        utc = value.astimezone(UTC)
+        if utc <= latest:
+            return utc
+    raise ValueError(f"{value.isoformat()} is more than a day ahead of now "
+                     f"(latest accepted {latest:%Y-%m-%dT%H:%M:%SZ})")
 
 
-def _integer(value: object) -> object:
-    """A count must be a JSON integer: 1e30 or 2.5 is a sender's mistake, not a count to round."""
-    if isinstance(value, float | bool):
-        raise ValueError(f"a count must be an integer from 0 to {COUNT_MAX}, not {value!r}")
-    return value
-
-
-Count = Annotated[int, BeforeValidator(_integer), Field(ge=0, le=COUNT_MAX)]
+# Strict: a count is a JSON integer; 1e30 or 2.5 is a sender's mistake, not a count to round.
+Count = Annotated[int, Strict(), Field(ge=0, le=COUNT_MAX)]
 
 
 def make_uid(source: str, source_id: str) -> str:
@@ -113,11 +108,11 @@ class Mention(Record):
     author: Author
     text: str = Field(max_length=TEXT_MAX)
     language_hint: str | None = Field(default=None, max_length=64)
-    created_at: datetime
-    fetched_at: datetime
+    created_at: datetime = Field(ge=EARLIEST)
+    fetched_at: datetime = Field(ge=EARLIEST)
     engagement: Engagement = Engagement()
 
-    _plausible_times = field_validator("created_at", "fetched_at")(_plausible)
+    _plausible_times = field_validator("created_at", "fetched_at")(_not_ahead)
 
 
 class Sentiment(BaseModel):

@@ -197,11 +197,11 @@ def write_hostile_replay(
         ("not json at all", "not a valid Mention"),
         ('{"uid": 1}', "source: Field required"),
         ("\x00\x01\x02", "not a valid Mention"),
-        (broken(1, author={"followers": 1e30}), "a count must be an integer"),
+        (broken(1, author={"followers": 1e30}), "followers: Input should be a valid integer"),
         (broken(2, engagement={"likes": COUNT_MAX + 1}), f"less than or equal to {COUNT_MAX}"),
         (broken(3, author={"handle": "h" * 40_000}), "at most 256 characters"),
         (broken(4, created_at="9999-12-31T00:00:00Z"), "more than a day ahead"),
-        (broken(5, created_at="0001-01-01T00:00:00Z"), "before 2000-01-01"),
+        (broken(5, created_at="0001-01-01T00:00:00Z"), "greater than or equal to 2000-01-01"),
         (broken(6, schema_version=2), "schema_version 2 is newer than this stage knows"),
     ]
     with path.open("w", encoding="utf-8") as out:

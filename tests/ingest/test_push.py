@@ -122,13 +122,14 @@ async def test_a_request_is_answered_once_the_runner_produced_its_records(
         ({}, json.dumps([json.loads(BATCH)[0]] * 4).encode(), 503, "queue full"),
         ({}, b'[{"origin": "a", "id": "1"}]', 422, "record 0: invalid text: Field required"),
         ({}, _bad(author={"handle": "a", "followers": 1e30}), 422,
-         "record 0: invalid author.followers: Value error, a count must be an integer"),
+         "record 0: invalid author.followers: Input should be a valid integer"),
         ({}, _bad(engagement={"likes": 2**63}), 422,
          "invalid engagement.likes: Input should be less than or equal to 9223372036854775807"),
         ({}, _bad(author={"handle": "h" * 40_000}), 422,
          "invalid author.handle: String should have at most 256 characters"),
         ({}, _bad(created_at="9999-12-31T00:00:00Z"), 422, "is more than a day ahead of now"),
-        ({}, _bad(created_at="0001-01-01T00:00:00Z"), 422, "is before 2000-01-01"),
+        ({}, _bad(created_at="0001-01-01T00:00:00Z"), 422,
+         "invalid created_at: Input should be greater than or equal to 2000-01-01T00:00:00Z"),
     ],
 )
 async def test_bad_requests_get_a_4xx_with_the_reason_and_queue_nothing(
