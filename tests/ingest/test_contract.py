@@ -3,18 +3,31 @@
 The real payloads (../shared/fixtures/sources, see PROVENANCE.md there) are not part of the
 repository; without them those cases skip. What is checked is the wire contract: a parser
 returns only `Mention | Rejected`, mentions are UTC, non-empty and survive the round trip to
-bytes, and a real payload of a documented shape never becomes a Rejected.
+bytes, and a real payload of a documented shape never becomes a Rejected. Last, the producer's
+guard: a record too large for Kafka is dead-lettered, never raised.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from kafka import KafkaConsumer
 
+from core import topics
+from core.config import Settings
 from core.errors import Rejected
-from core.events import Mention
+from core.events import (
+    RECORD_MAX_BYTES,
+    SCHEMA_VERSION,
+    Author,
+    DeadLetter,
+    Engagement,
+    Mention,
+)
+from ingest.producer import KafkaEmitter
+from sada.topics import ensure_topics
 from tests.ingest.support import FIXTURES, OWN_FIXTURES, PARSERS, SHARED
 
 
@@ -85,3 +98,35 @@ def test_parsers_read_the_real_payloads(source: str, name: str, wrap: str | None
         expected = len(json.loads(payload)["data"]["children"])
     mentions, rejects = check(PARSERS[source](payload))  # type: ignore[arg-type]
     assert (len(mentions), len(rejects)) == (expected, rejected), [r.reason for r in rejects]
+
+
+def test_a_record_too_large_for_kafka_is_dead_lettered_not_raised(settings: Settings) -> None:
+    """The bounds keep a mention far below Kafka's 1 MB limit; should one get past them (a
+    source that builds records unchecked), the producer dead-letters it and goes on."""
+    ensure_topics(settings)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    huge = Mention.model_construct(
+        uid="huge", source="replay", source_id="1", url=None, author=Author(handle="h"),
+        text="x" * 2_000_000, language_hint=None, created_at=at, fetched_at=at,
+        engagement=Engagement(), schema_version=SCHEMA_VERSION)
+    fine = huge.model_copy(update={"uid": "fine", "text": "fine"})
+    emitter = KafkaEmitter(settings)
+    emitter.mention("replay", huge)
+    emitter.mention("replay", fine)
+    emitter.close()
+    raw = [Mention.from_bytes(v).uid for v in _read(settings, topics.RAW)]
+    letters = [DeadLetter.from_bytes(v) for v in _read(settings, topics.DEADLETTER)]
+    assert raw == ["fine"]
+    assert [letter.stage for letter in letters] == ["ingest:replay"]
+    assert letters[0].reason.startswith("record of 2000") and "1000000-byte limit" in (
+        letters[0].reason)
+    assert letters[0].truncated and letters[0].payload_bytes > RECORD_MAX_BYTES
+
+
+def _read(settings: Settings, topic: topics.Topic) -> list[bytes]:
+    consumer = KafkaConsumer(settings.topic(topic), bootstrap_servers=settings.kafka_bootstrap,
+                             auto_offset_reset="earliest", consumer_timeout_ms=3000)
+    try:
+        return [message.value for message in consumer]
+    finally:
+        consumer.close()
