@@ -1,18 +1,23 @@
 """Where a source's output goes: Kafka (the real thing) or stdout (`--dry-run`).
 
 Mentions are keyed by uid so a mention's copies land on one partition; items a source could not
-parse go to the dead-letter topic with the reason, never dropped.
+parse go to the dead-letter topic with the reason, never dropped, unless most of a source's
+recent items are (core/breaker.py): then ingest stops with an error rather than dead-letter all.
+A broker that is away (restarting, still starting) is waited for: librdkafka keeps the records
+and retries them until they are acknowledged, and a flush waits with the stage not ready.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from typing import Protocol, TextIO
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from core import metrics, topics
+from core import health, metrics, topics
+from core.breaker import DeadLetterBreaker
 from core.config import Settings
 from core.errors import Rejected
 from core.events import RECORD_MAX_BYTES, Mention, dead_letter
@@ -25,11 +30,14 @@ class Emitter(Protocol):
     def close(self) -> None: ...
 
 
-FLUSH_TIMEOUT_SECONDS = 60.0
+log = logging.getLogger(__name__)
+
+STAGE = "ingest"
+FLUSH_WAIT_SECONDS = 5.0  # how often a waiting flush says (and logs) what it waits for
 
 
 class DeliveryError(Exception):
-    """Kafka did not acknowledge produced records; the source's cursor must not move past them."""
+    """Kafka refused produced records for good; the source's cursor must not move past them."""
 
 
 def create_producer(settings: Settings) -> Producer:
@@ -47,6 +55,7 @@ def create_producer(settings: Settings) -> Producer:
             "enable.idempotence": True,
             "linger.ms": 20,
             "batch.size": 1_000_000,
+            "message.timeout.ms": 0,  # a broker away for minutes delays records, never fails them
         }
     )
 
@@ -54,6 +63,9 @@ def create_producer(settings: Settings) -> Producer:
 class KafkaEmitter:
     def __init__(self, settings: Settings, producer: Producer | None = None) -> None:
         self._producer = producer or create_producer(settings)
+        self._bootstrap = settings.kafka_bootstrap
+        self._max_share = settings.deadletter_max_share
+        self._breakers: dict[str, DeadLetterBreaker] = {}  # per source: one broken source trips
         self._raw = settings.topic(topics.RAW)
         self._deadletter = settings.topic(topics.DEADLETTER)
         self._failures: list[str] = []
@@ -67,19 +79,35 @@ class KafkaEmitter:
             return
         self._send(self._raw, value, mention.uid.encode())
         metrics.SENT.labels(f"ingest:{source}").inc()
+        self._breaker(source).accepted()
 
     def rejected(self, source: str, item: Rejected) -> None:
+        """Dead-letter an item; raises Fatal when most of the source's recent items were."""
         record = dead_letter(f"ingest:{source}", item.reason, item.payload)
         self._send(self._deadletter, record.to_bytes(), None)
         metrics.DEADLETTERED.labels(f"ingest:{source}").inc()
+        self._breaker(source).rejected(item.reason)
+
+    def _breaker(self, source: str) -> DeadLetterBreaker:
+        if source not in self._breakers:
+            self._breakers[source] = DeadLetterBreaker(f"ingest:{source}", self._max_share)
+        return self._breakers[source]
 
     def _send(self, topic: str, value: bytes, key: bytes | None) -> None:
+        full = False
         while True:
             try:
                 self._producer.produce(topic, value, key, on_delivery=self._delivered)
                 break
             except BufferError:  # the local queue is full: wait for the broker (backpressure)
+                if not full:
+                    full = True
+                    health.waiting(
+                        STAGE, f"send queue full: Kafka at {self._bootstrap} is slow or away"
+                    )
                 self._producer.poll(0.05)
+        if full:
+            health.recovered(STAGE)
         self._sent += 1
         if self._sent % 1000 == 0:
             self._producer.poll(0)  # run delivery callbacks
@@ -89,14 +117,18 @@ class KafkaEmitter:
             self._failures.append(f"{message.topic()}: {error.str()}")
 
     def flush(self) -> None:
-        """Block until Kafka acknowledged everything sent: only then may a cursor move past it."""
-        left = self._producer.flush(FLUSH_TIMEOUT_SECONDS)
-        if left or self._failures:
-            problems = "; ".join(self._failures[:5]) or "no answer from the broker"
-            raise DeliveryError(
-                f"{left} records unacknowledged after {FLUSH_TIMEOUT_SECONDS:.0f}s"
-                f" and {len(self._failures)} refused: {problems}"
-            )
+        """Block until Kafka acknowledged everything sent: only then may a cursor move past it.
+        A broker that is away is waited for, however long, the stage not ready meanwhile."""
+        waited = 0.0
+        while left := self._producer.flush(FLUSH_WAIT_SECONDS):
+            waited += FLUSH_WAIT_SECONDS
+            why = f"Kafka at {self._bootstrap} has not acknowledged {left} records in {waited:.0f}s"
+            health.waiting(STAGE, why)
+            log.warning("%s; waiting", why)
+        health.recovered(STAGE)
+        failures, self._failures = self._failures, []
+        if failures:
+            raise DeliveryError(f"Kafka refused {len(failures)} records: {'; '.join(failures[:5])}")
 
     def close(self) -> None:
         self.flush()

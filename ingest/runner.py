@@ -1,6 +1,7 @@
 """Runs any set of sources concurrently and hands what they yield to an Emitter.
 
 A source that fails is logged, counted and restarted after a pause; it never stops the others.
+Only `Fatal` (most of a source's items dead-lettered) ends the run.
 A source whose config has `poll_interval_seconds` is polled again after that pause; one without
 it (a file replay, the synthetic stream) runs once.
 """
@@ -18,7 +19,7 @@ import httpx
 from pydantic import BaseModel
 
 from core import metrics, outbound
-from core.errors import Rejected
+from core.errors import Fatal, Rejected
 from ingest.producer import Emitter
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ async def _run_forever(job: Job, emitter: Emitter, client: httpx.AsyncClient, ta
             if interval is None:
                 return
             await asyncio.sleep(interval)
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, Fatal):
             raise
         except Exception as exc:
             metrics.ERRORS.labels(f"ingest:{job.name}", type(exc).__name__).inc()

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 from pydantic import BaseModel
 
-from core.errors import Rejected
+from core.errors import Fatal, Rejected
 from core.events import Mention
 from ingest import runner, synthetic
 from ingest.producer import PrintEmitter
@@ -63,3 +63,23 @@ async def test_a_polling_source_is_fetched_again_after_its_interval() -> None:
         await asyncio.wait_for(runner.run([job], PrintEmitter(out)), timeout=0.4)
     assert 3 <= rounds <= 9
     assert '"round 1"' in out.getvalue()
+
+
+async def test_a_fatal_error_ends_the_run_instead_of_a_restart(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Most of a source's items dead-lettered (the emitter's breaker): restarting would only
+    dead-letter the rest, so the run ends with the error."""
+    monkeypatch.setattr(runner, "RESTART_DELAY_SECONDS", 0.01)
+    attempts = 0
+
+    async def changed_upstream(config: object, client: object) -> AsyncIterator[Mention]:
+        nonlocal attempts
+        attempts += 1
+        raise Fatal("ingest:api: 100 of the last 100 records were dead-lettered")
+        yield  # pragma: no cover - makes this an async generator
+
+    job = Job("api", _source(changed_upstream), _Config(poll_interval_seconds=0.01))
+    with pytest.raises(Fatal, match="dead-lettered"):
+        await asyncio.wait_for(runner.run([job], PrintEmitter(io.StringIO())), timeout=5)
+    assert attempts == 1

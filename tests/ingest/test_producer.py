@@ -1,0 +1,75 @@
+"""The Kafka emitter on real brokers: it waits out a broker restart without losing or
+repeating a record, and stops a source whose items are mostly dead-lettered."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from kafka import KafkaConsumer
+
+from core import health, topics
+from core.config import Settings
+from core.errors import Fatal, Rejected
+from ingest import synthetic
+from ingest.producer import KafkaEmitter
+from sada import services
+from sada.topics import ensure_topics
+from tests.conftest import eventually
+from tests.own_kafka import own_kafka
+
+
+def _keys(settings: Settings, topic: topics.Topic) -> list[bytes]:
+    consumer = KafkaConsumer(
+        settings.topic(topic),
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=3000,
+    )
+    try:
+        return [message.key for message in consumer]
+    finally:
+        consumer.close()
+
+
+def test_a_flush_waits_out_a_broker_restart_and_nothing_is_lost_or_repeated(
+    settings: Settings, tmp_path: Path
+) -> None:
+    mentions = list(synthetic.generate(synthetic.Config(count=200, spike_minutes=0)))
+    with own_kafka(settings, tmp_path / "cache") as own:
+        ensure_topics(own)
+        emitter = KafkaEmitter(own)
+        for mention in mentions[:100]:
+            emitter.mention("synthetic", mention)
+        emitter.flush()
+        services.stop_kafka(own)
+        stopped = time.monotonic()
+        for mention in mentions[100:]:
+            emitter.mention("synthetic", mention)  # queued while the broker is away
+        flushing = threading.Thread(target=emitter.flush, daemon=True)
+        flushing.start()
+        eventually(lambda: "ingest" in health.waits(), timeout=30, what="ingest not ready")
+        time.sleep(max(0.0, 12 - (time.monotonic() - stopped)))
+        assert flushing.is_alive()  # still waiting, not failed
+        services.start_kafka(own)
+        flushing.join(timeout=60)
+        assert not flushing.is_alive()
+        assert "ingest" not in health.waits()
+        keys = _keys(own, topics.RAW)
+        assert sorted(keys) == sorted(m.uid.encode() for m in mentions)  # each exactly once
+
+
+def test_a_source_whose_items_mostly_fail_stops_ingest(settings: Settings) -> None:
+    ensure_topics(settings)
+    emitter = KafkaEmitter(settings.model_copy(update={"deadletter_max_share": 0.5}))
+    for mention in synthetic.generate(synthetic.Config(count=20, spike_minutes=0)):
+        emitter.mention("rss", mention)
+    bad = Rejected(payload="<html>maintenance</html>", reason="rss: not a feed")
+    for _ in range(50):
+        emitter.rejected("gdelt", bad)  # another source's: not counted against rss
+    with pytest.raises(Fatal, match=r"ingest:rss: \d+ of the last \d+ records"):
+        for _ in range(200):
+            emitter.rejected("rss", bad)
+    emitter.flush()
