@@ -53,8 +53,8 @@ def test_a_sigkill_each_stage_mid_stream(chaos_services: Settings, tmp_path: Pat
         _midstream(run, 0.05)
         began = time.monotonic()
         for number, stage in enumerate(kills):
-            before, _ = run.position(stage)
             run.kill(stage)
+            before, _ = run.position(stage)  # nothing commits for the stage until it is back
             run.start(stage)
             restarted = time.monotonic()
             while (position := run.position(stage))[0] <= before and position[0] < position[1]:
