@@ -7,7 +7,7 @@ through `redact`. It masks, wherever they appear in free text:
   (`?token=abc&x=1` -> `?token=***&x=***`);
 - tokens carried in URL paths: Slack's `/services/...`, Teams' `/webhookb2/...` and
   `/IncomingWebhook/...`, Telegram's `/bot<token>/`, and any path segment that looks like a
-  key (20+ characters of letters and digits);
+  key (20+ characters with letters and digits); file paths outside URLs are left alone;
 - `Bearer`/`Basic` credentials, and `password`/`token`/`secret`/`api_key`-style assignments
   (`key=value`, `key: value`, `"key": "value"`);
 - Telegram bot tokens on their own (`123456:ABC...`);
@@ -32,17 +32,20 @@ _known: set[str] = set()
 _lock = threading.Lock()
 
 _SECRET_NAMES = r"(?:password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|auth|sig|signature|client[_-]?secret)"
-_PATTERNS: list[tuple[re.Pattern[str], str]] = [
-    # userinfo in a URL
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@]+(?::[^/\s@]*)?@"), rf"\1{MASK}@"),
-    # every value of a URL query string
-    (re.compile(r"(?<=[?&])([^=&#\s\"'<>]+)=[^&#\s\"'<>]*"), rf"\1={MASK}"),
+_URL = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s\"'<>]+")
+_IN_URLS: list[tuple[re.Pattern[str], str]] = [
+    # userinfo
+    (re.compile(r"^([^:]+://)[^/@]+@"), rf"\1{MASK}@"),
+    # every value of the query string
+    (re.compile(r"(?<=[?&])([^=&#]+)=[^&#]*"), rf"\1={MASK}"),
     # tokens in well-known webhook paths
-    (re.compile(r"(?i)(/services/)[^\s\"'<>?#]+"), rf"\1{MASK}"),
-    (re.compile(r"(?i)(/webhookb2/|/IncomingWebhook/)[^\s\"'<>?#]+"), rf"\1{MASK}"),
-    (re.compile(r"(?i)(/bot)[^/\s\"'<>?#]+"), rf"\1{MASK}"),
-    # a path segment that looks like a key
-    (re.compile(r"(?<=/)(?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{20,}(?=[/?#\s\"'<>]|$)"), MASK),
+    (re.compile(r"(?i)(/services/)[^?#]+"), rf"\1{MASK}"),
+    (re.compile(r"(?i)(/webhookb2/|/IncomingWebhook/)[^?#]+"), rf"\1{MASK}"),
+    (re.compile(r"(?i)(/bot)[^/?#]+"), rf"\1{MASK}"),
+    # a path segment that looks like a key: 20+ letters and digits, both
+    (re.compile(r"(?<=/)(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[\w-]{20,}(?=[/?#]|$)"), MASK),
+]
+_IN_TEXT: list[tuple[re.Pattern[str], str]] = [
     # HTTP credentials
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), rf"\1 {MASK}"),
     # secret-named assignments: key=value, key: value, "key": "value"
@@ -53,6 +56,13 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # Telegram bot tokens on their own
     (re.compile(r"\b\d{6,12}:[A-Za-z0-9_-]{30,}\b"), MASK),
 ]
+
+
+def _url(match: re.Match[str]) -> str:
+    url = match.group(0)
+    for pattern, replacement in _IN_URLS:
+        url = pattern.sub(replacement, url)
+    return url
 
 
 def register(values: Iterable[str | None]) -> None:
@@ -66,7 +76,8 @@ def redact(text: str) -> str:
     for known in sorted(_known, key=len, reverse=True):  # a URL before the token inside it
         if known in text:
             text = text.replace(known, MASK)
-    for pattern, replacement in _PATTERNS:
+    text = _URL.sub(_url, text)
+    for pattern, replacement in _IN_TEXT:
         text = pattern.sub(replacement, text)
     return text
 

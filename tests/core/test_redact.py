@@ -50,3 +50,8 @@ def test_log_records_are_redacted_message_and_traceback(caplog: pytest.LogCaptur
     text = caplog.text
     assert "msg-secret-2" not in text and "tb-secret-1" not in text
     assert "x.example" in text
+
+
+def test_file_paths_are_not_mistaken_for_keys() -> None:
+    text = "/tmp/pytest-of-root/test_replay_through_the_whole_0/stream.jsonl:3: not a valid Mention"
+    assert redact(text) == text
