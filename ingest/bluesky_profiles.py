@@ -19,6 +19,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from pydantic import ValidationError
+
 from core.errors import RetryLater
 from core.events import Author, Mention
 from core.metrics import ERRORS
@@ -54,11 +56,14 @@ def _author(profile: dict[str, Any]) -> Author | None:
     if not isinstance(did, str) or not did.startswith("did:"):
         return None
     name, followers = profile.get("displayName"), profile.get("followersCount")
-    return Author(
-        handle=handle if isinstance(handle, str) and handle and handle != INVALID_HANDLE else did,
-        name=(name.strip() or None) if isinstance(name, str) else None,
-        followers=followers if isinstance(followers, int) and followers >= 0 else None,
-    )
+    try:
+        return Author(
+            handle=handle if isinstance(handle, str) and handle and handle != INVALID_HANDLE else did,
+            name=(name.strip() or None) if isinstance(name, str) else None,
+            followers=followers if isinstance(followers, int) and followers >= 0 else None,
+        )
+    except ValidationError:  # out of the contract's bounds (a 40 KB name, 2^70 followers)
+        return None
 
 
 class Profiles:

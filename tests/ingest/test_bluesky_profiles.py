@@ -56,6 +56,14 @@ def test_a_getprofiles_answer_gives_handles_names_and_followers() -> None:
     assert set(found) == {LAYLA, NOURA, LAPSED}
 
 
+def test_a_profile_beyond_the_contract_is_skipped_not_the_batch() -> None:
+    hostile = {"did": "did:plc:hostile", "handle": "x.bsky.social", "displayName": "n" * 40_000,
+               "followersCount": 2**70}
+    fine = {"did": "did:plc:fine", "handle": "fine.bsky.social", "followersCount": 3}
+    found = parse_profiles(json.dumps({"profiles": [hostile, fine]}).encode())
+    assert set(found) == {"did:plc:fine"}
+
+
 @pytest.mark.parametrize(("payload", "problem"), [
     (b"<html>503</html>", "not JSON"),
     (b'{"error": "InvalidRequest"}', "without a 'profiles' list"),
