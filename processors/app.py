@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import sys
 import time
 from typing import Any, Literal
 
@@ -34,7 +36,9 @@ from faust.types.windows import WindowRange
 from pydantic import ValidationError
 
 from core import metrics, topics
+from core.breaker import DeadLetterBreaker
 from core.config import SadaConfig, Settings
+from core.errors import Fatal
 from core.events import Mention, Record, ScoredMention, dead_letter
 from processors import detect
 from processors.dedupe import Deduper
@@ -188,17 +192,29 @@ def create_app(settings: Settings, config: SadaConfig, stage: Stage = "all") -> 
     alerts = _raw_topic(app, settings.topic(topics.ALERTS), topics.ALERTS.partitions)
     deadletter = _raw_topic(app, settings.topic(topics.DEADLETTER), topics.DEADLETTER.partitions)
     received = {step: metrics.RECEIVED.labels(step) for step in ("score", "detect")}
+    share = settings.deadletter_max_share
+    breakers = {step: DeadLetterBreaker(step, share) for step in ("score", "detect")}
 
     async def reject(step: str, reason: str, payload: bytes, topic: str) -> None:
         metrics.DEADLETTERED.labels(step).inc()
         log.warning("dead-lettered a record from %s: %s", topic, reason)
         await deadletter.send(value=dead_letter(step, reason, payload, topic).to_bytes())
+        try:
+            breakers[step].rejected(reason)
+        except Fatal as exc:  # mostly dead letters: stop now, exit 1, commit nothing more
+            # One line on the real stderr (Faust redirects sys.stderr); os._exit, because Faust's
+            # own crash path went on consuming, or hung, while it shut down (tried). What was not
+            # committed is read again after the fix; committed records had their letters flushed.
+            print(f"error: {exc}", file=sys.__stderr__, flush=True)
+            os._exit(1)
 
     async def parse(model: type[Record], step: str, event: faust.EventT) -> Any | None:
         """The event's record, or None after dead-lettering what does not parse."""
         received[step].inc()
         try:
-            return model.from_bytes(event.value)
+            record = model.from_bytes(event.value)
+            breakers[step].accepted()
+            return record
         except ValidationError as exc:
             reason = f"not a valid {model.__name__}: {exc}"
             await reject(step, reason, event.value, event.message.topic)

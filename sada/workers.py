@@ -41,6 +41,8 @@ def sink_runners(settings: Settings, config: SadaConfig) -> list[SinkRunner]:
 
 
 async def run_sinks(settings: Settings, config: SadaConfig) -> None:
+    """Run the runners until stopped. Each rides out Kafka and Elasticsearch outages by itself;
+    one that cannot go on (`Fatal`) stops the others and the error propagates."""
     runners = sink_runners(settings, config)
     loop = asyncio.get_running_loop()
 
@@ -50,7 +52,10 @@ async def run_sinks(settings: Settings, config: SadaConfig) -> None:
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop_all)
-    await asyncio.gather(*(r.run() for r in runners))
+    try:
+        await asyncio.gather(*(r.run() for r in runners))
+    finally:
+        stop_all()
 
 
 def processor_stages(split: bool) -> list[str]:
@@ -71,6 +76,7 @@ def spawn(stage: str, settings: Settings, log_dir: Path, *options: str) -> subpr
         "SADA_CACHE_DIR": str(settings.cache_dir),
         "SADA_SENTIMENT_BACKEND": settings.sentiment_backend,
         "SADA_SENTIMENT_MAX_DELAY_SECONDS": str(settings.sentiment_max_delay_seconds),
+        "SADA_DEADLETTER_MAX_SHARE": str(settings.deadletter_max_share),
     }
     if settings.sentiment_model_dir is not None:
         env["SADA_SENTIMENT_MODEL_DIR"] = str(settings.sentiment_model_dir)
