@@ -17,6 +17,7 @@ import typer
 
 from core import health, redact
 from core.config import ConfigError, Settings, load_config
+from core.errors import Fatal
 from sada import services
 from sada.commands import sentiment
 from sada.commands.backtest import backtest
@@ -141,17 +142,14 @@ def _load(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 def _prepare(settings: Settings, ready: Callable[[], bool]) -> None:
-    """What every stage does first: check both services answer, create missing topics, and
-    serve /metrics, /healthz and /readyz (answered by `ready`) on SADA_METRICS_PORT if set."""
+    """What every stage does first: serve /metrics, /healthz and /readyz (answered by `ready`)
+    on SADA_METRICS_PORT if set, wait until both services answer, create missing topics."""
     from sada.topics import ensure_topics
 
-    try:
-        services.require(settings)
-    except ServiceError as exc:
-        raise _fail(str(exc)) from exc
-    ensure_topics(settings)
     if settings.metrics_port:
         health.serve(settings.metrics_port, ready)
+    services.wait_until_reachable(settings)
+    ensure_topics(settings)
 
 
 def _parse_sets(pairs: list[str]) -> dict[str, object]:
@@ -215,7 +213,10 @@ def ingest(
         _prepare(settings, lambda: services.kafka_reachable(settings.kafka_bootstrap))
         emitter = KafkaEmitter(settings)
         set_default_store(CursorStore(settings.state_dir, barrier=emitter.flush))
-    tallies = asyncio.run(run(selected, emitter, once=once or dry_run))
+    try:
+        tallies = asyncio.run(run(selected, emitter, once=once or dry_run))
+    except Fatal as exc:
+        raise _fail(str(exc)) from exc
     for name, tally in tallies.items():
         typer.echo(f"{name}: {tally.mentions} mentions, {tally.rejected} dead-lettered", err=True)
 
@@ -270,7 +271,10 @@ def sinks() -> None:
     settings = _settings()
     config = _load(settings)
     _prepare(settings, lambda: services.es_reachable(settings.es_url))
-    asyncio.run(run_sinks(settings, config))
+    try:
+        asyncio.run(run_sinks(settings, config))
+    except Fatal as exc:
+        raise _fail(str(exc)) from exc
 
 
 @app.command()

@@ -9,6 +9,7 @@ as root, so as root it runs as the unprivileged system user `sada`, from /var/li
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import pwd
 import shutil
@@ -25,7 +26,9 @@ from urllib.parse import urlparse
 
 import httpx
 
+from core import health
 from core.config import Settings
+from core.retry import backoff_seconds
 
 REPO = Path(__file__).resolve().parents[1]
 LOCAL = REPO / "deploy" / "local"
@@ -33,6 +36,7 @@ ES_VERSION = "8.19.7"
 ES_ARTIFACT = f"org.elasticsearch.distribution.integ-test-zip:elasticsearch:{ES_VERSION}:zip"
 ES_USER = "sada"
 HEAP = "-Xms512m -Xmx512m"
+log = logging.getLogger(__name__)
 
 
 class ServiceError(Exception):
@@ -101,6 +105,27 @@ def require(settings: Settings) -> None:
             "; ".join(problems) + ". Start the local services with `sada services up` "
             "(or `make services`), or point SADA_KAFKA_BOOTSTRAP / SADA_ES_URL at running ones."
         )
+
+
+def wait_until_reachable(
+    settings: Settings, sleep: Callable[[float], object] = time.sleep
+) -> None:
+    """Return once both services answer, however long that takes: a stage started beside a
+    broker or a node that is still starting (or restarting) waits for it, not ready on /readyz
+    and saying every few seconds what it waits for, instead of exiting."""
+    attempt = 0
+    while True:
+        try:
+            require(settings)
+        except ServiceError as exc:
+            attempt += 1
+            wait = backoff_seconds(attempt, initial=1.0, maximum=10.0)
+            health.waiting("services", str(exc))
+            log.warning("%s Retrying in %.0fs.", exc, wait)
+            sleep(wait)
+            continue
+        health.recovered("services")
+        return
 
 
 def _run(cmd: list[str], what: str) -> None:
