@@ -31,3 +31,19 @@ def test_a_readiness_check_that_raises_means_not_ready() -> None:
         assert httpx.get(url).status_code == 503
     finally:
         server.shutdown()
+
+
+def test_a_stage_that_waits_makes_the_process_not_ready_and_says_why() -> None:
+    server = health.serve(0, lambda: True)
+    url = f"http://127.0.0.1:{server.server_address[1]}/readyz"
+    try:
+        health.waiting("index-mentions", "committing offsets: KafkaConnectionError")
+        response = httpx.get(url)
+        assert response.status_code == 503
+        assert "index-mentions: committing offsets: KafkaConnectionError" in response.text
+        assert httpx.get(url.replace("readyz", "healthz")).status_code == 200  # alive all along
+        health.recovered("index-mentions")
+        assert httpx.get(url).status_code == 200
+    finally:
+        health.recovered("index-mentions")
+        server.shutdown()

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import threading
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 
 from core.config import Settings
+from core.errors import Fatal
 from core.events import ScoredMention, Sentiment
 from ingest import synthetic
 from sinks.elasticsearch import MENTION_MAPPING, mentions_sink
@@ -78,13 +82,13 @@ async def test_an_index_made_by_an_older_version_gets_the_new_fields(settings: S
         httpx.delete(f"{url}/{index}")
 
 
-async def test_an_index_whose_field_changed_type_is_a_clear_error(settings: Settings) -> None:
+async def test_an_index_whose_field_changed_type_is_a_clear_fatal_error(settings: Settings) -> None:
     url, index = settings.es_url, settings.mentions_index
     clashing = {"properties": {"triage": {"type": "long"}}}
     httpx.put(f"{url}/{index}", json={"mappings": clashing}).raise_for_status()
     sink = mentions_sink(url, index)
     try:
-        with pytest.raises(ValueError, match=f"index {index} .* cannot extend"):
+        with pytest.raises(Fatal, match=f"index {index} .* cannot extend"):
             await sink.start()
     finally:
         await sink.close()
@@ -97,3 +101,39 @@ async def test_an_unreachable_server_is_not_ready() -> None:
         assert not await sink.check()
     finally:
         await sink.close()
+
+
+class _Refusing(BaseHTTPRequestHandler):
+    """Answers every request as a secured Elasticsearch does without valid credentials."""
+
+    def _refuse(self) -> None:
+        body = json.dumps(
+            {"error": {"type": "security_exception", "reason": "unable to authenticate"},
+             "status": 401}
+        ).encode()
+        self.send_response(401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("X-Elastic-Product", "Elasticsearch")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_HEAD = do_PUT = do_POST = _refuse  # noqa: N815 - http.server's names
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        return
+
+
+async def test_refused_credentials_are_fatal_with_what_to_do() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Refusing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    sink = mentions_sink(f"http://127.0.0.1:{server.server_address[1]}", "sada-mentions")
+    try:
+        with pytest.raises(Fatal, match=r"refused with 401 .*credentials .*SADA_ES_URL"):
+            await sink.start()
+        with pytest.raises(Fatal, match="refused with 401"):
+            await sink.write(_scored(1))
+    finally:
+        await sink.close()
+        server.shutdown()

@@ -205,3 +205,37 @@ async def test_a_stream_of_mostly_bad_records_stops_the_runner_uncommitted(
     with pytest.raises(Fatal, match="breaker: .* records were dead-lettered"):
         await _drain(runner, 220)
     assert lag(strict, strict.group("breaker"), topics.SCORED) == 220  # read again after a fix
+
+
+async def test_a_read_only_index_is_waited_out_and_nothing_is_dead_lettered(
+    settings: Settings,
+) -> None:
+    """The flood-stage disk watermark makes an index read-only (429 cluster_block_exception on
+    every document): the runner waits, not ready, and indexes everything once it is lifted."""
+    ensure_topics(settings)
+    index = f"{settings.es_url}/{settings.mentions_index}"
+    sink = mentions_sink(settings.es_url, settings.mentions_index)
+    await sink.start()
+    block = {"index.blocks.read_only_allow_delete": True}
+    assert httpx.put(f"{index}/_settings", json=block).status_code == 200
+    records = _scored(40)
+    _produce(settings, [r.to_bytes() for r in records])
+    runner = SinkRunner(settings, topics.SCORED, sink, ScoredMention.from_bytes, stage="ro")
+    task = asyncio.create_task(runner.run())
+    try:
+        await _eventually(lambda: "read-only" in health.waits().get("ro", ""), "not ready")
+        await asyncio.sleep(3)
+        assert not task.done()
+        lifted = {"index.blocks.read_only_allow_delete": None}
+        assert httpx.put(f"{index}/_settings", json=lifted).status_code == 200
+        await _eventually(
+            lambda: lag(settings, settings.group("ro"), topics.SCORED) == 0, "caught up", 60
+        )
+        httpx.post(f"{index}/_refresh")
+        assert httpx.get(f"{index}/_count").json()["count"] == 40
+        assert _dead_letters(settings) == []
+        assert "ro" not in health.waits()
+    finally:
+        runner.stop()
+        await asyncio.wait_for(task, 30)
+        httpx.delete(index)
