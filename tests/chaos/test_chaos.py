@@ -24,6 +24,7 @@ from sada.topics import lags
 from tests.chaos import harness
 from tests.chaos.harness import Run, full, pipeline
 
+pytestmark = pytest.mark.integration  # real services of its own
 RATE = 100.0  # mentions/s: the stream lasts long enough for the fault to land mid-stream
 STALL_SECONDS = 90.0  # a restarted worker committing nothing for this long is stuck
 

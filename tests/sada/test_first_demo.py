@@ -10,8 +10,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.ports import free_port
 
+pytestmark = pytest.mark.integration  # real services of its own
 REPO = Path(__file__).resolve().parents[2]
 
 
