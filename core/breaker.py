@@ -36,8 +36,8 @@ class DeadLetterBreaker:
         seen = len(self._outcomes)
         if seen >= self.minimum and self._dead > self.max_share * seen:
             raise Fatal(
-                f"{self.stage}: {self._dead} of the last {seen} records were dead-lettered "
-                f"(more than {self.max_share:.0%}, SADA_DEADLETTER_MAX_SHARE), so the stage "
+                f"{self.stage}: {self._dead} of the last {seen} records were dead-lettered (over "
+                f"the share of {self.max_share:g} set by SADA_DEADLETTER_MAX_SHARE), so the stage "
                 f"stopped instead of dead-lettering everything; the last reason: {reason[:300]}. "
                 "Fix the cause (a bad deploy or a changed upstream format; the dead-letter topic "
                 "has every reason) and restart: the records not committed are read again"
