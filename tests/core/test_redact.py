@@ -55,3 +55,13 @@ def test_log_records_are_redacted_message_and_traceback(caplog: pytest.LogCaptur
 def test_file_paths_are_not_mistaken_for_keys() -> None:
     text = "/tmp/pytest-of-root/test_replay_through_the_whole_0/stream.jsonl:3: not a valid Mention"
     assert redact(text) == text
+
+
+def test_a_redacted_record_survives_formatters_that_rework_its_args() -> None:
+    """Faust's formatter (mode) wraps a non-tuple `args` in a tuple and formats again."""
+    install()
+    record = logging.getLogger("tests.redact").makeRecord(
+        "tests.redact", logging.WARNING, __file__, 1, "sale: %s", ("50% off",), None
+    )
+    record.args = tuple(record.args)  # what mode's formatter does
+    assert record.getMessage() == "sale: 50% off"
