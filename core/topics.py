@@ -25,3 +25,25 @@ ALERTS = Topic("alerts", 4, "client/brand")
 DEADLETTER = Topic("deadletter", 1, "none")
 
 ALL = (RAW, SCORED, ALERTS, DEADLETTER)
+
+
+@dataclass(frozen=True)
+class Changelog:
+    """The changelog of one of the detect stage's tables (`<detect app id>-<table>-changelog`).
+
+    Created with the topics above rather than left to Faust: a detect worker killed in its first
+    seconds on a new namespace left them half-declared, and its successor saw them with no
+    partitions and stopped (PartitionsMismatch) for good. The settings are Faust's own.
+    """
+
+    table: str
+    config: tuple[tuple[str, str], ...]
+
+
+COUNTS_EXPIRES_SECONDS = 3600  # event time: minutes this far behind a watermark are closed
+DETECTOR_STATE = Changelog("detector-state", (("cleanup.policy", "compact"),))
+MENTION_COUNTS = Changelog(
+    "mention-counts",
+    (("cleanup.policy", "compact,delete"), ("retention.ms", str(COUNTS_EXPIRES_SECONDS * 1000))),
+)
+CHANGELOGS = (DETECTOR_STATE, MENTION_COUNTS)  # partitions: SCORED's, as their keys

@@ -62,7 +62,6 @@ SCORE_BATCH = 500  # raw records scored together at most
 SLOW_SCORE_BATCH = 64
 SCORE_WAIT = 0.02  # seconds a batch waits for more records
 PRODUCER_BUFFER = 10_000  # queued sends before Faust holds the stream back
-COUNTS_EXPIRE_SECONDS = 3600  # event time: minutes this far behind a watermark are closed
 
 
 class EventTimeWindow(faust.TumblingWindow):
@@ -310,13 +309,13 @@ def create_app(settings: Settings, config: SadaConfig, stage: Stage = "all") -> 
     if stage in ("all", "detect"):
         # No key/value types on the tables: plain JSON; Faust would rebuild a `dict` as a model.
         detector_state = app.Table(
-            "detector-state", default=dict, partitions=topics.SCORED.partitions
+            topics.DETECTOR_STATE.table, default=dict, partitions=topics.SCORED.partitions
         )
         minutes = EventTimeWindow(
-            MINUTE_SECONDS, expires=COUNTS_EXPIRE_SECONDS, sources=topics.RAW.partitions
+            MINUTE_SECONDS, expires=topics.COUNTS_EXPIRES_SECONDS, sources=topics.RAW.partitions
         )
         mention_counts = app.Table(
-            "mention-counts", default=dict, partitions=topics.SCORED.partitions
+            topics.MENTION_COUNTS.table, default=dict, partitions=topics.SCORED.partitions
         ).using_window(minutes)
         detector = detect.Detector(config.detection)
 

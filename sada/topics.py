@@ -30,17 +30,29 @@ def _ensure_topics(settings: Settings) -> list[str]:
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     try:
         existing = set(admin.list_topics())
-        wanted = [
+        every = [
             NewTopic(settings.topic(t), num_partitions=t.partitions, replication_factor=1)
             for t in topics.ALL
-            if settings.topic(t) not in existing
+        ] + [
+            NewTopic(
+                changelog_name(settings, c),
+                num_partitions=topics.SCORED.partitions,
+                replication_factor=1,
+                topic_configs=dict(c.config),
+            )
+            for c in topics.CHANGELOGS
         ]
+        wanted = [t for t in every if t.name not in existing]
         if wanted:
             with contextlib.suppress(TopicAlreadyExistsError):  # another process was first
                 admin.create_topics(wanted)
         return [t.name for t in wanted]
     finally:
         admin.close()
+
+
+def changelog_name(settings: Settings, changelog: topics.Changelog) -> str:
+    return f"{settings.processor_group('detect')}-{changelog.table}-changelog"
 
 
 def end_offsets(settings: Settings, topic: topics.Topic) -> int:
