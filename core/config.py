@@ -360,7 +360,7 @@ class Settings(Strict):
         description="SADA_NAMESPACE: prefix of topics, indices and consumer groups.",
     )
     config_path: Path = Field(
-        default=Path("deploy/sample-config.yaml"),
+        default=Path.home() / ".config" / "sada" / "clients.yaml",
         description="SADA_CONFIG: the clients file (clients, brands, queries, routes).",
     )
     cache_dir: Path = Field(

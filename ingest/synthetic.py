@@ -17,7 +17,7 @@ from core.errors import Rejected
 from core.events import Author, Engagement, Mention, make_uid
 from ingest.pacing import paced
 
-# Everyday chatter per brand of deploy/sample-config.yaml, in several languages and scripts.
+# Everyday chatter per brand of sada/sample-config.yaml, in several languages and scripts.
 CHATTER: dict[str, list[str]] = {
     "amr-diab": [
         "حفلة عمرو دياب امبارح كانت تحفة 😍",

@@ -6,6 +6,7 @@ import asyncio
 import gc
 import json
 import logging
+import shutil
 import sys
 import traceback
 from collections.abc import Callable
@@ -18,7 +19,7 @@ import typer
 from core import health, redact
 from core.config import ConfigError, Settings, load_config
 from core.errors import Fatal
-from sada import services
+from sada import SAMPLE_CONFIG, services
 from sada.commands import sentiment
 from sada.commands.backtest import backtest
 from sada.services import ServiceError
@@ -134,7 +135,43 @@ def config_test_route(
     typer.echo(f"route {route!r} ({owner.routes[route].type}): test alert delivered")
 
 
+@app.command()
+def init(
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="Where to write it; default: SADA_CONFIG, else ~/.config/sada/clients.yaml."),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a starter clients file (the sample) to make your own."""
+    settings = _settings()
+    target = path or settings.config_path
+    if target.exists() and not force:
+        raise _fail(f"{target} exists; pass --force to overwrite it")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(SAMPLE_CONFIG, target)
+    except OSError as exc:
+        raise _fail(f"{target}: cannot write it: {exc.strerror}") from exc
+    default = target.resolve() == settings.config_path.resolve()
+    env = "" if default else f"SADA_CONFIG={target.resolve()} "
+    typer.echo(
+        f"wrote {target}, the sample clients file. Next:\n"
+        "  1. edit it: your clients, their brands and queries (include/exclude), the alert\n"
+        "     routes (the sample's webhooks go to 127.0.0.1:8765, the demo's receiver), and the\n"
+        "     `sources:` to watch;\n"
+        f"  2. check it: sada config check {target}\n"
+        f"  3. try a route: sada config test-route {target} CLIENT ROUTE\n"
+        f"  4. run the stages: {env}sada ingest, {env}sada process, {env}sada sinks"
+    )
+
+
 def _load(settings: Settings):  # type: ignore[no-untyped-def]
+    if not settings.config_path.exists():
+        raise _fail(
+            f"no clients file at {settings.config_path}: write one with `sada init`, "
+            "or point SADA_CONFIG at yours"
+        )
     try:
         return load_config(settings.config_path)
     except ConfigError as exc:
@@ -285,12 +322,12 @@ def demo(
     """Start the local services and run the whole pipeline on the synthetic stream."""
     from sada.demo import run_demo
 
-    settings = _settings()
+    # on the sample clients file: the synthetic stream is written for its brands
+    settings = _settings().model_copy(update={"config_path": SAMPLE_CONFIG})
     try:
         services.up(settings)
     except ServiceError as exc:
         raise _fail(str(exc)) from exc
-    _load(settings)  # a broken clients file fails here, not inside the workers
     run_demo(settings, count=count, rate=rate)
 
 

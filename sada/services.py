@@ -30,8 +30,7 @@ from core import health
 from core.config import Settings
 from core.retry import backoff_seconds
 
-REPO = Path(__file__).resolve().parents[1]
-LOCAL = REPO / "deploy" / "local"
+LOCAL = Path(__file__).with_name("local")  # pom.xml, server.properties, log4j2: package data
 ES_VERSION = "8.19.7"
 ES_ARTIFACT = f"org.elasticsearch.distribution.integ-test-zip:elasticsearch:{ES_VERSION}:zip"
 ES_USER = "sada"

@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from core.config import Settings
+from sada import SAMPLE_CONFIG
 
 
 @pytest.fixture(scope="session")
@@ -95,8 +96,7 @@ def pipeline_workers(
 def config_with_webhook(url: str, path: Path) -> Path:
     """The sample clients file with every alert route pointed at `url` (a local receiver, so
     `allow_private`), written to `path`."""
-    sample = Path(__file__).resolve().parents[1] / "deploy" / "sample-config.yaml"
-    data = yaml.safe_load(sample.read_text(encoding="utf-8"))
+    data = yaml.safe_load(SAMPLE_CONFIG.read_text(encoding="utf-8"))
     for client in data["clients"]:
         for route in client["routes"].values():
             route.update(url=url, allow_private=True)

@@ -29,6 +29,7 @@ from typer.testing import CliRunner
 
 from core import topics
 from core.config import Settings
+from sada import SAMPLE_CONFIG
 from sada.cli import app
 from sada.topics import backlog, ensure_topics
 from sada.workers import spawn, stop
@@ -103,8 +104,7 @@ def _clients_file(
 ) -> Path:
     """The sample clients and brands, every brand naming every route below, and sources with
     credentials."""
-    sample = Path(__file__).resolve().parents[1] / "deploy" / "sample-config.yaml"
-    data = yaml.safe_load(sample.read_text(encoding="utf-8"))
+    data = yaml.safe_load(SAMPLE_CONFIG.read_text(encoding="utf-8"))
     local = {"allow_private": True}
     routes: dict[str, dict[str, Any]] = {
         "hook": {"url": f"{receivers['hook'].base_url}/alerts?token={WEBHOOK_TOKEN}", **local},

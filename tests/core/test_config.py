@@ -5,8 +5,7 @@ from pathlib import Path
 import pytest
 
 from core.config import ConfigError, Settings, load_config
-
-SAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "sample-config.yaml"
+from sada import SAMPLE_CONFIG as SAMPLE
 
 
 def test_sample_config_has_arabic_and_english_brands() -> None:

@@ -2,14 +2,13 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from core.config import load_config
 from ingest import synthetic
 from processors.language import detect_language
 from processors.match import build_matcher, match
+from sada import SAMPLE_CONFIG as SAMPLE
 
-SAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "sample-config.yaml"
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
 

@@ -12,11 +12,10 @@ from kafka import KafkaConsumer, KafkaProducer
 from core import topics
 from core.config import Settings
 from core.events import Author, DeadLetter, Mention, ScoredMention
+from sada import SAMPLE_CONFIG as SAMPLE
 from sada.topics import ensure_topics
 from sada.workers import spawn, stop
 from tests.conftest import eventually
-
-SAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "sample-config.yaml"
 
 
 def test_the_score_stage_dead_letters_newer_schemas_and_out_of_bounds_fields(

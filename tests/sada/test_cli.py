@@ -6,11 +6,11 @@ import pytest
 from typer.testing import CliRunner
 
 from core.config import Settings
+from sada import SAMPLE_CONFIG as SAMPLE
 from sada import services
 from sada.cli import app
 from tests.sinks.support import Answer, Scripted
 
-SAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "sample-config.yaml"
 runner = CliRunner()
 
 
@@ -141,3 +141,31 @@ def test_test_route_reports_a_refusal_and_unknown_names(tmp_path: Path) -> None:
     assert unknown.exit_code == 2 and "no route 'ops' (routes: pr-slack)" in unknown.output
     nobody = runner.invoke(app, ["config", "test-route", str(path), "acme", "ops"])
     assert nobody.exit_code == 2 and "no client 'acme' (clients: northwind)" in nobody.output
+
+
+def test_init_writes_the_sample_and_overwrites_only_with_force(tmp_path: Path) -> None:
+    path = tmp_path / "clients.yaml"
+    wrote = runner.invoke(app, ["init", str(path)])
+    assert wrote.exit_code == 0, wrote.output
+    assert path.read_text(encoding="utf-8") == SAMPLE.read_text(encoding="utf-8")
+    assert f"sada config check {path}" in wrote.output
+    path.write_text("mine", encoding="utf-8")
+    refused = runner.invoke(app, ["init", str(path)])
+    assert refused.exit_code == 2
+    assert f"{path} exists; pass --force to overwrite it" in refused.output
+    assert path.read_text(encoding="utf-8") == "mine"
+    forced = runner.invoke(app, ["init", str(path), "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert path.read_text(encoding="utf-8") == SAMPLE.read_text(encoding="utf-8")
+
+
+def test_a_missing_clients_file_points_at_init_which_writes_it(tmp_path: Path) -> None:
+    env = {"SADA_CONFIG": str(tmp_path / "conf" / "clients.yaml")}  # as the default would be
+    missing = runner.invoke(app, ["ingest", "--dry-run"], env=env)
+    assert missing.exit_code == 2
+    assert f"no clients file at {env['SADA_CONFIG']}: write one with `sada init`" in missing.output
+    wrote = runner.invoke(app, ["init"], env=env)
+    assert wrote.exit_code == 0, wrote.output
+    assert "SADA_CONFIG=" not in wrote.output  # the stages find it without
+    found = runner.invoke(app, ["ingest", "--dry-run"], env=env)
+    assert "lists no sources" in found.output  # the sample watches no live source

@@ -7,6 +7,7 @@ import yaml
 
 from core.config import Brand, SadaConfig, load_config
 from ingest.catalog import jobs
+from sada import SAMPLE_CONFIG
 from sada.reference import DOCUMENTS, REPO, render, rewrite
 
 
@@ -28,7 +29,7 @@ def test_the_readme_sources_example_is_a_valid_config() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     example = re.search(r"```yaml\n(sources:\n.*?)```", readme, re.S)
     assert example is not None
-    clients = load_config(REPO / "deploy" / "sample-config.yaml").model_dump()["clients"]
+    clients = load_config(SAMPLE_CONFIG).model_dump()["clients"]
     config = SadaConfig.model_validate({"clients": clients, **yaml.safe_load(example.group(1))})
     assert [job.source.__name__ for job in jobs(config)] == [
         "ingest.bluesky",
