@@ -1,0 +1,101 @@
+"""The detect agent: scored mentions in; per-brand, per-minute counts and alerts out.
+
+It keeps two tables, backed by changelog topics: the detector's state per brand and the
+mention counts per brand and event-time minute (`processors.windows.EventTimeWindow`).
+
+Exact state on at-least-once processing. Faust's default guarantee is at-least-once: after a
+crash, the records since the last offset commit are processed again, so the score agent sends
+them to the scored topic twice and the detect agent may apply them twice. Faust's
+`processing_guarantee="exactly_once"` was not taken: faust-streaming's transactions are known
+to let duplicates through a kill even to read_committed readers (faust-streaming/faust#517) and
+to crash on rebalances (#323), and they would hold every alert back from committed readers until
+the next commit. Instead the state is idempotent. Each scored record carries its origin (raw
+partition and offset) in a header; a table value records, per raw partition, the highest origin
+it has applied, in the same changelog record as the numbers, and a record at or below that mark
+is skipped. A brand's records reach its scored partition in raw-offset order from each raw
+partition, so everything at or below the mark was applied already, in its own (event-time)
+window too. Faust flushes the producer before committing offsets, so no committed record is
+missing from a changelog (caveat: its queue of table writes gives up waiting after 0.1 s without
+a send). Alerts are sent, and acknowledged, before the detector state that raised them is
+written: a crash in between re-sends the same alert (same deterministic id), never loses it.
+
+A restarted worker never sits on uncommitted records: see `processors.faust_fixes.Consumer`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import faust
+
+from core import metrics, topics
+from core.config import SadaConfig
+from core.events import ScoredMention
+from processors import detect
+from processors.deadletter import DeadLetters
+from processors.detect_state import BrandState
+from processors.windows import EventTimeWindow, Origin, applied, counted, marked, read_origin
+
+log = logging.getLogger(__name__)
+
+MINUTE_SECONDS = 60
+
+
+def add_detect_agent(
+    app: faust.App,
+    config: SadaConfig,
+    scored: faust.TopicT,
+    alerts: faust.TopicT,
+    letters: DeadLetters,
+) -> None:
+    """Add `detect_spikes` and its two tables to `app`: it reads `scored`, sends to `alerts`."""
+    # No key/value types on the tables: plain JSON; Faust would rebuild a `dict` as a model.
+    detector_state = app.Table(
+        topics.DETECTOR_STATE.table, default=dict, partitions=topics.SCORED.partitions
+    )
+    minutes = EventTimeWindow(
+        MINUTE_SECONDS, expires=topics.COUNTS_EXPIRES_SECONDS, sources=topics.RAW.partitions
+    )
+    mention_counts = app.Table(
+        topics.MENTION_COUNTS.table, default=dict, partitions=topics.SCORED.partitions
+    ).using_window(minutes)
+    detector = detect.Detector(config.detection)
+
+    def count(record: ScoredMention, partition: int, origin: Origin | None) -> None:
+        """Add `record` to its minute's counts, unless that minute is closed or has it."""
+        minute = minutes.place(record.mention.created_at.timestamp(), partition, origin)
+        if minute is not None:
+            counts = mention_counts[record.key]
+            current = counts[minute]
+            if not applied(current, origin):
+                counts[minute] = marked(counted(current, record), current, origin)
+
+    async def feed_detector(record: ScoredMention, origin: Origin | None, payload: bytes) -> None:
+        """Feed `record` to its brand's detector, unless applied; send the alerts it raises,
+        then write the state."""
+        value = detector_state[record.key]
+        if applied(value, origin):
+            return
+        try:
+            state = BrandState.from_dict(value)
+            transitions = detector.add(state, detect.observation(record))
+        except Exception as exc:  # one bad record must not stop the stream
+            log.exception("detection failed for %s", record.mention.uid)
+            reason = f"detection failed: {exc!r}"
+            await letters.reject(reason, payload, scored.get_topic_name())
+            return
+        for status, alert in transitions:
+            metrics.ALERTS.labels(alert.kind).inc()
+            log.info("alert %s %s: %s", status, alert.id, alert.explanation)
+            await (await alerts.send(key=alert.key.encode(), value=alert.to_bytes()))
+        detector_state[record.key] = marked(state.to_dict(), value, origin)
+
+    @app.agent(scored, concurrency=1)
+    async def detect_spikes(stream: Any) -> None:
+        async for event in stream.events():
+            record = await letters.parse(ScoredMention, event)
+            if record is not None:
+                origin = read_origin(event.headers)
+                count(record, event.message.partition, origin)
+                await feed_detector(record, origin, event.value)

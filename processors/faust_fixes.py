@@ -1,0 +1,81 @@
+"""Where the processors go around faust-streaming: each workaround, its upstream issue and why.
+
+- `Consumer`: a restarted worker could stop committing (faust-streaming/faust#596, open).
+- `Producer`: the queue of table writes is roomy from the first record
+  (faust-streaming/faust#173, open: "producer buffer full").
+- `Transport`: how the two reach Faust (`app.transport`; Faust has no setting for either).
+- `exit_now`: a worker that must stop exits at once (faust-streaming/faust#324, closed as
+  won't fix: a worker asked to exit from an agent hangs while stopping).
+- Table changelogs are encoded with orjson, about 5x Faust's stdlib JSON: nothing to do here,
+  Faust takes it when it is installed (a dependency in pyproject.toml).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, NoReturn
+
+from faust.transport.drivers import aiokafka as faust_kafka
+from faust.types.tuples import TP
+from intervaltree import IntervalTree
+
+PRODUCER_BUFFER = 10_000  # queued sends before Faust holds the stream back
+
+
+def count_each_once(acked: list[int], gap: IntervalTree) -> None:
+    """Fill `gap` into `acked` up to its highest offset and keep `acked` sorted, each offset
+    once (in place: both are Faust's own, see `Consumer`)."""
+    if acked:
+        offsets = set(acked)
+        spans = gap.overlap(0, max(acked))
+        for span in spans:
+            offsets.update(range(span.begin, span.end))
+        gap.chop(0, max([max(acked) + 1, *(span.end for span in spans)]))
+        acked[:] = sorted(offsets)
+
+
+class Consumer(faust_kafka.Consumer):
+    """Faust's consumer, counting each acknowledged offset once.
+
+    Faust commits up to the end of the first run of consecutive offsets in a partition's list of
+    acked offsets, and fills in offsets it never saw (a "gap") as acked. A restarted worker
+    replays its tables' changelogs, then resumes the stream partitions and only then seeks them
+    to their committed offsets (faust-streaming/faust#596, open): records fetched in between
+    are processed and acked, the seek rewinds Faust's read position, and the next record is
+    taken for a gap over exactly those offsets. Each is then in the list twice, every run is
+    two long, and the commit crawls one offset per commit interval: the worker sits idle with
+    hundreds of records uncommitted (measured: about one restart in three). Here the gap is
+    filled and the list kept as a set before Faust looks for the run.
+    """
+
+    def _new_offset(self, tp: TP) -> int | None:
+        count_each_once(self._acked[tp], self._gap[tp])
+        return super()._new_offset(tp)
+
+
+class Producer(faust_kafka.Producer):
+    """Faust's producer with a roomier queue of table writes (two per mention): past its default
+    100, Faust stops delivering records and sends one write an event-loop turn, which capped
+    the detect stage at the arrival rate (measured), and "producer buffer full" was logged. Set
+    here, not in an app task: those start only after recovery, and a restarted worker's first
+    records can come before (see `Consumer`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.buffer.max_messages = PRODUCER_BUFFER
+
+
+class Transport(faust_kafka.Transport):
+    """Faust's Kafka transport, with the consumer and producer above."""
+
+    Consumer = Consumer
+    Producer = Producer
+
+
+def exit_now(message: str) -> NoReturn:
+    """Print one line on the real stderr and end the process with status 1, committing nothing
+    more. The real stderr: Faust redirects sys.stderr to its log. os._exit: Faust's own crash
+    path went on consuming, or hung, while it shut down (tried)."""
+    print(message, file=sys.__stderr__, flush=True)
+    os._exit(1)
