@@ -9,6 +9,7 @@ from kafka import KafkaConsumer, KafkaProducer
 
 from core import topics
 from core.config import Settings
+from sada import SAMPLE_CONFIG
 from sada.topics import ensure_topics, lag
 from sada.workers import spawn, stop
 
@@ -17,7 +18,11 @@ def test_a_worker_fed_mostly_garbage_stops_with_one_clear_line(
     settings: Settings, tmp_path: Path
 ) -> None:
     settings = settings.model_copy(
-        update={"cache_dir": tmp_path / "cache", "deadletter_max_share": 0.5}
+        update={
+            "config_path": SAMPLE_CONFIG,
+            "cache_dir": tmp_path / "cache",
+            "deadletter_max_share": 0.5,
+        }
     )
     ensure_topics(settings)
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap)

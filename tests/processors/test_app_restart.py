@@ -149,7 +149,8 @@ def test_a_detect_worker_killed_again_and_again_always_catches_up(
 ) -> None:
     """Three SIGKILLs of the detect worker at 100 mentions/s, each restarted at once: every
     restart catches up (a restart that recovered its tables could sit on hundreds of uncommitted
-    records, see processors.faust_fixes.Consumer), the counts stay exact and the crisis is one incident."""
+    records, see processors.faust_fixes.Consumer), the counts stay exact and the crisis is one
+    incident."""
     outcome = kill_and_restart_rounds(settings, tmp_path, rounds=3, catch_up_seconds=60)
     print(outcome.summary())
 
