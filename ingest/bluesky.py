@@ -33,13 +33,13 @@ from core.errors import Rejected
 from core.events import Author, Mention, make_uid, now
 from core.metrics import ERRORS
 from core.retry import backoff_seconds, retry_after
+from core.text import normalize
 from ingest.bluesky_profiles import Holding, Profiles
+from ingest.convert import from_iso
 from ingest.cursor import CursorStore, Progress
 from ingest.http import USER_AGENT, HttpPolicy, Polite, Sleep, SourceConfig
-from ingest.normalize import from_iso
 from ingest.parsing import Item, explain, field, text_of
 from ingest.polling import observe
-from processors.normalize import normalize
 
 NAME = "bluesky"
 POST = "app.bsky.feed.post"

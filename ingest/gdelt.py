@@ -23,9 +23,9 @@ from pydantic import Field
 from core.errors import Rejected, RetryLater
 from core.events import Author, Mention, make_uid, now
 from ingest import polling
+from ingest.convert import canonical_url, html_to_text
 from ingest.cursor import CursorStore, Progress
 from ingest.http import HttpPolicy, Polite, Sleep, SourceConfig
-from ingest.normalize import canonical_url, html_to_text
 from ingest.parsing import Item, each, field, text_of
 from ingest.polling import accept_page, each_target, observe
 

@@ -22,9 +22,9 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from core.errors import Rejected
 from core.events import Author, Engagement, Mention, make_uid, now
 from ingest import polling
+from ingest.convert import canonical_url, from_iso, html_to_text
 from ingest.cursor import CursorStore, Progress
 from ingest.http import HttpPolicy, Polite, Sleep, SourceConfig, SourceError
-from ingest.normalize import canonical_url, from_iso, html_to_text
 from ingest.parsing import Item, each, field, load_json, text_of
 from ingest.polling import accept_page, each_target, observe
 

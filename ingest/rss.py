@@ -29,9 +29,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from core.errors import Rejected
 from core.events import Author, Mention, make_uid, now
 from ingest import polling
+from ingest.convert import canonical_url, html_to_text, parse_feed_date
 from ingest.cursor import CursorStore, Progress
 from ingest.http import HttpPolicy, Polite, Sleep, SourceConfig
-from ingest.normalize import canonical_url, html_to_text, parse_feed_date
 from ingest.parsing import Item, each, text_of
 from ingest.polling import accept_page, each_target, observe
 

@@ -20,7 +20,7 @@ from datetime import datetime
 
 import numpy as np
 
-from processors.normalize import normalize, tokenize
+from core.text import normalize, tokenize
 
 _NOISE = re.compile(r"https?://\S+|www\.\S+")
 _SHINGLE = 5

@@ -41,11 +41,11 @@ from core.events import (
     TriageLabel,
     now,
 )
+from core.text import normalize, tokenize
 from processors import baseline as bl
 from processors import evidence as ev
 from processors.baseline import Rates
 from processors.detect_state import BrandState, Thread
-from processors.normalize import normalize, tokenize
 
 Status = Literal["open", "escalate", "resolve"]
 _MAX_TERMS = 16  # terms taken from one mention

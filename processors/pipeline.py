@@ -6,10 +6,10 @@ import logging
 from collections.abc import Sequence
 
 from core.events import Mention, ScoredMention, Sentiment
+from core.text import normalize
 from processors.dedupe import Deduper
 from processors.language import detect_language
 from processors.match import BrandMatch, Matcher, match
-from processors.normalize import normalize
 from processors.sentiment import Scorer, score, score_for_brand
 from processors.triage import triage_why
 

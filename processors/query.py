@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from processors.normalize import is_arabizi_word, normalize, tokenize, words
+from core.text import is_arabizi_word, normalize, tokenize, words
 
 LANGUAGES = ("ar", "arz", "en", "fr", "und")
 FIELDS = ("lang", "source", "author", "site", "min_followers")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 
 from core.events import Sentiment, TriageLabel
-from processors.features import fold
+from processors.sentiment.features import fold
 
 _PROBLEM_CUES = (
     "refund;refunded;reimburse;delayed;delay;late again;broken;damaged;defective;faulty;"

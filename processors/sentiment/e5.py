@@ -28,9 +28,9 @@ from typing import Any
 import numpy as np
 
 from core.events import Sentiment
-from processors.features import Features, extract
 from processors.language import detect_language
-from processors.sentiment import LABELS, LinearModel, default_model, sentiments, softmax
+from processors.sentiment.features import Features, extract
+from processors.sentiment.linear import LABELS, LinearModel, default_model, sentiments, softmax
 
 E5_MODEL_ID = "sada-e5-linear-v1"
 E5_MODEL_PATH = Path(__file__).parent / "model" / "sentiment-e5.npz"

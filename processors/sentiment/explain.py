@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from processors.sentiment import Scorer
+from processors.sentiment.scorer import Scorer
 
 SHOWN = 3  # words per explanation
 NOTICEABLE = 0.01  # a smaller fall in probability is not worth showing

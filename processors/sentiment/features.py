@@ -20,8 +20,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from processors.lexicon import NEGATIVE, POSITIVE
-from processors.normalize import normalize
+from core.text import normalize
+from processors.sentiment.lexicon import NEGATIVE, POSITIVE
 
 HASH_BITS = 20
 CHAR_NGRAMS = (2, 3, 4)

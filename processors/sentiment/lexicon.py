@@ -2,7 +2,7 @@
 
 The training data has under 2,000 tweets for most languages; a word seen in one language's
 lexicon lends its polarity to all of them through the shared `_lex+` / `_lex-` features. Words
-are folded (`processors.features.fold`) when loaded, so accents and letter forms may vary.
+are folded (`processors.sentiment.features.fold`) when loaded, so accents and letter forms may vary.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from typing import Any, cast
 import numpy as np
 
 from core.events import Sentiment, SentimentLabel
-from processors.sentiment import LABELS, sentiments
+from processors.sentiment.linear import LABELS, sentiments
 
 
 class TransformerScorer:

@@ -6,27 +6,16 @@ import io
 import json
 import sys
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from itertools import islice
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
 
 from core.config import SentimentBackend
-from processors.sentiment import LABELS, MODEL_PATH, LinearModel, Scorer, load_scorer, score
-from processors.sentiment_data import (
-    HOLDOUT_PERCENT,
-    REPORT,
-    Example,
-    f1_per_class,
-    f_pn,
-    find_eval_sets,
-    macro_f1,
-    split_of,
-)
-from processors.sentiment_explain import carrying_words
+from processors.sentiment import MODEL_PATH, LinearModel, Scorer, load_scorer, score
+from processors.sentiment.explain import carrying_words
 from processors.triage import triage_why
 
 app = typer.Typer(help="Train, evaluate and run the sentiment model.", no_args_is_help=True)
@@ -58,7 +47,7 @@ def _scorer(backend: SentimentBackend, model_path: Path | None, model_dir: Path 
         if model_dir or not model_path:
             return load_scorer(backend, model_dir)
         if backend == "e5":
-            from processors.sentiment_e5 import EncoderModel
+            from processors.sentiment.e5 import EncoderModel
 
             return EncoderModel.load(model_path)
         return LinearModel.load(model_path)
@@ -82,10 +71,11 @@ def train(
     """Train on ../shared/data/sentiment-style data, calibrate, save, and print validation.
 
     The e5 backend first embeds every text (about twelve minutes on two cores)."""
-    # Imported here: the e5 module pulls in language detection, which every other `sada`
-    # command would otherwise load at start.
-    from processors.sentiment_e5 import E5_MODEL_PATH, embed
-    from processors.sentiment_train import train as run_training
+    # Imported here: the e5 module pulls in language detection, and training is no part of
+    # the runtime, so neither loads when any other `sada` command starts.
+    from processors.sentiment.e5 import E5_MODEL_PATH, embed
+    from processors.sentiment.training.data import REPORT, Example, report_lines
+    from processors.sentiment.training.train import train as run_training
 
     model, splits = run_training(
         data,
@@ -116,43 +106,19 @@ def evaluate(
     ] = False,
 ) -> None:
     """Print macro-F1 and per-class F1 per set, and F-PN per dialect for CSVs that have one."""
+    from processors.sentiment.training.data import find_eval_sets, held_out, report_lines
+
     model = _scorer(backend, model_path, model_dir)
     found = False
     for name, examples, is_csv in find_eval_sets(data):
         if heldout and is_csv:
-            examples = [e for e in examples if _held_out(e)]
+            examples = [e for e in examples if held_out(e)]
         found = True
         for line in report_lines(model, name, examples):
             typer.echo(line)
     if not found:
         typer.echo(f"no {{split}}_text.txt / {{split}}_labels.txt or CSV under {data}", err=True)
         raise typer.Exit(code=1)
-
-
-def _held_out(example: Example) -> bool:
-    return split_of(example.text, report_percent=HOLDOUT_PERCENT, dev_percent=0) == REPORT
-
-
-def report_lines(model: Scorer, title: str, examples: Sequence[Example]) -> Iterator[str]:
-    """Macro-F1 and per-class F1 of each group (language or dialect), then their average."""
-    labels = [s.label for s in model.score([e.text for e in examples])]
-    predicted = np.array([LABELS.index(label) for label in labels], dtype=np.int64)
-    groups: dict[str, list[int]] = defaultdict(list)
-    for index, example in enumerate(examples):
-        groups[example.group].append(index)
-    yield f"## {title}: {len(examples)} texts"
-    yield "group        n      macro-F1  F-PN   " + "  ".join(f"F1-{label[:3]}" for label in LABELS)
-    macros = []
-    for group, indexes in sorted(groups.items()):
-        truth = [examples[i].label for i in indexes]
-        guess = predicted[indexes].tolist()
-        macros.append(macro_f1(truth, guess))
-        per_class = "  ".join(f"{value:7.3f}" for value in f1_per_class(truth, guess))
-        yield f"{group:<12} {len(indexes):<6} {macros[-1]:8.3f}  {f_pn(truth, guess):.3f}  {per_class}"
-    if len(groups) > 1:
-        truth, guess = [e.label for e in examples], predicted.tolist()
-        yield f"{'mean':<12} {'':<6} {sum(macros) / len(macros):8.3f}  (of the groups above)"
-        yield f"{'all':<12} {len(examples):<6} {macro_f1(truth, guess):8.3f}  {f_pn(truth, guess):.3f}"
 
 
 @app.command(name="score")

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from processors.normalize import arabizi_key, is_arabizi_word, normalize, tokenize, words
+from core.text import arabizi_key, is_arabizi_word, normalize, tokenize, words
 
 # NFKC expands one character into at most 18 (U+FDFA); nothing after it grows the text further.
 MAX_EXPANSION = 18

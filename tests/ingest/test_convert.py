@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest import normalize
-from ingest.normalize import canonical_url, from_epoch, from_iso, html_to_text, parse_feed_date
+from ingest import convert
+from ingest.convert import canonical_url, from_epoch, from_iso, html_to_text, parse_feed_date
 
 
 @pytest.mark.parametrize(
@@ -38,10 +38,10 @@ fragments = st.lists(st.sampled_from([
 @settings(max_examples=300, deadline=None)
 @given(fragments)
 def test_the_fast_path_reads_markup_as_the_parser_does(markup: str) -> None:
-    parser = normalize._TextExtractor()
+    parser = convert._TextExtractor()
     parser.feed(markup)
     parser.close()
-    assert html_to_text(markup) == normalize._tidy("".join(parser.parts))
+    assert html_to_text(markup) == convert._tidy("".join(parser.parts))
 
 
 @pytest.mark.parametrize(

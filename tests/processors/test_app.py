@@ -14,7 +14,7 @@ from core.config import Settings, load_config
 from core.events import Author, Mention, ScoredMention
 from processors.app import Stage, create_app
 from processors.sentiment import default_model
-from processors.sentiment_e5 import E5_MODEL_ID
+from processors.sentiment.e5 import E5_MODEL_ID
 from sada import SAMPLE_CONFIG as SAMPLE
 from sada.topics import ensure_topics
 from sada.workers import spawn, stop

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 
 from core.config import DetectionConfig
 from core.events import Author, Mention, ScoredMention, Sentiment
+from core.text import normalize
 from processors.detect import Detector, Observation, Transition, observation
 from processors.detect_state import BrandState
-from processors.normalize import normalize
 
 BUCKET = 300
 START = int(datetime(2026, 3, 2, tzinfo=UTC).timestamp())  # a Monday, midnight UTC

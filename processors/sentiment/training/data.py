@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import csv
 import zlib
-from collections.abc import Iterable, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from processors.normalize import normalize
+from core.text import normalize
+from processors.sentiment.linear import LABELS
+from processors.sentiment.scorer import Scorer
 
-LABELS = ("negative", "neutral", "positive")
 _LABEL_CODES = {
     "neg": 0, "negative": 0, "0": 0,
     "neu": 1, "neutral": 1, "1": 1,
@@ -164,3 +166,30 @@ def f_pn(truth: Sequence[int], predicted: Sequence[int]) -> float:
     """Mean F1 of the positive and negative classes (the WANLP-2021 ArSarcasm metric)."""
     scores = f1_per_class(truth, predicted)
     return (scores[0] + scores[2]) / 2
+
+
+def held_out(example: Example) -> bool:
+    """True for a CSV row that training kept aside for reporting."""
+    return split_of(example.text, report_percent=HOLDOUT_PERCENT, dev_percent=0) == REPORT
+
+
+def report_lines(model: Scorer, title: str, examples: Sequence[Example]) -> Iterator[str]:
+    """Macro-F1 and per-class F1 of each group (language or dialect), then their average."""
+    labels = [s.label for s in model.score([e.text for e in examples])]
+    predicted = np.array([LABELS.index(label) for label in labels], dtype=np.int64)
+    groups: dict[str, list[int]] = defaultdict(list)
+    for index, example in enumerate(examples):
+        groups[example.group].append(index)
+    yield f"## {title}: {len(examples)} texts"
+    yield "group        n      macro-F1  F-PN   " + "  ".join(f"F1-{label[:3]}" for label in LABELS)
+    macros = []
+    for group, indexes in sorted(groups.items()):
+        truth = [examples[i].label for i in indexes]
+        guess = predicted[indexes].tolist()
+        macros.append(macro_f1(truth, guess))
+        per_class = "  ".join(f"{value:7.3f}" for value in f1_per_class(truth, guess))
+        yield f"{group:<12} {len(indexes):<6} {macros[-1]:8.3f}  {f_pn(truth, guess):.3f}  {per_class}"
+    if len(groups) > 1:
+        truth, guess = [e.label for e in examples], predicted.tolist()
+        yield f"{'mean':<12} {'':<6} {sum(macros) / len(macros):8.3f}  (of the groups above)"
+        yield f"{'all':<12} {len(examples):<6} {macro_f1(truth, guess):8.3f}  {f_pn(truth, guess):.3f}"

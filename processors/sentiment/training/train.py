@@ -16,16 +16,16 @@ from pathlib import Path
 
 import numpy as np
 
-from processors.features import HASH_BITS, Features, extract
-from processors.sentiment import MODEL_ID, LinearModel, softmax
-from processors.sentiment_data import DEV, REPORT, TRAIN, Example, load_training_data
-from processors.sentiment_e5 import (
+from processors.sentiment.e5 import (
     E5_MODEL_ID,
     EMBEDDING_WEIGHT,
     Encoder,
     EncoderModel,
     with_embeddings,
 )
+from processors.sentiment.features import HASH_BITS, Features, extract
+from processors.sentiment.linear import MODEL_ID, LinearModel, softmax
+from processors.sentiment.training.data import DEV, REPORT, TRAIN, Example, load_training_data
 
 
 @dataclass(frozen=True)

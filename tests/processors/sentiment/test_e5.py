@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from processors.features import extract
 from processors.sentiment import MODEL_ID, LinearModel, load_scorer
-from processors.sentiment_e5 import E5_MODEL_ID, EncoderModel, embed, with_embeddings
+from processors.sentiment.e5 import E5_MODEL_ID, EncoderModel, embed, with_embeddings
+from processors.sentiment.features import extract
 
 
 def test_embeddings_are_unit_vectors_one_per_text() -> None:

@@ -5,8 +5,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from core.events import Sentiment
-from processors.sentiment import default_model, sentiments
-from processors.sentiment_explain import NOTICEABLE, SHOWN, carrying_words
+from processors.sentiment.explain import NOTICEABLE, SHOWN, carrying_words
+from processors.sentiment.linear import default_model, sentiments
 
 
 class Counting:

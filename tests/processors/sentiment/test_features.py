@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from processors.features import extract, fold, prepare, to_arabic
+from processors.sentiment.features import extract, fold, prepare, to_arabic
 
 
 def test_elongation_is_squashed_and_flagged() -> None:
@@ -75,7 +75,7 @@ def test_rows_are_l2_normalised_and_batch_independent() -> None:
 
 
 def test_hashing_does_not_depend_on_python_hash_seed() -> None:
-    code = "from processors.features import extract; print(sorted(extract(['حلو 7elw'], bits=16).buckets))"
+    code = "from processors.sentiment.features import extract; print(sorted(extract(['حلو 7elw'], bits=16).buckets))"
     outputs = {
         subprocess.run(
             [sys.executable, "-c", code],

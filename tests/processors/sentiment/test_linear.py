@@ -16,10 +16,10 @@ from processors.sentiment import (
     score,
     score_for_brand,
 )
-from processors.sentiment_data import macro_f1, read_csv, read_umsab
-from processors.sentiment_transformer import TransformerScorer
+from processors.sentiment.training.data import macro_f1, read_csv, read_umsab
+from processors.sentiment.transformer import TransformerScorer
 
-SHARED = Path(__file__).parents[3] / "shared" / "data" / "sentiment"
+SHARED = Path(__file__).parents[4] / "shared" / "data" / "sentiment"
 
 
 def test_artifact_is_small_and_loads_fast() -> None:
@@ -129,7 +129,7 @@ def test_transformer_backend_without_the_extra_is_a_clear_error(tmp_path: Path) 
 def test_the_project_arabizi_set_keeps_its_measured_level() -> None:
     """90 Arabizi posts written by the project (the model card's figure: macro-F1 0.674); a
     change to normalisation, features or the model that loses Arabizi shows here."""
-    examples = read_csv(Path(__file__).parents[1] / "data" / "arabizi_sentiment.csv")
+    examples = read_csv(Path(__file__).parents[2] / "data" / "arabizi_sentiment.csv")
     assert len(examples) == 90
     predicted = [LABELS.index(s.label) for s in score([e.text for e in examples])]
     assert macro_f1([e.label for e in examples], predicted) >= 0.62

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from processors.sentiment import LABELS
-from processors.sentiment_transformer import TransformerScorer
+from processors.sentiment.transformer import TransformerScorer
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from processors.sentiment_data import (
+from processors.sentiment.training.data import (
     DEV,
     REPORT,
     TRAIN,

@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 
 from processors.sentiment import LABELS
-from processors.sentiment_data import Example
-from processors.sentiment_e5 import E5_MODEL_ID, EncoderModel, embed
-from processors.sentiment_train import (
+from processors.sentiment.e5 import E5_MODEL_ID, EncoderModel, embed
+from processors.sentiment.training.data import Example
+from processors.sentiment.training.train import (
     TrainConfig,
     calibrate,
     cross_validate,
