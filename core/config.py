@@ -378,7 +378,7 @@ class Settings(Strict):
         default="linear",
         description="SADA_SENTIMENT_BACKEND: `linear` (fast: tens of thousands of mentions/s "
         "per core) or `e5` (more accurate, about 50 mentions/s per core; needs the `e5` extra). "
-        "See processors/model/MODEL_CARD.md.",
+        "See processors/sentiment/model/MODEL_CARD.md.",
     )
     sentiment_model_dir: Path | None = Field(
         default=None,
