@@ -35,8 +35,8 @@ from core.config import DetectionConfig, Settings
 from core.events import Author, Mention, ScoredMention, Sentiment, make_uid
 from ingest import synthetic
 from processors import detect
-from processors.windows import EventTimeWindow, applied, counted, marked
 from processors.detect_state import BrandState
+from processors.windows import EventTimeWindow, applied, counted, marked
 from sada import services
 from sada.topics import delete_namespace, ensure_topics, lag
 from sada.workers import processor_stages, spawn, stop
