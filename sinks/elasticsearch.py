@@ -10,98 +10,89 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Generic, TypeVar
+from collections.abc import Set as AbstractSet
+from datetime import datetime
+from types import UnionType
+from typing import Annotated, Any, Generic, Literal, TypeVar, Union, get_args, get_origin
 
 from elasticsearch import ApiError, AsyncElasticsearch, BadRequestError
 from elasticsearch import TransportError as ESTransportError
+from pydantic import BaseModel
 
 from core import metrics
 from core.errors import Fatal, RetryLater
-from core.events import Alert, Record, ScoredMention
+from core.events import Alert, Mention, Record, ScoredMention
 from core.retry import retry_after
 
 R = TypeVar("R", bound=Record)
 
 KEYWORD = {"type": "keyword"}
-DATE = {"type": "date"}
-LONG = {"type": "long"}
+# Strings are keywords (exact filters, aggregations) except these, analysed for full-text search.
+FULL_TEXT = frozenset({"text", "text_normalized", "triage_rule", "explanation"})
+_TYPES = {str: "keyword", datetime: "date", int: "long", float: "float", bool: "boolean"}
+# Record fields left out of the documents: the wire version; the mention inside a scored one,
+# whose fields are flattened beside it; the source's own id, which the uid stands for.
+MENTION_SKIPPED = {"schema_version", "source_id"}
+SCORED_SKIPPED = {"schema_version", "mention"}
+ALERT_SKIPPED = {"schema_version"}
+
+
+def properties(model: type[BaseModel], skipped: AbstractSet[str] = frozenset()) -> dict[str, Any]:
+    """The mapping of a record's fields, read from their annotations: adding a field to a
+    record adds it to the index."""
+    return {
+        name: {"type": "text"}
+        if name in FULL_TEXT
+        else _field_mapping(info.annotation, f"{model.__name__}.{name}")
+        for name, info in model.model_fields.items()
+        if name not in skipped
+    }
+
+
+def _field_mapping(annotation: Any, where: str) -> dict[str, Any]:
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:  # a constrained type (Count): the type is the first argument
+        return _field_mapping(args[0], where)
+    if origin is Literal:
+        return KEYWORD
+    present = [a for a in args if a is not type(None)]
+    if origin in (list, Union, UnionType) and len(present) == 1:  # list[str], str | None
+        return _field_mapping(present[0], where)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return {"properties": properties(annotation)}
+    if annotation in _TYPES:
+        return {"type": _TYPES[annotation]}
+    raise TypeError(
+        f"{where}: no Elasticsearch type for {annotation}; map it in sinks/elasticsearch.py"
+    )
+
 
 MENTION_MAPPING: dict[str, Any] = {
     "dynamic": "strict",
-    "properties": {
-        "uid": KEYWORD,
-        "client": KEYWORD,
-        "brand": KEYWORD,
-        "brand_key": KEYWORD,
-        "source": KEYWORD,
-        "url": KEYWORD,
-        "author": {"properties": {"handle": KEYWORD, "name": KEYWORD, "followers": LONG}},
-        "text": {"type": "text"},
-        "text_normalized": {"type": "text"},
-        "language": KEYWORD,
-        "language_hint": KEYWORD,
-        "created_at": DATE,
-        "fetched_at": DATE,
-        "engagement": {"properties": {"likes": LONG, "reposts": LONG, "replies": LONG}},
-        "sentiment": {
-            "properties": {"label": KEYWORD, "probability": {"type": "float"}, "model": KEYWORD}
-        },
-        "triage": KEYWORD,
-        "triage_rule": {"type": "text"},
-        "matched_terms": KEYWORD,
-        "duplicate_of": KEYWORD,
-    },
+    "properties": {"brand_key": KEYWORD}
+    | properties(Mention, MENTION_SKIPPED)
+    | properties(ScoredMention, SCORED_SKIPPED),
 }
-
 ALERT_MAPPING: dict[str, Any] = {
     "dynamic": "strict",
-    "properties": {
-        "id": KEYWORD,
-        "status": KEYWORD,
-        "client": KEYWORD,
-        "brand": KEYWORD,
-        "kind": KEYWORD,
-        "window_start": DATE,
-        "window_end": DATE,
-        "raised_at": DATE,
-        "observed": {"type": "float"},
-        "expected": {"type": "float"},
-        "score": {"type": "float"},
-        "severity": KEYWORD,
-        "sample_uids": KEYWORD,
-        "explanation": {"type": "text"},
-    },
+    "properties": properties(Alert, ALERT_SKIPPED),
 }
 
 
 def mention_document(record: ScoredMention) -> tuple[str, dict[str, Any]]:
-    """Flatten a scored mention into the document Kibana shows."""
-    m = record.mention
-    return record.doc_id, {
-        "uid": m.uid,
-        "client": record.client,
-        "brand": record.brand,
-        "brand_key": record.key,
-        "source": m.source,
-        "url": m.url,
-        "author": m.author.model_dump(),
-        "text": m.text,
-        "text_normalized": record.text_normalized,
-        "language": record.language,
-        "language_hint": m.language_hint,
-        "created_at": m.created_at.isoformat(),
-        "fetched_at": m.fetched_at.isoformat(),
-        "engagement": m.engagement.model_dump(),
-        "sentiment": record.sentiment.model_dump(),
-        "triage": record.triage,
-        "triage_rule": record.triage_rule,
-        "matched_terms": record.matched_terms,
-        "duplicate_of": record.duplicate_of,
+    """Flatten a scored mention into the document Kibana shows: the mention's fields beside
+    the scoring's. Times are written as `isoformat()` (+00:00), as every earlier version did."""
+    fields = record.mention.model_dump(exclude=MENTION_SKIPPED) | record.model_dump(
+        exclude=SCORED_SKIPPED
+    )
+    return record.doc_id, {"brand_key": record.key} | {
+        name: value.isoformat() if isinstance(value, datetime) else value
+        for name, value in fields.items()
     }
 
 
 def alert_document(alert: Alert) -> tuple[str, dict[str, Any]]:
-    return alert.id, alert.model_dump(mode="json", exclude={"schema_version"})
+    return alert.id, alert.model_dump(mode="json", exclude=ALERT_SKIPPED)
 
 
 class ElasticsearchSink(Generic[R]):
@@ -194,8 +185,9 @@ class ElasticsearchSink(Generic[R]):
             )
         if exc.status_code == 429 or exc.status_code >= 500 or _blocked(exc.error):
             wait = retry_after(exc.meta.headers.get("retry-after"))
-            return RetryLater(f"{where}: busy or read-only ({exc.status_code} {exc.error})",
-                              after_seconds=wait)
+            return RetryLater(
+                f"{where}: busy or read-only ({exc.status_code} {exc.error})", after_seconds=wait
+            )
         return exc
 
 
