@@ -139,7 +139,9 @@ def config_test_route(
 def init(
     path: Annotated[
         Path | None,
-        typer.Argument(help="Where to write it; default: SADA_CONFIG, else ~/.config/sada/clients.yaml."),
+        typer.Argument(
+            help="Where to write it; default: SADA_CONFIG, else ~/.config/sada/clients.yaml."
+        ),
     ] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
 ) -> None:

@@ -69,8 +69,9 @@ def _type(annotation: object) -> str:
     )
     for alias, name in ALIASES.items():  # annotated types print their validators: name them
         text = text.replace(str(alias), name)
+    # Python 3.13 defines Path in pathlib._local
     return re.sub(
-        r"\b(typing|pathlib|core\.config|ingest\.\w+|pydantic\.\w+|annotated_types)\.", "", text
+        r"\b(typing|pathlib(?:\._local)?|core\.config|ingest\.\w+|pydantic\.\w+|annotated_types)\.", "", text
     )
 
 

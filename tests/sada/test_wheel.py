@@ -1,7 +1,8 @@
 """Sada as a user gets it: the wheel built from this tree, installed with pip into a fresh venv
 (its dependencies from PyPI, quick from pip's cache after the first run), run from a directory
 that is not the repository. Package data missing from the wheel, or a file looked up in the
-checkout, fails here and nowhere else: the other tests run on the source tree."""
+checkout, fails here and nowhere else: the other tests run on the source tree. About 35 s once
+pip's cache holds the dependencies; an integration test, for `sada services status`."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ REPO = Path(__file__).resolve().parents[2]
 BUILT = ("pyproject.toml", "README.md", "core", "ingest", "processors", "sinks", "sada")
 
 
-def run(*args: str | Path, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60) -> str:
+def run(
+    *args: str | Path, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60
+) -> str:
     """Run a command to completion; its stdout, or a failure showing everything it printed."""
     done = subprocess.run(
         [str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
@@ -36,16 +39,18 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     source.mkdir()
     for name in BUILT:
         if (REPO / name).is_dir():
-            shutil.copytree(REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(
+                REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__")
+            )
         else:
             shutil.copy(REPO / name, source / name)
-    run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", work / "dist", source,
-        cwd=work, timeout=120)
+    pip = (sys.executable, "-m", "pip")
+    run(*pip, "wheel", "-q", "--no-deps", "-w", work / "dist", source, cwd=work, timeout=120)
     (wheel,) = (work / "dist").glob("sada-*.whl")
-    run(sys.executable, "-m", "venv", "--without-pip", work / "venv", cwd=work)
-    run(sys.executable, "-m", "pip", "--python", work / "venv" / "bin" / "python", "install", "-q",
-        "--disable-pip-version-check", wheel, cwd=work, timeout=180)
-    return work / "venv"
+    venv = work / "venv"
+    run(sys.executable, "-m", "venv", "--without-pip", venv, cwd=work)
+    run(*pip, "--python", venv / "bin" / "python", "install", "-q", wheel, cwd=work, timeout=180)
+    return venv
 
 
 def test_the_installed_wheel_checks_the_sample_writes_a_starter_and_sees_the_services(
@@ -59,12 +64,11 @@ def test_the_installed_wheel_checks_the_sample_writes_a_starter_and_sees_the_ser
     }
     sada = venv / "bin" / "sada"
 
-    data = run(venv / "bin" / "python", "-c",
-               "import sada, sada.services as s; print(sada.SAMPLE_CONFIG);"
-               "print(*sorted(p.name for p in s.LOCAL.iterdir()))", cwd=tmp_path, env=env)
-    sample, local = data.splitlines()
-    assert Path(sample).is_relative_to(venv), f"sada imported from outside the venv: {sample}"
-    assert local == "log4j2.properties pom.xml server.properties"
+    where = "import sada, sada.services as s; print(sada.SAMPLE_CONFIG, *sorted(s.LOCAL.iterdir()))"
+    data = run(venv / "bin" / "python", "-c", where, cwd=tmp_path, env=env)
+    sample, *local = map(Path, data.split())
+    assert sample.is_relative_to(venv), f"sada imported from outside the venv: {sample}"
+    assert [p.name for p in local] == ["log4j2.properties", "pom.xml", "server.properties"]
 
     assert "ok (2 clients, 4 brands)" in run(sada, "config", "check", sample, cwd=tmp_path, env=env)
 
