@@ -324,8 +324,7 @@ def demo(
     """Start the local services and run the whole pipeline on the synthetic stream."""
     from sada.demo import run_demo
 
-    # on the sample clients file: the synthetic stream is written for its brands
-    settings = _settings().model_copy(update={"config_path": SAMPLE_CONFIG})
+    settings = _settings()
     try:
         services.up(settings)
     except ServiceError as exc:

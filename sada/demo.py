@@ -24,6 +24,7 @@ from core.display import isolate
 from ingest import synthetic
 from ingest.producer import KafkaEmitter
 from ingest.runner import Job, run
+from sada import SAMPLE_CONFIG
 from sada.receiver import Receiver
 from sada.topics import backlog, delete_namespace, end_offsets, ensure_topics
 from sada.workers import spawn, stop
@@ -74,8 +75,11 @@ def _print_alert(alert: dict[str, Any]) -> None:
 
 
 def run_demo(settings: Settings, *, count: int, rate: float) -> Progress:
-    """Run on the `<namespace>-demo` namespace, emptied first, so every demo tells the same story."""
-    settings = settings.model_copy(update={"namespace": f"{settings.namespace}-demo"})
+    """Run on the `<namespace>-demo` namespace, emptied first, so every demo tells the same story,
+    and on the sample clients file, whose brands the synthetic stream is written for."""
+    settings = settings.model_copy(
+        update={"namespace": f"{settings.namespace}-demo", "config_path": SAMPLE_CONFIG}
+    )
     delete_namespace(settings)
     for index in (settings.mentions_index, settings.alerts_index):
         httpx.delete(f"{settings.es_url}/{index}", timeout=30)

@@ -7,6 +7,7 @@ from pathlib import Path
 import httpx
 
 from core.config import Settings
+from sada import SAMPLE_CONFIG
 from sada.workers import spawn, stop
 
 
@@ -16,7 +17,8 @@ def test_a_mapping_clash_stops_the_sinks_with_one_line_that_says_what_to_do(
     index = f"{settings.es_url}/{settings.mentions_index}"
     clash = {"mappings": {"properties": {"uid": {"type": "long"}}}}  # Sada's uid is a keyword
     assert httpx.put(index, json=clash, timeout=30).status_code == 200
-    worker = spawn("sinks", settings.model_copy(update={"cache_dir": tmp_path}), tmp_path)
+    own = {"cache_dir": tmp_path, "config_path": SAMPLE_CONFIG}
+    worker = spawn("sinks", settings.model_copy(update=own), tmp_path)
     try:
         code = worker.wait(timeout=90)
     finally:
