@@ -39,7 +39,7 @@ def timed(work: Callable[[], int]) -> tuple[float, float]:
 
 def replay_into_kafka(settings: Settings, path: Path) -> int:
     tallies = asyncio.run(
-        run([Job("replay", replay, replay.Config(path=path))], KafkaEmitter(settings), once=True)
+        run([Job("replay", replay.SOURCE, replay.Config(path=path))], KafkaEmitter(settings), once=True)
     )
     return tallies["replay"].mentions
 

@@ -10,7 +10,7 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, TypeAlias, Union, get_args
 from urllib.parse import parse_qsl, urlsplit
 
 import yaml
@@ -28,16 +28,13 @@ from pydantic import (
 )
 
 from core import outbound, redact
+from core.errors import ConfigError
 from core.events import Severity
 from core.topics import Topic
 
 SentimentBackend = Literal["linear", "e5"]
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]  # lower-case ids
-
-
-class ConfigError(Exception):
-    """A configuration file or setting is invalid; the message says where and how to fix it."""
 
 
 def _require_unique(what: str, ids: list[str]) -> None:
@@ -54,6 +51,8 @@ TimeoutSeconds = Annotated[float, Field(gt=0, description="Per-delivery timeout.
 
 
 class RouteBase(Strict):
+    """What every kind of route has; each kind narrows `type` to its own name (a Literal)."""
+
     min_severity: Severity = Field(
         default="info",
         description="Only alert steps at least this severe reach this route (an incident that "
@@ -64,10 +63,17 @@ class RouteBase(Strict):
         description="May reach loopback, private, link-local and cloud-metadata addresses "
         "(a receiver on this machine or network); refused otherwise (docs/security.md).",
     )
+    type: str
 
     def destination(self) -> str:
         """The host this route sends to, for the outbound address policy."""
         raise NotImplementedError
+
+    @classmethod
+    def kind(cls) -> str:
+        """The `type` that names this kind of route in a clients file."""
+        (name,) = get_args(cls.model_fields["type"].annotation)
+        return str(name)
 
 
 class WebhookRoute(RouteBase):
@@ -159,6 +165,14 @@ class EmailRoute(RouteBase):
         return self
 
 
+ROUTES: dict[str, type[RouteBase]] = {
+    model.kind(): model
+    for model in (WebhookRoute, SlackRoute, TeamsRoute, TelegramRoute, EmailRoute)
+}
+"""Every kind of route by its `type`. Adding one: its model above and a line here, its sender
+in sinks/alerts.py's SENDERS; its README table is rendered from the model (sada/reference.py)."""
+
+
 def _route_type(value: object) -> str | None:
     """The route's `type`; a route without one is a webhook (as before other kinds existed)."""
     if isinstance(value, dict):
@@ -166,18 +180,17 @@ def _route_type(value: object) -> str | None:
     return getattr(value, "type", None)
 
 
-Route = Annotated[
-    Annotated[WebhookRoute, Tag("webhook")]
-    | Annotated[SlackRoute, Tag("slack")]
-    | Annotated[TeamsRoute, Tag("teams")]
-    | Annotated[TelegramRoute, Tag("telegram")]
-    | Annotated[EmailRoute, Tag("email")],
-    Discriminator(
-        _route_type,
-        custom_error_type="route_type",
-        custom_error_message="type must be one of webhook, slack, teams, telegram, email",
-    ),
-]
+if TYPE_CHECKING:  # the union is built from ROUTES at run time; to mypy, a route is any route
+    Route: TypeAlias = RouteBase
+else:
+    Route = Annotated[
+        Union[tuple(Annotated[model, Tag(kind)] for kind, model in ROUTES.items())],  # noqa: UP007
+        Discriminator(
+            _route_type,
+            custom_error_type="route_type",
+            custom_error_message=f"type must be one of {', '.join(ROUTES)}",
+        ),
+    ]
 
 
 class Brand(Strict):
@@ -245,7 +258,7 @@ class Client(Strict):
     name: str = Field(min_length=1, description="Display name.")
     brands: list[Brand] = Field(min_length=1, description="The brands watched for this client.")
     routes: dict[str, Route] = Field(
-        default={}, description="Named alert destinations: webhook, slack, teams, telegram, email."
+        default={}, description=f"Named alert destinations: {', '.join(ROUTES)}."
     )
 
     @model_validator(mode="after")

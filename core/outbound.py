@@ -26,6 +26,8 @@ from typing import Any
 import httpcore
 import httpx
 
+from core.errors import Refused
+
 ALLOW_PRIVATE = "sada.allow_private"  # request extension: this request may reach private addresses
 
 POLICY = (
@@ -40,10 +42,6 @@ METADATA_ADDRESSES = frozenset(
 )
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
-
-
-class Refused(Exception):
-    """The destination is an address the policy forbids: final, retrying will not change it."""
 
 
 def refusal(address: str) -> str | None:

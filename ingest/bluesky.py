@@ -40,6 +40,7 @@ from ingest.cursor import CursorStore, Progress
 from ingest.http import USER_AGENT, HttpPolicy, Polite, Sleep, SourceConfig
 from ingest.parsing import Item, explain, field, text_of
 from ingest.polling import observe
+from ingest.source import Source
 
 NAME = "bluesky"
 POST = "app.bsky.feed.post"
@@ -299,3 +300,6 @@ async def _frames(
 def _save(progress: Progress, last: int | None) -> None:
     if last is not None:
         progress.save("time_us", last)
+
+
+SOURCE = Source(NAME, Config, fetch, "streaming")

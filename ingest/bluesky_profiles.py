@@ -21,10 +21,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from core.errors import RetryLater
+from core.errors import RetryLater, SourceError
 from core.events import Author, Mention
 from core.metrics import ERRORS
-from ingest.http import USER_AGENT, Polite, SourceError
+from ingest.http import USER_AGENT, Polite
 from ingest.parsing import Item
 
 BATCH = 25  # the most actors getProfiles takes in one request

@@ -1,26 +1,32 @@
-"""Every source Sada can ingest from, by name: an explicit dict, no import-time registration,
-and the jobs a clients file's `sources:` section asks for."""
+"""Every source Sada can ingest from, by name: an explicit list of each module's `SOURCE`
+(ingest/source.py), no import-time registration, and the jobs a clients file's `sources:`
+section asks for. Adding a source: its module, and one line here."""
 
 from __future__ import annotations
 
-from types import ModuleType
+from typing import Any
 
 from pydantic import ValidationError
 
-from core.config import ConfigError, SadaConfig
+from core.config import SadaConfig
+from core.errors import ConfigError
 from ingest import bluesky, gdelt, hackernews, mastodon, push, reddit, replay, rss, synthetic
 from ingest.runner import Job
+from ingest.source import Source
 
-SOURCES: dict[str, ModuleType] = {
-    "bluesky": bluesky,
-    "gdelt": gdelt,
-    "hackernews": hackernews,
-    "mastodon": mastodon,
-    "push": push,
-    "reddit": reddit,
-    "replay": replay,
-    "rss": rss,
-    "synthetic": synthetic,
+SOURCES: dict[str, Source[Any]] = {
+    source.name: source
+    for source in (
+        bluesky.SOURCE,
+        gdelt.SOURCE,
+        hackernews.SOURCE,
+        mastodon.SOURCE,
+        push.SOURCE,
+        reddit.SOURCE,
+        replay.SOURCE,
+        rss.SOURCE,
+        synthetic.SOURCE,
+    )
 }
 
 
@@ -29,21 +35,21 @@ def jobs(config: SadaConfig) -> list[Job]:
     found, problems = [], []
     for index, entry in enumerate(config.sources):
         where = f"sources[{index}]"
-        module = SOURCES.get(entry.source)
-        if module is None:
+        source = SOURCES.get(entry.source)
+        if source is None:
             problems.append(
                 f"{where}.source: unknown source {entry.source!r}; known: "
                 f"{', '.join(sorted(SOURCES))}"
             )
             continue
         try:
-            source_config = module.Config.model_validate(entry.model_extra or {})
+            source_config = source.Config.model_validate(entry.model_extra or {})
         except ValidationError as exc:
             problems += [
                 f"{where}.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
             ]
             continue
-        found.append(Job(entry.name or f"{entry.source}-{index}", module, source_config))
+        found.append(Job(entry.name or f"{entry.source}-{index}", source, source_config))
     if problems:
         raise ConfigError("\n".join(problems))
     return found

@@ -26,11 +26,9 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
+from core.errors import CursorError
+
 Cursor = dict[str, Any]
-
-
-class CursorError(Exception):
-    """A cursor file exists but cannot be read; the message names it and how to recover."""
 
 
 def config_digest(config: BaseModel, *, every_field: bool = False) -> str:

@@ -28,6 +28,7 @@ from ingest.cursor import CursorStore, Progress
 from ingest.http import HttpPolicy, Polite, Sleep, SourceConfig
 from ingest.parsing import Item, each, field, text_of
 from ingest.polling import accept_page, each_target, observe
+from ingest.source import Source
 
 log = logging.getLogger(__name__)
 NAME = "gdelt"
@@ -164,3 +165,6 @@ async def fetch(
 
     async for item in each_target(NAME, config.queries, run):
         yield item
+
+
+SOURCE = Source(NAME, Config, fetch, "polling")

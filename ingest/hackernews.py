@@ -26,6 +26,7 @@ from ingest.cursor import CursorStore, Progress
 from ingest.http import HttpPolicy, Polite, Sleep, SourceConfig
 from ingest.parsing import Item, each, field, load_json, text_of
 from ingest.polling import accept_page, each_target, observe
+from ingest.source import Source
 
 log = logging.getLogger(__name__)
 NAME = "hackernews"
@@ -125,3 +126,6 @@ async def fetch(
 
     async for item in each_target(NAME, config.queries, run):
         yield item
+
+
+SOURCE = Source(NAME, Config, fetch, "polling")

@@ -28,7 +28,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from core import outbound
-from core.errors import RetryLater
+from core.errors import Refused, RetryLater, SourceError
 from core.metrics import ERRORS
 from core.redact import redact
 from core.retry import backoff_seconds, retry_after
@@ -46,14 +46,6 @@ _HINTS = {
     404: "nothing at this address: check the URL, instance or query in the config",
     410: "the resource is gone: remove it from the config",
 }
-
-
-class SourceError(Exception):
-    """The source answered in a way retrying will not fix; the message says what to change."""
-
-    def __init__(self, message: str, *, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 class SourceConfig(BaseModel):
@@ -180,7 +172,7 @@ class Polite:
                 ERRORS.labels(stage=f"ingest:{self.source}", kind="timeout").inc()
                 log.debug("%s: %r", what, exc)
                 continue
-            except outbound.Refused as exc:
+            except Refused as exc:
                 ERRORS.labels(stage=f"ingest:{self.source}", kind="refused").inc()
                 raise SourceError(f"{what}: {exc}") from None
             except httpx.TransportError as exc:

@@ -19,14 +19,15 @@ from urllib.parse import parse_qs, quote, urlsplit
 import httpx
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from core.errors import Rejected
+from core.errors import Rejected, SourceError
 from core.events import Author, Engagement, Mention, make_uid, now
 from ingest import polling
 from ingest.convert import canonical_url, from_iso, html_to_text
 from ingest.cursor import CursorStore, Progress
-from ingest.http import HttpPolicy, Polite, Sleep, SourceConfig, SourceError
+from ingest.http import HttpPolicy, Polite, Sleep, SourceConfig
 from ingest.parsing import Item, each, field, load_json, text_of
 from ingest.polling import accept_page, each_target, observe
+from ingest.source import Source
 
 NAME = "mastodon"
 
@@ -194,3 +195,6 @@ async def fetch(
 
     async for item in each_target(NAME, timelines(config), run):
         yield item
+
+
+SOURCE = Source(NAME, Config, fetch, "polling")

@@ -20,10 +20,10 @@ from typing import Annotated, TypeVar
 
 from pydantic import Field
 
-from core.errors import Rejected, RetryLater
+from core.errors import Rejected, RetryLater, SourceError
 from core.events import Mention
 from core.metrics import ERRORS, NEWEST_LAG
-from ingest.http import HttpPolicy, SourceError
+from ingest.http import HttpPolicy
 from ingest.parsing import Item, text_of
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from confluent_kafka import KafkaError, Message, Producer
 from core import health, metrics, topics
 from core.breaker import DeadLetterBreaker
 from core.config import Settings
-from core.errors import Rejected
+from core.errors import DeliveryError, Rejected
 from core.events import RECORD_MAX_BYTES, Mention, dead_letter
 
 
@@ -34,10 +34,6 @@ log = logging.getLogger(__name__)
 
 STAGE = "ingest"
 FLUSH_WAIT_SECONDS = 5.0  # how often a waiting flush says (and logs) what it waits for
-
-
-class DeliveryError(Exception):
-    """Kafka refused produced records for good; the source's cursor must not move past them."""
 
 
 def create_producer(settings: Settings) -> Producer:

@@ -29,6 +29,7 @@ from core.events import TEXT_MAX, Author, Engagement, Mention, make_uid, now
 from ingest.cursor import default_store
 from ingest.parsing import Item, explain, load_json
 from ingest.polling import observe
+from ingest.source import Source
 
 NAME = "push"
 log = logging.getLogger(__name__)
@@ -225,3 +226,6 @@ async def fetch(
                 return
     finally:
         await server.stop()
+
+
+SOURCE = Source(NAME, Config, fetch, "streaming")

@@ -18,14 +18,15 @@ from typing import Any
 import httpx
 from pydantic import Field, SecretStr
 
-from core.errors import Rejected
+from core.errors import Rejected, SourceError
 from core.events import Author, Engagement, Mention, make_uid, now
 from ingest import polling
 from ingest.convert import canonical_url, from_epoch
 from ingest.cursor import CursorStore, Progress
-from ingest.http import HttpPolicy, Polite, Sleep, SourceConfig, SourceError
+from ingest.http import HttpPolicy, Polite, Sleep, SourceConfig
 from ingest.parsing import Item, each, field, load_json, text_of
 from ingest.polling import accept_page, each_target, observe
+from ingest.source import Source
 
 log = logging.getLogger(__name__)
 NAME = "reddit"
@@ -190,3 +191,6 @@ def _after(response: httpx.Response) -> str | None:
     except (ValueError, KeyError, TypeError):
         return None
     return after if isinstance(after, str) and after else None
+
+
+SOURCE = Source(NAME, Config, fetch, "polling")

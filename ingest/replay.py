@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from core.errors import Rejected
 from core.events import RECORD_MAX_BYTES, Mention
 from ingest.pacing import paced
+from ingest.source import Source
 
 
 class Config(BaseModel):
@@ -75,3 +76,6 @@ async def fetch(
         _unfinished[config] = number - 1
         yield item
     _unfinished.pop(config, None)
+
+
+SOURCE = Source("replay", Config, fetch, "finite")

@@ -34,6 +34,7 @@ from ingest.cursor import CursorStore, Progress
 from ingest.http import HttpPolicy, Polite, Sleep, SourceConfig
 from ingest.parsing import Item, each, text_of
 from ingest.polling import accept_page, each_target, observe
+from ingest.source import Source
 
 NAME = "rss"
 if pyexpat.version_info < (2, 4, 1):  # older expat expands entity bombs ("billion laughs")
@@ -242,3 +243,6 @@ async def fetch(
     async for item in each_target(NAME, config.urls(), run):
         yield item
 
+
+
+SOURCE = Source(NAME, Config, fetch, "polling")

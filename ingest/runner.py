@@ -2,17 +2,15 @@
 
 A source that fails is logged, counted and restarted after a pause; it never stops the others.
 Only `Fatal` (most of a source's items dead-lettered) ends the run.
-A source whose config has `poll_interval_seconds` is polled again after that pause; one without
-it (a file replay, the synthetic stream) runs once.
+A polling source is fetched again after its config's `poll_interval_seconds`; a streaming or
+finite one is done when its fetch ends (ingest/source.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any
 
 import httpx
@@ -21,6 +19,7 @@ from pydantic import BaseModel
 from core import metrics, outbound
 from core.errors import Fatal, Rejected
 from ingest.producer import Emitter
+from ingest.source import Source
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +29,7 @@ RESTART_DELAY_SECONDS = 5.0
 @dataclass(frozen=True)
 class Job:
     name: str
-    source: ModuleType
+    source: Source[Any]
     config: BaseModel
 
 
@@ -44,14 +43,8 @@ async def run_once(
     job: Job, emitter: Emitter, client: httpx.AsyncClient, tally: Tally, *, once: bool = False
 ) -> None:
     """Drain one `fetch` of one source into the emitter. With `once`, a streaming source
-    (one whose fetch takes `once`) stops when it has caught up instead of running forever."""
-    streaming = "once" in inspect.signature(job.source.fetch).parameters
-    items = (
-        job.source.fetch(job.config, client, once=True)
-        if once and streaming
-        else (job.source.fetch(job.config, client))
-    )
-    async for item in items:
+    stops when it has caught up instead of running forever."""
+    async for item in job.source.items(job.config, client, once=once):
         metrics.RECEIVED.labels(f"ingest:{job.name}").inc()
         if isinstance(item, Rejected):
             tally.rejected += 1
@@ -62,7 +55,7 @@ async def run_once(
 
 
 async def _run_forever(job: Job, emitter: Emitter, client: httpx.AsyncClient, tally: Tally) -> None:
-    interval: Any = getattr(job.config, "poll_interval_seconds", None)
+    interval = job.source.interval(job.config)
     while True:
         try:
             await run_once(job, emitter, client, tally)

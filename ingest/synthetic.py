@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from core.errors import Rejected
 from core.events import Author, Engagement, Mention, make_uid
 from ingest.pacing import paced
+from ingest.source import Source
 
 # Everyday chatter per brand of sada/sample-config.yaml, in several languages and scripts.
 CHATTER: dict[str, list[str]] = {
@@ -147,3 +148,6 @@ async def fetch(
 ) -> AsyncIterator[Mention | Rejected]:
     async for mention in paced(generate(config), config.rate_per_second):
         yield mention
+
+
+SOURCE = Source("synthetic", Config, fetch, "finite")

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from core.config import ConfigError, SadaConfig
+from core.config import SadaConfig
+from core.errors import ConfigError, QueryError
 from core.events import Mention
 from core.text import arabizi_key, normalize, tokenize
 from processors.language import detect_language
@@ -22,7 +23,6 @@ from processors.query import (
     Node,
     Not,
     Or,
-    QueryError,
     Term,
     anchored,
     parse,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from core.errors import QueryError
 from core.text import is_arabizi_word, normalize, tokenize, words
 
 LANGUAGES = ("ar", "arz", "en", "fr", "und")
@@ -25,16 +26,6 @@ MAX_DEPTH = 32
 _PRIMARY = 'a term, a "phrase", a field filter such as lang:ar, or "("'
 _NEAR = re.compile(r"(O?NEAR)(?:/(.*))?")
 _FIELD = re.compile(r"([A-Za-z_]+):(.*)", re.DOTALL)
-
-
-class QueryError(ValueError):
-    """A query is malformed: `position` (0-based character) and what was `expected` there."""
-
-    def __init__(self, position: int, expected: str, found: str) -> None:
-        self.position = position
-        self.expected = expected
-        self.found = found
-        super().__init__(f"at character {position + 1}: expected {expected}, found {found}")
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,11 @@ from typing import Annotated, cast, get_args
 import typer
 
 from core import health, redact
-from core.config import ConfigError, Settings, load_config
-from core.errors import Fatal
+from core.config import Settings, load_config
+from core.errors import ConfigError, Fatal, ServiceError
 from sada import SAMPLE_CONFIG, services
 from sada.commands import sentiment
 from sada.commands.backtest import backtest
-from sada.services import ServiceError
 
 GC_THRESHOLDS = (50_000, 50, 1000)  # allocations (net), then young collections per older one
 
@@ -104,9 +103,8 @@ def config_test_route(
     route: Annotated[str, typer.Argument(help="The name of one of its routes.")],
 ) -> None:
     """Send a test alert to one route, to check its URL, token, chat or login."""
-    from core.errors import RetryLater
+    from core.errors import RetryLater, Undeliverable
     from sinks.alerts import AlertSink, trial_alert
-    from sinks.webhook import Undeliverable
 
     try:
         config = load_config(path)

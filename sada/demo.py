@@ -110,7 +110,7 @@ async def _watch(
 ) -> Progress:
     """Produce the stream while showing progress, until every stage has caught up."""
     progress = Progress()
-    job = Job("synthetic", synthetic, synthetic.Config(count=count, rate_per_second=rate))
+    job = Job("synthetic", synthetic.SOURCE, synthetic.Config(count=count, rate_per_second=rate))
     ingest = asyncio.create_task(run([job], KafkaEmitter(settings), once=True))
     deadline = time.monotonic() + count / rate + DRAIN_TIMEOUT_SECONDS
     calm = 0

@@ -2,7 +2,9 @@
 
 Documents mark each table with `<!-- config:NAME -->` ... `<!-- /config -->`; `python -m
 sada.reference` rewrites every marked table in README.md and docs/, and a test fails when a
-model changed and the documents were not regenerated.
+model changed and the documents were not regenerated. Route kinds (core/config.py ROUTES) and
+sources (ingest/catalog.py SOURCES) are listed from their registries: a new one gets its table
+once its document has its marker, and the test says which marker is missing.
 """
 
 from __future__ import annotations
@@ -14,21 +16,9 @@ from pathlib import Path
 from pydantic import BaseModel, SecretStr
 from pydantic_core import PydanticUndefined
 
-from core.config import (
-    Address,
-    Brand,
-    Client,
-    DetectionConfig,
-    EmailRoute,
-    Route,
-    SadaConfig,
-    Settings,
-    SlackRoute,
-    TeamsRoute,
-    TelegramRoute,
-    WebhookRoute,
-)
-from ingest import bluesky, gdelt, hackernews, http, mastodon, push, reddit, rss
+from core.config import ROUTES, Address, Brand, Client, DetectionConfig, Route, SadaConfig, Settings
+from ingest import http, rss
+from ingest.catalog import SOURCES
 
 REPO = Path(__file__).resolve().parents[1]
 DOCUMENTS: dict[Path, dict[str, type[BaseModel]]] = {
@@ -37,22 +27,12 @@ DOCUMENTS: dict[Path, dict[str, type[BaseModel]]] = {
         "clients-file": SadaConfig,
         "client": Client,
         "brand": Brand,
-        "webhook": WebhookRoute,
-        "slack": SlackRoute,
-        "teams": TeamsRoute,
-        "telegram": TelegramRoute,
-        "email": EmailRoute,
+        **ROUTES,
         "detection": DetectionConfig,
     },
     REPO / "docs" / "ingest.md": {
-        "bluesky": bluesky.Config,
-        "mastodon": mastodon.Config,
-        "hackernews": hackernews.Config,
-        "rss": rss.Config,
+        **{name: source.Config for name, source in SOURCES.items()},
         "rss.google_news": rss.GoogleNewsSearch,
-        "reddit": reddit.Config,
-        "gdelt": gdelt.Config,
-        "push": push.Config,
         "http": http.HttpPolicy,
     },
 }
@@ -71,7 +51,7 @@ def _type(annotation: object) -> str:
         text = text.replace(str(alias), name)
     # Python 3.13 defines Path in pathlib._local
     return re.sub(
-        r"\b(typing|pathlib(?:\._local)?|core\.config|ingest\.\w+|pydantic\.\w+|annotated_types)\.", "", text
+        r"\b(typing|pathlib(?:\._local)?|datetime|core\.config|ingest\.\w+|pydantic\.\w+|annotated_types)\.", "", text
     )
 
 

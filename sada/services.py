@@ -28,6 +28,7 @@ import httpx
 
 from core import health
 from core.config import Settings
+from core.errors import ServiceError
 from core.retry import backoff_seconds
 
 LOCAL = Path(__file__).with_name("local")  # pom.xml, server.properties, log4j2: package data
@@ -36,10 +37,6 @@ ES_ARTIFACT = f"org.elasticsearch.distribution.integ-test-zip:elasticsearch:{ES_
 ES_USER = "sada"
 HEAP = "-Xms512m -Xmx512m"
 log = logging.getLogger(__name__)
-
-
-class ServiceError(Exception):
-    """A local service could not be fetched, started or reached; the message says what to do."""
 
 
 @dataclass(frozen=True)

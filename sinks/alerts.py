@@ -1,26 +1,33 @@
-"""Deliver each alert to the routes its brand names in the clients file: a webhook, Slack,
-Teams, Telegram or email, one module each."""
+"""Deliver each alert to the routes its brand names in the clients file, each kind of route
+(core/config.py ROUTES) by its sender in SENDERS, one module each."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 import httpx
 
 from core import metrics, outbound
-from core.config import (
-    EmailRoute,
-    Route,
-    SadaConfig,
-    SlackRoute,
-    TeamsRoute,
-    TelegramRoute,
-)
+from core.config import Route, SadaConfig
+from core.errors import Undeliverable
 from core.events import SEVERITY_RANK, Alert, now
 from sinks import mail, slack, teams, telegram, webhook
 
 REMEMBERED = 10_000  # deliveries remembered, so a retried batch skips the routes that had it
+
+Sender = Callable[[httpx.AsyncClient, Any, Alert], Awaitable[None]]
+
+SENDERS: dict[str, Sender] = {
+    "webhook": webhook.notify,
+    "slack": slack.notify,
+    "teams": teams.notify,
+    "telegram": telegram.notify,
+    "email": lambda _client, route, alert: mail.notify(route, alert),  # SMTP: no HTTP client
+}
+"""The sender of each kind of route, by its `type`: called with the sink's HTTP client, the
+route and the alert; raises RetryLater or Undeliverable."""
 
 
 class AlertSink:
@@ -52,7 +59,7 @@ class AlertSink:
                     await self.notify(route, alert)
                     metrics.NOTIFIED.labels(route.type, "delivered").inc()
                     self._remember(step)
-                except webhook.Undeliverable as exc:
+                except Undeliverable as exc:
                     metrics.NOTIFIED.labels(route.type, "refused").inc()
                     refusals.append(f"route {name!r}: {exc}")
             if refusals:
@@ -65,18 +72,9 @@ class AlertSink:
             self._delivered.popitem(last=False)
 
     async def notify(self, route: Route, alert: Alert) -> None:
-        """Deliver one alert to one route; raises RetryLater or webhook.Undeliverable."""
+        """Deliver one alert to one route; raises RetryLater or Undeliverable."""
         assert self._client is not None, "start() the sink before notifying"
-        if isinstance(route, SlackRoute):
-            await slack.notify(self._client, route, alert)
-        elif isinstance(route, TeamsRoute):
-            await teams.notify(self._client, route, alert)
-        elif isinstance(route, TelegramRoute):
-            await telegram.notify(self._client, route, alert)
-        elif isinstance(route, EmailRoute):
-            await mail.notify(route, alert)
-        else:
-            await webhook.notify(self._client, route, alert)
+        await SENDERS[route.type](self._client, route, alert)
 
     def _routes(self, alert: Alert) -> list[tuple[str, Route]]:
         client = next((c for c in self._config.clients if c.id == alert.client), None)

@@ -24,11 +24,10 @@ from typing import NoReturn
 
 from core import outbound
 from core.config import EmailRoute
-from core.errors import RetryLater
+from core.errors import Refused, RetryLater, Undeliverable
 from core.events import Alert
 from core.redact import redact
 from sinks import message
-from sinks.webhook import Undeliverable
 
 DOMAIN = "sada.alerts"  # right-hand side of the Message-IDs Sada makes
 
@@ -95,7 +94,7 @@ def _send(route: EmailRoute, email: EmailMessage) -> None:
                 email["X-Sada-Alert-Id"],
                 refused,
             )
-    except outbound.Refused as exc:
+    except Refused as exc:
         raise Undeliverable(f"{where} not sent: {exc}") from None
     except smtplib.SMTPNotSupportedError as exc:
         raise Undeliverable(f"{where}: {exc}; check `security` and the login") from None

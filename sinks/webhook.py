@@ -17,14 +17,10 @@ import httpx
 
 from core import outbound
 from core.config import WebhookRoute
-from core.errors import RetryLater
+from core.errors import Refused, RetryLater, Undeliverable
 from core.events import Alert
 from core.redact import redact
 from core.retry import retry_after
-
-
-class Undeliverable(Exception):
-    """The receiver refused the alert for good (a 4xx other than 429)."""
 
 
 async def notify(client: httpx.AsyncClient, route: WebhookRoute, alert: Alert) -> None:
@@ -67,7 +63,7 @@ async def post_json(
             timeout=timeout,
             extensions=outbound.allow(allow_private),
         )
-    except outbound.Refused as exc:
+    except Refused as exc:
         raise Undeliverable(f"{name} not sent: {exc}") from None
     except httpx.HTTPError as exc:
         raise RetryLater(redact(f"{name} unreachable: {type(exc).__name__} {exc}")) from None

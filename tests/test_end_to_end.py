@@ -51,7 +51,7 @@ def _produce_raw(settings: Settings, value: bytes) -> None:
 
 
 def _replay(settings: Settings, path: Path) -> None:
-    job = Job("replay", replay, replay.Config(path=path))
+    job = Job("replay", replay.SOURCE, replay.Config(path=path))
     tallies = asyncio.run(run([job], KafkaEmitter(settings), once=True))
     assert tallies["replay"].mentions == 2000
     assert tallies["replay"].rejected == 1

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from core.config import ConfigError, Settings, load_config
+from core.config import ROUTES, Settings, load_config
+from core.errors import ConfigError
 from sada import SAMPLE_CONFIG as SAMPLE
 
 
@@ -55,6 +56,42 @@ clients:
         ConfigError, match="brand 'widget' names route 'pager'.*known: ops|\\(ops\\)"
     ):
         load_config(path)
+
+
+def test_a_route_is_checked_as_the_kind_its_type_names(tmp_path: Path) -> None:
+    """The routes' union is built from ROUTES; a route without a `type` is a webhook."""
+    path = tmp_path / "routes.yaml"
+    client = "clients:\n  - id: acme\n    name: Acme\n    brands: [{id: w, name: W, include: [w]}]\n"
+    path.write_text(
+        client
+        + """    routes:
+      hook: {url: "https://hooks.example/x"}
+      chat: {type: slack, url: "https://hooks.slack.example/services/T/B/X"}
+      mail: {type: email, host: smtp.example, sender: sada@agency.example, to: [a@b.example]}
+""",
+        encoding="utf-8",
+    )
+    routes = load_config(path).clients[0].routes
+    assert {name: type(route) for name, route in routes.items()} == {
+        "hook": ROUTES["webhook"],
+        "chat": ROUTES["slack"],
+        "mail": ROUTES["email"],
+    }
+    path.write_text(
+        client
+        + """    routes:
+      fax: {type: fax, number: "123"}
+      mail: {type: email, host: smtp.example, sender: sada@agency.example}
+""",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    assert str(raised.value).splitlines()[1:] == [
+        f"  clients[0].routes.fax: type must be one of {', '.join(ROUTES)}",
+        "  clients[0].routes.mail.email.to: Field required",
+    ]
+    assert list(ROUTES) == ["webhook", "slack", "teams", "telegram", "email"]
 
 
 def test_unreadable_and_non_yaml_files_say_so(tmp_path: Path) -> None:

@@ -11,7 +11,8 @@ from threading import Thread
 import pytest
 
 from core import outbound
-from core.config import ConfigError, load_config
+from core.config import load_config
+from core.errors import ConfigError, Refused
 
 
 @pytest.mark.parametrize(
@@ -139,7 +140,7 @@ async def test_a_name_resolving_to_a_private_address_is_refused_at_send_time() -
     server = _Server()
     try:
         async with outbound.client(resolver=_dns({"hooks.example": "127.0.0.1"})) as client:
-            with pytest.raises(outbound.Refused, match="hooks.example resolves to 127.0.0.1"):
+            with pytest.raises(Refused, match="hooks.example resolves to 127.0.0.1"):
                 await client.post(f"http://hooks.example:{server.port}/hook")
             allowed = await client.post(  # a route that says allow_private
                 f"http://127.0.0.1:{server.port}/hook", extensions=outbound.allow(True)
@@ -159,7 +160,7 @@ async def test_every_redirect_hop_is_checked() -> None:
             resolver=_dns(names), exempt=frozenset({"127.0.0.1"}), follow_redirects=True
         ) as client:
             assert (await client.post(f"http://public.example:{public.port}/ok")).status_code == 200
-            with pytest.raises(outbound.Refused, match="internal.example resolves to 127.0.0.2"):
+            with pytest.raises(Refused, match="internal.example resolves to 127.0.0.2"):
                 await client.post(f"http://public.example:{public.port}/redirect")
     finally:
         public.close()
@@ -183,7 +184,7 @@ async def test_the_connection_goes_to_the_address_that_was_checked() -> None:
             first = await client.post(
                 f"http://rebind.example:{server.port}/a", headers={"Connection": "close"}
             )
-            with pytest.raises(outbound.Refused, match="10.0.0.5, which is a private address"):
+            with pytest.raises(Refused, match="10.0.0.5, which is a private address"):
                 await client.post(f"http://rebind.example:{server.port}/b")
     finally:
         server.close()
@@ -196,10 +197,10 @@ async def test_a_websocket_is_pinned_to_a_checked_address() -> None:
         "host": "151.101.1.1"
     }
     assert await outbound.pinned("wss://evil.example/subscribe", True, resolver) == {}
-    with pytest.raises(outbound.Refused, match="cloud-metadata"):
+    with pytest.raises(Refused, match="cloud-metadata"):
         await outbound.pinned("wss://evil.example/subscribe", False, resolver)
 
 
 def test_smtp_connections_are_checked() -> None:
-    with pytest.raises(outbound.Refused, match="127.0.0.1 is a loopback address"):
+    with pytest.raises(Refused, match="127.0.0.1 is a loopback address"):
         outbound.connect("127.0.0.1", 25, 1.0)

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, SecretStr
 
+from core.errors import CursorError
 from ingest.cursor import (
-    CursorError,
     CursorStore,
     Progress,
     Window,

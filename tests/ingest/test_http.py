@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from core.errors import RetryLater
-from ingest.http import HttpPolicy, Polite, SourceError
+from core.errors import RetryLater, SourceError
+from ingest.http import HttpPolicy, Polite
 from tests.ingest.support import ReplayServer, Reply, Sleeps
 
 FAST = HttpPolicy(requests_per_second_per_host=1000, timeout_seconds=0.3, max_attempts=4,

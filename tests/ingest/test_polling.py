@@ -7,10 +7,9 @@ from types import ModuleType
 import pytest
 from prometheus_client import REGISTRY
 
-from core.errors import Rejected, RetryLater
+from core.errors import Rejected, RetryLater, SourceError
 from core.events import Author, Mention, make_uid, now
 from ingest import gdelt, hackernews, mastodon, reddit, rss
-from ingest.http import SourceError
 from ingest.parsing import Item
 from ingest.polling import accept_page, each_target, observe
 from tests.ingest.support import only_mentions

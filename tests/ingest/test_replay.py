@@ -15,10 +15,10 @@ from kafka import KafkaConsumer
 
 from core import topics
 from core.config import Settings
-from core.errors import Rejected
+from core.errors import DeliveryError, Rejected
 from core.events import DEAD_LETTER_PAYLOAD_BYTES, RECORD_MAX_BYTES, DeadLetter, Mention
 from ingest import replay, runner, synthetic
-from ingest.producer import DeliveryError, PrintEmitter
+from ingest.producer import PrintEmitter
 from ingest.runner import Job, run
 from tests.ingest.support import write_hostile_replay
 
@@ -60,7 +60,7 @@ async def test_rate_is_honoured(tmp_path: Path) -> None:
 async def test_dry_run_prints_what_would_be_produced(tmp_path: Path) -> None:
     path = _write(tmp_path / "m.jsonl", [m.model_dump_json() for m in _mentions(2)] + ["{"])
     out = io.StringIO()
-    tallies = await run([Job("replay", replay, replay.Config(path=path))], PrintEmitter(out), once=True)
+    tallies = await run([Job("replay", replay.SOURCE, replay.Config(path=path))], PrintEmitter(out), once=True)
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     assert (tallies["replay"].mentions, tallies["replay"].rejected) == (2, 1)
     assert [line.get("source") for line in lines] == ["synthetic", "synthetic", "replay"]
@@ -105,12 +105,12 @@ async def test_a_replay_that_failed_resumes_where_it_failed_instead_of_from_the_
     good = _mentions(10)
     path = _write(tmp_path / "m.jsonl", [m.model_dump_json() for m in good])
     out = io.StringIO()
-    tallies = await run([Job("replay", replay, replay.Config(path=path))], _FailsOnce(out, 6))
+    tallies = await run([Job("replay", replay.SOURCE, replay.Config(path=path))], _FailsOnce(out, 6))
     produced = [Mention.model_validate_json(line) for line in out.getvalue().splitlines()]
     assert produced == good  # each once, in order: the failed sixth was retried, 1-5 were not
     assert tallies["replay"].mentions == 11  # 10, and the attempt that failed
     again = io.StringIO()  # a finished replay leaves nothing behind: it runs whole again
-    await run([Job("replay", replay, replay.Config(path=path))], PrintEmitter(again), once=True)
+    await run([Job("replay", replay.SOURCE, replay.Config(path=path))], PrintEmitter(again), once=True)
     assert len(again.getvalue().splitlines()) == 10
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncio
 import io
 from collections.abc import AsyncIterator
-from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from pydantic import BaseModel
@@ -13,14 +13,15 @@ from core.events import Mention
 from ingest import runner, synthetic
 from ingest.producer import PrintEmitter
 from ingest.runner import Job
+from ingest.source import Kind, Source
 
 
 class _Config(BaseModel):
-    poll_interval_seconds: float | None = None
+    poll_interval_seconds: float = 60.0
 
 
-def _source(fetch: object) -> SimpleNamespace:
-    return SimpleNamespace(fetch=fetch)
+def _source(fetch: Any, kind: Kind = "finite") -> Source[_Config]:
+    return Source("test", _Config, fetch, kind)
 
 
 async def test_a_failing_source_is_restarted_and_never_stops_the_others(
@@ -42,7 +43,10 @@ async def test_a_failing_source_is_restarted_and_never_stops_the_others(
             yield mention
 
     out = io.StringIO()
-    jobs = [Job("broken", _source(broken), _Config()), Job("healthy", _source(healthy), _Config())]
+    jobs = [
+        Job("broken", _source(broken), _Config()),
+        Job("healthy", _source(healthy), _Config()),
+    ]
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(runner.run(jobs, PrintEmitter(out)), timeout=0.5)
     assert attempts >= 3
@@ -58,7 +62,7 @@ async def test_a_polling_source_is_fetched_again_after_its_interval() -> None:
         yield Rejected(payload="x", reason=f"round {rounds}")
 
     out = io.StringIO()
-    job = Job("poll", _source(poll), _Config(poll_interval_seconds=0.05))
+    job = Job("poll", _source(poll, "polling"), _Config(poll_interval_seconds=0.05))
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(runner.run([job], PrintEmitter(out)), timeout=0.4)
     assert 3 <= rounds <= 9
@@ -79,7 +83,7 @@ async def test_a_fatal_error_ends_the_run_instead_of_a_restart(
         raise Fatal("ingest:api: 100 of the last 100 records were dead-lettered")
         yield  # pragma: no cover - makes this an async generator
 
-    job = Job("api", _source(changed_upstream), _Config(poll_interval_seconds=0.01))
+    job = Job("api", _source(changed_upstream, "polling"), _Config(poll_interval_seconds=0.01))
     with pytest.raises(Fatal, match="dead-lettered"):
         await asyncio.wait_for(runner.run([job], PrintEmitter(io.StringIO())), timeout=5)
     assert attempts == 1

@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.config import ConfigError, SadaConfig
+from core.config import SadaConfig
+from core.errors import ConfigError
 from core.events import Author, Mention
 from processors.match import Matcher, build_matcher, check_queries, clitic_forms, match
 

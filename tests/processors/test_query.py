@@ -4,6 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core.errors import QueryError
 from processors.query import (
     And,
     Field,
@@ -11,7 +12,6 @@ from processors.query import (
     Node,
     Not,
     Or,
-    QueryError,
     Term,
     anchored,
     parse,

@@ -6,6 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from core.config import Settings
+from core.errors import ServiceError
 from sada import SAMPLE_CONFIG as SAMPLE
 from sada import services
 from sada.cli import app
@@ -36,7 +37,7 @@ def test_config_check_reports_every_bad_query_at_once(tmp_path: Path) -> None:
 
 def test_unreachable_services_name_the_url_and_the_fix() -> None:
     settings = Settings(kafka_bootstrap="127.0.0.1:9", es_url="http://127.0.0.1:9")
-    with pytest.raises(services.ServiceError) as raised:
+    with pytest.raises(ServiceError) as raised:
         services.require(settings)
     message = str(raised.value)
     assert "Kafka is not reachable at 127.0.0.1:9" in message

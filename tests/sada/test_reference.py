@@ -15,7 +15,10 @@ from sada.reference import DOCUMENTS, REPO, render, rewrite
 def test_the_configuration_reference_is_current(path) -> None:  # type: ignore[no-untyped-def]
     text = path.read_text(encoding="utf-8")
     for name in DOCUMENTS[path]:
-        assert f"<!-- config:{name} -->" in text, f"{path.name} lacks the {name} table"
+        assert f"<!-- config:{name} -->" in text, (
+            f"{path.name} lacks the {name} table: add `<!-- config:{name} -->` and "
+            "`<!-- /config -->` where it belongs, then run `python -m sada.reference`"
+        )
     assert rewrite(text, DOCUMENTS[path]) == text, "run `python -m sada.reference` and commit"
 
 
@@ -31,8 +34,4 @@ def test_the_readme_sources_example_is_a_valid_config() -> None:
     assert example is not None
     clients = load_config(SAMPLE_CONFIG).model_dump()["clients"]
     config = SadaConfig.model_validate({"clients": clients, **yaml.safe_load(example.group(1))})
-    assert [job.source.__name__ for job in jobs(config)] == [
-        "ingest.bluesky",
-        "ingest.mastodon",
-        "ingest.hackernews",
-    ]
+    assert [job.source.name for job in jobs(config)] == ["bluesky", "mastodon", "hackernews"]

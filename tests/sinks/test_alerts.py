@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from core.config import SadaConfig
+from core.config import ROUTES, SadaConfig
 from core.errors import RetryLater
 from core.events import Alert
 from sada.receiver import Receiver
-from sinks.alerts import AlertSink
+from sinks.alerts import SENDERS, AlertSink
 from tests.sinks.support import Answer, Inbox, Scripted, local_name
 
 
@@ -26,6 +26,11 @@ def _config(routes: dict[str, dict[str, Any]]) -> SadaConfig:
         "brands": [{**brand, "routes": list(routes)}],
     }
     return SadaConfig.model_validate({"clients": [client]})
+
+
+def test_every_kind_of_route_has_its_sender() -> None:
+    """A route kind is a model in core/config.py ROUTES and a sender in sinks/alerts.py SENDERS."""
+    assert list(SENDERS) == list(ROUTES)
 
 
 def _telegram(server: Scripted, chat: str = "42") -> dict[str, Any]:

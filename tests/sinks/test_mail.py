@@ -13,10 +13,9 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from core.config import EmailRoute
-from core.errors import RetryLater
+from core.errors import RetryLater, Undeliverable
 from core.events import Alert
 from sinks import mail, message
-from sinks.webhook import Undeliverable
 from tests.sinks.support import Inbox, free_port
 
 

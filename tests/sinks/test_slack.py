@@ -4,10 +4,9 @@ import httpx
 import pytest
 
 from core.config import SlackRoute
-from core.errors import RetryLater
+from core.errors import RetryLater, Undeliverable
 from core.events import Alert
 from sinks import slack
-from sinks.webhook import Undeliverable
 from tests.sinks.support import Answer, Scripted
 
 SECRET_PATH = "/services/T0000/B0000/sadatestsecret"

@@ -4,9 +4,9 @@ import httpx
 import pytest
 
 from core.config import TeamsRoute
+from core.errors import Undeliverable
 from core.events import Alert
 from sinks import message, teams
-from sinks.webhook import Undeliverable
 from tests.sinks.support import Answer, Scripted
 
 SIGNED = "/workflows/abc/triggers/manual/paths/invoke?api-version=1&sig=sadatestsecret"

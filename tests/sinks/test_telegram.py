@@ -6,10 +6,9 @@ import httpx
 import pytest
 
 from core.config import TelegramRoute
-from core.errors import RetryLater
+from core.errors import RetryLater, Undeliverable
 from core.events import Alert
 from sinks import message, telegram
-from sinks.webhook import Undeliverable
 from tests.sinks.support import Answer, Scripted
 
 TOKEN = "123456:SADA-test-token"

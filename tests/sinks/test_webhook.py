@@ -7,7 +7,7 @@ import pytest
 
 from core import outbound
 from core.config import SadaConfig, WebhookRoute
-from core.errors import RetryLater
+from core.errors import RetryLater, Undeliverable
 from core.events import Alert
 from sada.receiver import Receiver
 from sinks import webhook
@@ -50,7 +50,7 @@ async def test_busy_receivers_mean_retry_and_refusals_mean_never(scripted: Scrip
         assert busy.value.after_seconds == 7.0
         with pytest.raises(RetryLater, match="503"):
             await webhook.notify(client, route, ALERT)
-        with pytest.raises(webhook.Undeliverable, match="400 nope"):
+        with pytest.raises(Undeliverable, match="400 nope"):
             await webhook.notify(client, route, ALERT)
 
 
@@ -115,7 +115,7 @@ async def test_a_redirect_to_a_private_address_is_refused_for_good(scripted: Scr
     async with outbound.client(
         resolver=resolve, exempt=frozenset({"127.0.0.1"}), follow_redirects=True
     ) as client:
-        with pytest.raises(webhook.Undeliverable) as raised:
+        with pytest.raises(Undeliverable) as raised:
             await webhook.notify(client, route, ALERT)
     assert "internal.example resolves to 10.0.0.5, which is a private address" in str(raised.value)
     assert [p.path for p in scripted.posted] == ["/hook"]  # the first hop only

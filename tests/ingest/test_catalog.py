@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import pytest
+import yaml
+
+from core.config import SadaConfig
+from core.errors import ConfigError
+from ingest.catalog import SOURCES, jobs
+from ingest.source import Source
+
+KINDS = {
+    "bluesky": "streaming",
+    "push": "streaming",
+    "gdelt": "polling",
+    "hackernews": "polling",
+    "mastodon": "polling",
+    "reddit": "polling",
+    "rss": "polling",
+    "replay": "finite",
+    "synthetic": "finite",
+}
+
+
+def test_every_source_is_registered_under_its_own_name_with_its_kind() -> None:
+    assert {name: source.name for name, source in SOURCES.items()} == {n: n for n in KINDS}
+    assert {name: source.kind for name, source in SOURCES.items()} == KINDS
+
+
+@pytest.mark.parametrize("source", list(SOURCES.values()), ids=lambda s: s.name)
+def test_a_fetch_takes_once_exactly_when_its_source_streams(source: Source[Any]) -> None:
+    """The kind is what the runner goes by; this keeps it true to each fetch."""
+    takes_once = "once" in inspect.signature(source.fetch).parameters
+    assert takes_once == (source.kind == "streaming")
+
+
+def _config(sources: str) -> SadaConfig:
+    brand = {"id": "acme", "name": "Acme", "include": ["acme"]}
+    clients = [{"id": "agency", "name": "Agency", "brands": [brand]}]
+    return SadaConfig.model_validate({"clients": clients, "sources": yaml.safe_load(sources)})
+
+
+def test_jobs_validate_each_entry_against_its_source_config() -> None:
+    found = jobs(_config("[{source: hackernews, queries: [acme]}, {source: rss, name: feeds, "
+                         "feeds: ['https://feed.example/rss']}]"))
+    assert [(job.name, job.source.name) for job in found] == [("hackernews-0", "hackernews"),
+                                                              ("feeds", "rss")]
+    assert found[0].config == SOURCES["hackernews"].Config(queries=["acme"])
+
+
+def test_jobs_report_every_problem_at_once() -> None:
+    with pytest.raises(ConfigError) as raised:
+        jobs(_config("[{source: nntp}, {source: hackernews}]"))
+    assert str(raised.value).splitlines() == [
+        "sources[0].source: unknown source 'nntp'; known: " + ", ".join(sorted(KINDS)),
+        "sources[1].queries: Field required",
+    ]
