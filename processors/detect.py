@@ -45,7 +45,7 @@ from core.text import normalize, tokenize
 from processors import baseline as bl
 from processors import evidence as ev
 from processors.baseline import Rates
-from processors.detect_state import BrandState, Thread
+from processors.detect_state import BrandState, Closed, Thread
 
 Status = Literal["open", "escalate", "resolve"]
 _MAX_TERMS = 16  # terms taken from one mention
@@ -68,7 +68,13 @@ class Observation:
     triage: TriageLabel | None = None
 
 
-Test = tuple[AlertKind, float, float, float]  # kind, z (0 below a floor), observed, expected
+class Test(NamedTuple):
+    """One test of the current partial bucket: how surprising, and what was seen and expected."""
+
+    kind: AlertKind
+    z: float  # 0 below the test's floor
+    observed: float
+    expected: float
 
 
 class Transition(NamedTuple):
@@ -181,7 +187,7 @@ class Detector:
         """Anomaly score of the current bucket in 0..1; 0.5 where an alert would open."""
         if state.bucket < 0 or state.bucket - state.first < self.warmup:
             return 0.0
-        r = max(max(t[1], 0.0) / self._bar(state, i) for i, t in enumerate(self._tests(state)))
+        r = max(max(t.z, 0.0) / self._bar(state, i) for i, t in enumerate(self._tests(state)))
         return r * r / (r * r + 1.0)
 
     def _bar(self, state: BrandState, i: int) -> float:
@@ -191,33 +197,34 @@ class Detector:
     # -- statistics --------------------------------------------------------------------------
 
     def _tests(self, state: BrandState) -> list[Test]:
-        """(kind, z, observed, expected) of the current partial bucket; z is 0 below a floor."""
+        """The tests of the current partial bucket, in the order of `records` and `bars`."""
         c = self.config
         mean = bl.expected(state.base, state.bucket)
         count = state.count
         z = bl.zscore(state.base, count, mean)
-        span_n = count + sum(r[0] for r in state.recent)
-        span_e = mean + sum(r[1] for r in state.recent)
+        span_n = count + sum(r.mentions for r in state.recent)
+        span_e = mean + sum(r.expected for r in state.recent)
         volume = 0.0
         if span_n >= c.min_count and span_n >= c.min_ratio * span_e:
             volume = bl.zscore(state.base, span_n, span_e, len(state.recent) + 1)
         a = self.drift_rate
-        drift_z = ((1 - a) * state.drift[0] + a * z) / self.drift_norm
-        drift_n = (1 - a) * state.drift[1] + a * count
-        drift_e = (1 - a) * state.drift[2] + a * mean
+        drift = state.drift
+        drift_z = ((1 - a) * drift.z + a * z) / self.drift_norm
+        drift_n = (1 - a) * drift.count + a * count
+        drift_e = (1 - a) * drift.expected + a * mean
         if drift_n / a < c.min_count or drift_n < c.drift_min_ratio * drift_e:
             drift_z = 0.0
-        usual_k, usual_n, recent_k, recent_n = state.share
-        k = recent_k * self.recent_decay + state.negatives
-        n = recent_n * self.recent_decay + count
-        p = (usual_k + 1.0) / (usual_n + 2.0)
+        share = state.share
+        k = share.recent_negatives * self.recent_decay + state.negatives
+        n = share.recent_count * self.recent_decay + count
+        p = (share.usual_negatives + 1.0) / (share.usual_count + 2.0)
         share_z = 0.0
         if n > 0 and k >= c.min_negative_count and k / n >= p + c.min_share_increase:
             share_z = (k - n * p) / math.sqrt(n * p * (1 - p))
         return [
-            ("volume_spike", volume, span_n, span_e),
-            ("negative_share_spike", share_z, k / n if n else 0.0, p),
-            ("sustained_drift", drift_z, drift_n, drift_e),
+            Test("volume_spike", volume, span_n, span_e),
+            Test("negative_share_spike", share_z, k / n if n else 0.0, p),
+            Test("sustained_drift", drift_z, drift_n, drift_e),
         ]
 
     def _advance(
@@ -228,9 +235,9 @@ class Detector:
         tests = self._tests(state)
         gap = (bucket - state.bucket) // w - 1
         decay = self.memory_decay ** (1 + gap)
-        state.records = [max(r * decay, t[1]) for r, t in zip(state.records, tests, strict=True)]
+        state.records = [max(r * decay, t.z) for r, t in zip(state.records, tests, strict=True)]
         thread = state.thread
-        if thread is not None and any(t[1] >= self.config.resolve_z for t in tests):
+        if thread is not None and any(t.z >= self.config.resolve_z for t in tests):
             thread["hot"] = state.bucket
         self._learn(state, state.count, state.negatives)
         for _ in range(min(gap, self.max_gap)):
@@ -249,19 +256,19 @@ class Detector:
             bl.renormalise(state.base)
         z = bl.learn(state.base, start, count, self.rates)
         if self.span > 1:
-            state.recent.append([count, mean])
+            state.recent.append(Closed(count, mean))
             del state.recent[: -(self.span - 1)]
         a = self.drift_rate
         d = state.drift
-        d[0] += a * (max(-self.config.open_z, min(self.config.open_z, z)) - d[0])
-        d[1] += a * (count - d[1])
-        d[2] += a * (mean - d[2])
+        d.z += a * (max(-self.config.open_z, min(self.config.open_z, z)) - d.z)
+        d.count += a * (count - d.count)
+        d.expected += a * (mean - d.expected)
         s = state.share
         if state.thread is None:  # an incident's mentions are not the usual share
-            s[0] = s[0] * self.usual_decay + negatives
-            s[1] = s[1] * self.usual_decay + count
-        s[2] = s[2] * self.recent_decay + negatives
-        s[3] = s[3] * self.recent_decay + count
+            s.usual_negatives = s.usual_negatives * self.usual_decay + negatives
+            s.usual_count = s.usual_count * self.usual_decay + count
+        s.recent_negatives = s.recent_negatives * self.recent_decay + negatives
+        s.recent_count = s.recent_count * self.recent_decay + count
 
     # -- the alert lifecycle: one thread per brand and incident --------------------------------
 
@@ -279,14 +286,14 @@ class Detector:
         """Open, escalate or quietly rejoin the brand's thread on test `i` of the current bucket."""
         thread = state.thread
         bar = self._bar(state, i) if thread is None else thread["bars"][i]
-        severity = self._severity(test[1], bar)
+        severity = self._severity(test.z, bar)
         if severity is None:
             return
         status: Status | None = None
         if thread is None:
             bars = [self._bar(state, j) for j in range(len(state.records))]
             thread = state.thread = Thread(
-                kind=test[0],
+                kind=test.kind,
                 start=state.bucket,
                 bars=bars,
                 severity=severity,
@@ -311,7 +318,7 @@ class Detector:
         if resolved is None:
             if state.bucket - thread["hot"] >= self.config.resolve_after_minutes * 60:
                 thread["resolved"] = state.bucket
-                test = next(t for t in self._tests(state) if t[0] == thread["kind"])
+                test = next(t for t in self._tests(state) if t.kind == thread["kind"])
                 out.append(Transition("resolve", self._alert(state, obs, "resolve", test)))
         elif state.bucket - resolved > self.config.cooldown_minutes * 60:
             state.thread = None

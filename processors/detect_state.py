@@ -8,13 +8,55 @@ hundred values) because the baseline is 33 floats and the evidence is bounded.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import Any, NamedTuple, TypedDict
 
 from core.events import AlertKind, Severity
 from processors.baseline import Baseline
 from processors.evidence import Evidence
 
 STATE_VERSION = 1  # bump when the meaning or layout of the state changes
+
+
+class Closed(NamedTuple):
+    """A closed bucket of the spike span: its mentions and the count expected of it."""
+
+    mentions: float
+    expected: float
+
+
+@dataclass(slots=True)
+class Drift:
+    """Exponentially weighted means over hours of each bucket's z-score, count and expected
+    count: the sustained-drift test."""
+
+    z: float = 0.0
+    count: float = 0.0
+    expected: float = 0.0
+
+    def to_list(self) -> list[float]:
+        return [self.z, self.count, self.expected]
+
+    @classmethod
+    def from_list(cls, data: list[Any]) -> Drift:
+        return cls(*data)
+
+
+@dataclass(slots=True)
+class Share:
+    """Decayed counts of negative and of all mentions: usually (learned outside incidents,
+    over days) and recently (over minutes): the negative-share test."""
+
+    usual_negatives: float = 0.0
+    usual_count: float = 0.0
+    recent_negatives: float = 0.0
+    recent_count: float = 0.0
+
+    def to_list(self) -> list[float]:
+        return [self.usual_negatives, self.usual_count, self.recent_negatives, self.recent_count]
+
+    @classmethod
+    def from_list(cls, data: list[Any]) -> Share:
+        return cls(*data)
 
 
 class Thread(TypedDict):
@@ -37,18 +79,16 @@ class BrandState:
     negatives: float = 0.0
     first: int = -1  # first bucket seen, for the warm-up
     base: Baseline = field(default_factory=Baseline)
-    recent: list[list[float]] = field(
-        default_factory=list
-    )  # [count, expected] of closed buckets in the span
-    drift: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])  # z, count, expected
-    share: list[float] = field(
-        default_factory=lambda: [0.0, 0.0, 0.0, 0.0]
-    )  # usual k, n; recent k, n
-    records: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])  # decayed max z per kind
+    recent: list[Closed] = field(default_factory=list)  # closed buckets of the spike span
+    drift: Drift = field(default_factory=Drift)
+    share: Share = field(default_factory=Share)
+    records: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])  # decayed max z per test
     thread: Thread | None = None
     evidence: Evidence = field(default_factory=Evidence)
 
     def to_dict(self) -> dict[str, object]:
+        """Plain JSON, laid out as every version 1 detector wrote it (named parts as lists), so
+        an older worker and a newer one read each other's state."""
         return {
             "version": STATE_VERSION,
             "bucket": self.bucket,
@@ -56,9 +96,9 @@ class BrandState:
             "negatives": self.negatives,
             "first": self.first,
             "base": self.base.to_list(),
-            "recent": self.recent,
-            "drift": self.drift,
-            "share": self.share,
+            "recent": [list(r) for r in self.recent],
+            "drift": self.drift.to_list(),
+            "share": self.share.to_list(),
             "records": self.records,
             "thread": self.thread,
             "evidence": self.evidence.to_list(),
@@ -76,9 +116,9 @@ class BrandState:
             negatives=float(data["negatives"]),
             first=int(data["first"]),
             base=Baseline.from_list(data["base"]),
-            recent=[list(r) for r in data["recent"]],
-            drift=list(data["drift"]),
-            share=list(data["share"]),
+            recent=[Closed(*r) for r in data["recent"]],
+            drift=Drift.from_list(data["drift"]),
+            share=Share.from_list(data["share"]),
             records=list(data["records"]),
             thread=_thread(data["thread"]),
             evidence=Evidence.from_list(data["evidence"]),

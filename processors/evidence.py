@@ -9,29 +9,50 @@ open; between incidents the bucket's terms are folded into the brand's usual voc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 TERMS_KEPT = 32  # pruned back to this many terms once twice as many are held
+
+
+class NegativeMention(NamedTuple):
+    reach: int  # the author's followers
+    uid: str
+    url: str | None
+
+
+class LoudAuthor(NamedTuple):
+    reach: int  # followers
+    author: str
+    uid: str  # the mention that put the author here
 
 
 @dataclass(slots=True)
 class Evidence:
     terms: dict[str, float] = field(default_factory=dict)  # now: bucket or incident
     usual: dict[str, float] = field(default_factory=dict)  # decayed counts before
-    negatives: list[list[Any]] = field(default_factory=list)  # [reach, uid, url], largest first
-    authors: list[list[Any]] = field(default_factory=list)  # [reach, author, uid], largest first
+    negatives: list[NegativeMention] = field(default_factory=list)  # largest reach first
+    authors: list[LoudAuthor] = field(default_factory=list)  # largest reach first
     triage: dict[str, float] = field(default_factory=dict)  # mentions per triage label, now
 
     def to_list(self) -> list[object]:
-        return [self.terms, self.usual, self.negatives, self.authors, self.triage]
+        """Plain JSON: each named entry as a list, as the detector always wrote it."""
+        negatives, authors = [list(e) for e in self.negatives], [list(e) for e in self.authors]
+        return [self.terms, self.usual, negatives, authors, self.triage]
 
     @classmethod
     def from_list(cls, data: list[Any]) -> Evidence:
         """Also reads state saved before triage counts were kept (four parts): they start at 0."""
         terms, usual, negatives, authors, *rest = data
         triage = rest[0] if rest else {}
-        return cls(dict(terms), dict(usual), list(negatives), list(authors), dict(triage))
+        return cls(
+            dict(terms),
+            dict(usual),
+            [NegativeMention(*e) for e in negatives],
+            [LoudAuthor(*e) for e in authors],
+            dict(triage),
+        )
 
 
 def _prune(counts: dict[str, float]) -> None:
@@ -41,13 +62,21 @@ def _prune(counts: dict[str, float]) -> None:
         counts.update(keep)
 
 
-def _keep_top(ranked: list[list[Any]], entry: list[object], size: int) -> None:
-    """Insert `entry` (reach first) into a short list sorted by reach; one entry per key."""
-    if len(ranked) >= size and entry[0] <= ranked[-1][0]:
+class _Ranked(Protocol):
+    @property
+    def reach(self) -> int: ...
+
+
+R = TypeVar("R", bound=_Ranked)
+
+
+def _keep_top(ranked: list[R], entry: R, key: Callable[[R], str], size: int) -> None:
+    """Insert `entry` into a short list sorted by reach, largest first; one entry per key."""
+    if len(ranked) >= size and entry.reach <= ranked[-1].reach:
         return
-    ranked[:] = [e for e in ranked if e[1] != entry[1]]
+    ranked[:] = [e for e in ranked if key(e) != key(entry)]
     ranked.append(entry)
-    ranked.sort(key=lambda e: -e[0])
+    ranked.sort(key=lambda e: -e.reach)
     del ranked[size:]
 
 
@@ -71,9 +100,9 @@ def note(
     if triage:
         ev.triage[triage] = ev.triage.get(triage, 0.0) + 1.0
     if negative and uid:
-        _keep_top(ev.negatives, [reach, uid, url], size)
+        _keep_top(ev.negatives, NegativeMention(reach, uid, url), lambda e: e.uid, size)
     if author:
-        _keep_top(ev.authors, [reach, author, uid], size)
+        _keep_top(ev.authors, LoudAuthor(reach, author, uid), lambda e: e.author, size)
 
 
 def roll(ev: Evidence, decay: float) -> None:
@@ -112,10 +141,10 @@ def describe(ev: Evidence, n: int) -> list[str]:
     if answer := to_answer(ev):
         lines.append(answer)
     if ev.negatives:
-        lines.append("top negative mentions: " + " ".join(str(e[2] or e[1]) for e in ev.negatives))
+        lines.append("top negative mentions: " + " ".join(e.url or e.uid for e in ev.negatives))
     if ev.authors:
         lines.append(
-            "largest reach: " + ", ".join(f"{e[1]} ({e[0]:,} followers)" for e in ev.authors)
+            "largest reach: " + ", ".join(f"{e.author} ({e.reach:,} followers)" for e in ev.authors)
         )
     return lines
 
@@ -136,5 +165,5 @@ def _plural(count: int, noun: str) -> str:
 
 def samples(ev: Evidence, n: int) -> list[str]:
     """Uids of the mentions an alert points at: negative ones first, then the loudest authors'."""
-    uids = [str(e[1]) for e in ev.negatives] + [str(e[2]) for e in ev.authors if e[2]]
+    uids = [e.uid for e in ev.negatives] + [e.uid for e in ev.authors if e.uid]
     return list(dict.fromkeys(uids))[:n]

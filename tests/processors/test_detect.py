@@ -7,12 +7,14 @@ import math
 import random
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 
 from core.config import DetectionConfig
 from core.events import Author, Mention, ScoredMention, Sentiment
 from core.text import normalize
 from processors.detect import Detector, Observation, Transition, observation
-from processors.detect_state import BrandState
+from processors.detect_state import BrandState, Closed
+from processors.evidence import LoudAuthor
 
 BUCKET = 300
 START = int(datetime(2026, 3, 2, tzinfo=UTC).timestamp())  # a Monday, midnight UTC
@@ -232,6 +234,31 @@ def test_state_survives_a_json_round_trip_exactly() -> None:
     assert key(half + rest) == key(whole) and whole
     assert restored.to_dict() == whole_state.to_dict()
     assert len(json.dumps(restored.to_dict())) < 4000
+
+
+def test_a_restarted_worker_reads_the_state_an_older_worker_wrote() -> None:
+    """tests/data/brand_state_v1.json was written by the detector before its state had named
+    parts (lists throughout), mid-incident at one-minute buckets. The named state reads it,
+    writes it back unchanged (so the older worker reads ours), and carries the incident on."""
+    older = json.loads((Path(__file__).parents[1] / "data" / "brand_state_v1.json").read_text())
+    state = BrandState.from_dict(older)
+    assert state.bucket == older["bucket"] and state.thread is not None
+    assert state.recent[0] == Closed(mentions=30.0, expected=older["recent"][0][1])
+    assert state.drift.expected == older["drift"][2]
+    assert state.share.recent_count == older["share"][3]
+    assert state.evidence.negatives[0].url == "https://x.test/81/27"
+    assert state.evidence.authors[0] == LoudAuthor(reach=499, author="user2", uid="m85-27")
+    assert json.loads(json.dumps(state.to_dict())) == older
+    detector = Detector(DetectionConfig(bucket_seconds=60, warmup_hours=1, evidence_size=2))
+    minute = older["bucket"] + 60
+    steps = [
+        step
+        for second in range(60)
+        for step in detector.add(state, Observation("acme", "widget", minute + second, 60.0))
+    ]
+    assert [(s.status, s.alert.id) for s in steps] == [
+        ("escalate", f"acme/widget/{datetime.fromtimestamp(older['thread']['start'], UTC):%Y%m%dT%H%M%SZ}")
+    ]
 
 
 def test_state_from_a_table_value_does_not_alias_it() -> None:

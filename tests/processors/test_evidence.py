@@ -32,10 +32,10 @@ def test_largest_reach_kept_once_per_author() -> None:
     ev = Evidence()
     for n, reach in enumerate([5, 900, 30, 70000, 12, 900]):
         add(ev, (), negative=True, reach=reach, n=n)
-    assert [e[0] for e in ev.authors] == [70000, 900, 900]
-    assert [e[1] for e in ev.negatives] == ["u3", "u1", "u5"]
+    assert [e.reach for e in ev.authors] == [70000, 900, 900]
+    assert [e.uid for e in ev.negatives] == ["u3", "u1", "u5"]
     note(ev, terms=(), negative=False, reach=10**6, uid="u9", url=None, author="a3", size=3)
-    assert [e[1] for e in ev.authors] == ["a3", "a1", "a5"]
+    assert [e.author for e in ev.authors] == ["a3", "a1", "a5"]
 
 
 def test_rising_terms_against_the_usual_vocabulary() -> None:
