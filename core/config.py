@@ -307,8 +307,9 @@ class SadaConfig(Strict):
         _require_unique("client ids", [c.id for c in self.clients])
         return self
 
-    def client(self, client_id: str) -> Client:
-        return next(c for c in self.clients if c.id == client_id)
+    def client(self, client_id: str) -> Client | None:
+        """The client with this id; None when the clients file has none (any more)."""
+        return next((c for c in self.clients if c.id == client_id), None)
 
 
 def _path(loc: tuple[str | int, ...]) -> str:

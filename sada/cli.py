@@ -110,7 +110,7 @@ def config_test_route(
         config = load_config(path)
     except ConfigError as exc:
         raise _fail(str(exc)) from exc
-    owner = next((c for c in config.clients if c.id == client), None)
+    owner = config.client(client)
     if owner is None:
         known = ", ".join(c.id for c in config.clients)
         raise _fail(f"{path}: no client {client!r} (clients: {known})")

@@ -77,7 +77,7 @@ class AlertSink:
         await SENDERS[route.type](self._client, route, alert)
 
     def _routes(self, alert: Alert) -> list[tuple[str, Route]]:
-        client = next((c for c in self._config.clients if c.id == alert.client), None)
+        client = self._config.client(alert.client)
         brand = next((b for b in client.brands if b.id == alert.brand), None) if client else None
         if client is None or brand is None:
             return []  # the brand left the config since the alert was raised

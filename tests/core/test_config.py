@@ -16,6 +16,13 @@ def test_sample_config_has_arabic_and_english_brands() -> None:
     assert "Skyline Air" in names
 
 
+def test_a_client_is_found_by_its_id() -> None:
+    config = load_config(SAMPLE)
+    found = config.client("northwind")
+    assert found is not None and found.id == "northwind"
+    assert config.client("gone") is None  # an alert can outlive its client in the file
+
+
 def test_every_problem_is_reported_with_file_and_field_path(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(
