@@ -170,7 +170,7 @@ ROUTES: dict[str, type[RouteBase]] = {
     for model in (WebhookRoute, SlackRoute, TeamsRoute, TelegramRoute, EmailRoute)
 }
 """Every kind of route by its `type`. Adding one: its model above and a line here, its sender
-in sinks/alerts.py's SENDERS; its README table is rendered from the model (sada/reference.py)."""
+in sinks/alerts.py's SENDERS; its reference table (docs/configuration.md) is rendered from the model (sada/reference.py)."""
 
 
 def _route_type(value: object) -> str | None:

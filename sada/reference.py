@@ -1,7 +1,7 @@
 """The configuration reference, rendered from the config models: the models are the documentation.
 
 Documents mark each table with `<!-- config:NAME -->` ... `<!-- /config -->`; `python -m
-sada.reference` rewrites every marked table in README.md and docs/, and a test fails when a
+sada.reference` rewrites every marked table in docs/, and a test fails when a
 model changed and the documents were not regenerated. Route kinds (core/config.py ROUTES) and
 sources (ingest/catalog.py SOURCES) are listed from their registries: a new one gets its table
 once its document has its marker, and the test says which marker is missing.
@@ -22,7 +22,7 @@ from ingest.catalog import SOURCES
 
 REPO = Path(__file__).resolve().parents[1]
 DOCUMENTS: dict[Path, dict[str, type[BaseModel]]] = {
-    REPO / "README.md": {
+    REPO / "docs" / "configuration.md": {
         "settings": Settings,
         "clients-file": SadaConfig,
         "client": Client,

@@ -28,10 +28,17 @@ def test_a_table_lists_every_field_with_its_description() -> None:
     assert "| `exclude` | `list[str]` | `[]` |" in table
 
 
-def test_the_readme_sources_example_is_a_valid_config() -> None:
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    example = re.search(r"```yaml\n(sources:\n.*?)```", readme, re.S)
+def test_the_documented_sources_example_is_a_valid_config() -> None:
+    reference = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
+    example = re.search(r"```yaml\n(sources:\n.*?)```", reference, re.S)
     assert example is not None
     clients = load_config(SAMPLE_CONFIG).model_dump()["clients"]
     config = SadaConfig.model_validate({"clients": clients, **yaml.safe_load(example.group(1))})
     assert [job.source.name for job in jobs(config)] == ["bluesky", "mastodon", "hackernews"]
+
+
+def test_the_readme_clients_file_is_a_valid_config() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    example = re.search(r"```yaml\n(clients:\n.*?)```", readme, re.S)
+    assert example is not None
+    assert SadaConfig.model_validate(yaml.safe_load(example.group(1))).clients
