@@ -44,4 +44,5 @@ bench: install
 
 lint: install
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy core ingest processors sinks sada
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy core ingest processors sinks sada tests bench

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import tempfile
 import time
 import uuid
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from bench.bench_ingest_parsing import pages
 from core.config import Settings
+from core.errors import Rejected
 from core.events import Mention
 from ingest import replay, synthetic
 from ingest.producer import KafkaEmitter
@@ -39,13 +41,20 @@ def timed(work: Callable[[], int]) -> tuple[float, float]:
 
 def replay_into_kafka(settings: Settings, path: Path) -> int:
     tallies = asyncio.run(
-        run([Job("replay", replay.SOURCE, replay.Config(path=path))], KafkaEmitter(settings), once=True)
+        run(
+            [Job("replay", replay.SOURCE, replay.Config(path=path))],
+            KafkaEmitter(settings),
+            once=True,
+        )
     )
     return tallies["replay"].mentions
 
 
 def parse_and_produce(
-    settings: Settings, parse: Callable[[bytes], list[object]], page: bytes, count: int
+    settings: Settings,
+    parse: Callable[[bytes], list[Mention | Rejected]],
+    page: bytes,
+    count: int,
 ) -> int:
     emitter, produced = KafkaEmitter(settings), 0
     while produced < count:
@@ -73,10 +82,12 @@ def main() -> None:
             )
             path.write_text("".join(m.model_dump_json() + "\n" for m in stream), encoding="utf-8")
             print(f"{'what':<28}{'mentions/s':>12}{'per CPU s':>12}  vs target {TARGET:,}/s")
-            rows = {"replay file -> Kafka": lambda: replay_into_kafka(settings, path)}
+            rows: dict[str, Callable[[], int]] = {
+                "replay file -> Kafka": lambda: replay_into_kafka(settings, path)
+            }
             for source, page in pages().items():
-                rows[f"{source} parse -> Kafka"] = lambda parse=PARSERS[source], page=page: (
-                    parse_and_produce(settings, parse, page, args.count)
+                rows[f"{source} parse -> Kafka"] = functools.partial(
+                    parse_and_produce, settings, PARSERS[source], page, args.count
                 )
             for name, work in rows.items():
                 wall, cpu = timed(work)

@@ -46,8 +46,10 @@ class Record(BaseModel):
     @classmethod
     def _known_version(cls, value: int) -> int:
         if value > SCHEMA_VERSION:
-            raise ValueError(f"schema_version {value} is newer than this stage knows "
-                             f"({SCHEMA_VERSION}); upgrade the stage to read it")
+            raise ValueError(
+                f"schema_version {value} is newer than this stage knows "
+                f"({SCHEMA_VERSION}); upgrade the stage to read it"
+            )
         return value
 
     def to_bytes(self) -> bytes:
@@ -68,8 +70,10 @@ def _not_ahead(value: datetime) -> datetime:
         utc = value.astimezone(UTC)
         if utc <= latest:
             return utc
-    raise ValueError(f"{value.isoformat()} is more than a day ahead of now "
-                     f"(latest accepted {latest:%Y-%m-%dT%H:%M:%SZ})")
+    raise ValueError(
+        f"{value.isoformat()} is more than a day ahead of now "
+        f"(latest accepted {latest:%Y-%m-%dT%H:%M:%SZ})"
+    )
 
 
 # Strict: a count is a JSON integer; 1e30 or 2.5 is a sender's mistake, not a count to round.

@@ -84,15 +84,15 @@ class Config(SourceConfig):
         "counts; empty to skip look-ups (authors stay DIDs).",
     )
     profile_wait_seconds: float = Field(
-        default=1.0, gt=0,
+        default=1.0,
+        gt=0,
         description="Longest a matching post waits so its author's look-up is batched.",
     )
     profile_cache_seconds: float = Field(
         default=3600.0, gt=0, description="How long a looked-up author is reused."
     )
     profiles_http: HttpPolicy = Field(
-        default=HttpPolicy(requests_per_second_per_host=5.0, timeout_seconds=5.0,
-                           max_attempts=1),
+        default=HttpPolicy(requests_per_second_per_host=5.0, timeout_seconds=5.0, max_attempts=1),
         description="Politeness towards the AppView; one try, so a failure never holds posts.",
     )
 
@@ -101,8 +101,10 @@ class Config(SourceConfig):
     def _http_or_empty(cls, value: str) -> str:
         parts = urlsplit(value.strip())
         if value.strip() and (parts.scheme not in ("http", "https") or not parts.netloc):
-            raise ValueError(f"{value!r} is not an http(s) URL; write https://host/xrpc/"
-                             "app.bsky.actor.getProfiles, or \"\" for no look-ups")
+            raise ValueError(
+                f"{value!r} is not an http(s) URL; write https://host/xrpc/"
+                'app.bsky.actor.getProfiles, or "" for no look-ups'
+            )
         return value.strip()
 
 
@@ -119,13 +121,13 @@ def decode(frame: bytes | str) -> dict[str, Any] | Rejected:
         return Rejected(payload=text_of(frame), reason=f"{NAME}: frame is not JSON ({exc})")
     stamp = event.get("time_us") if isinstance(event, dict) else None
     if not isinstance(stamp, int) or not 0 <= stamp < _YEAR_3000_US:
-        return Rejected(payload=text_of(frame),
-                        reason=f"{NAME}: event without a plausible integer time_us")
+        return Rejected(
+            payload=text_of(frame), reason=f"{NAME}: event without a plausible integer time_us"
+        )
     return event
 
 
-def parse_event(event: dict[str, Any], *, terms: Sequence[str],
-                fetched_at: datetime) -> list[Item]:
+def parse_event(event: dict[str, Any], *, terms: Sequence[str], fetched_at: datetime) -> list[Item]:
     """A decoded event to [] (not a new post, or no term in it), [Mention] or [Rejected]."""
     commit = event.get("commit")
     if event.get("kind") != "commit" or not isinstance(commit, dict):
@@ -141,20 +143,25 @@ def parse_event(event: dict[str, Any], *, terms: Sequence[str],
         if not folded or not any(term in folded for term in terms):
             return []  # no term, or no text at all (an image-only post)
         did, rkey = str(field(event, "did")), str(field(commit, "rkey"))
-        return [Mention(
-            uid=make_uid(NAME, f"at://{did}/{POST}/{rkey}"),
-            source=NAME,
-            source_id=f"at://{did}/{POST}/{rkey}",
-            url=f"https://bsky.app/profile/{did}/post/{rkey}",
-            author=Author(handle=did),
-            text=text,
-            language_hint=_language(record.get("langs")),
-            created_at=_created(record.get("createdAt"), event["time_us"]),
-            fetched_at=fetched_at,
-        )]
+        return [
+            Mention(
+                uid=make_uid(NAME, f"at://{did}/{POST}/{rkey}"),
+                source=NAME,
+                source_id=f"at://{did}/{POST}/{rkey}",
+                url=f"https://bsky.app/profile/{did}/post/{rkey}",
+                author=Author(handle=did),
+                text=text,
+                language_hint=_language(record.get("langs")),
+                created_at=_created(record.get("createdAt"), event["time_us"]),
+                fetched_at=fetched_at,
+            )
+        ]
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        return [Rejected(payload=json.dumps(event, ensure_ascii=False),
-                         reason=f"{NAME}: post {explain(exc)}")]
+        return [
+            Rejected(
+                payload=json.dumps(event, ensure_ascii=False), reason=f"{NAME}: post {explain(exc)}"
+            )
+        ]
 
 
 def parse(frame: bytes | str, *, terms: Sequence[str], fetched_at: datetime) -> list[Item]:
@@ -217,8 +224,10 @@ async def fetch(
         while True:
             try:
                 async with websockets.connect(
-                    subscribe_url(config, last), open_timeout=config.open_timeout_seconds,
-                    max_size=config.max_message_bytes, compression=None,
+                    subscribe_url(config, last),
+                    open_timeout=config.open_timeout_seconds,
+                    max_size=config.max_message_bytes,
+                    compression=None,
                     user_agent_header=USER_AGENT,
                     **await outbound.pinned(config.url, config.allow_private),
                 ) as socket:
@@ -230,8 +239,12 @@ async def fetch(
                                 yield event  # no post, no author to wait for
                             else:
                                 last = max(last or 0, event["time_us"])
-                                held.hold(event["time_us"], observe(NAME, parse_event(
-                                    event, terms=terms, fetched_at=now())))
+                                held.hold(
+                                    event["time_us"],
+                                    observe(
+                                        NAME, parse_event(event, terms=terms, fetched_at=now())
+                                    ),
+                                )
                         if held.due():
                             for item in await held.release():
                                 yield item
@@ -249,13 +262,20 @@ async def fetch(
                 problem = exc
                 ERRORS.labels(stage=f"ingest:{NAME}", kind=type(exc).__name__).inc()
             failures += 1
-            wait = backoff_seconds(failures, initial=config.backoff_initial_seconds,
-                                   maximum=config.backoff_max_seconds)
+            wait = backoff_seconds(
+                failures, initial=config.backoff_initial_seconds, maximum=config.backoff_max_seconds
+            )
             if isinstance(problem, InvalidStatus):
                 told = retry_after(problem.response.headers.get("Retry-After"), time.time())
                 wait = max(wait, min(told or 0.0, _LONGEST_SERVER_WAIT_SECONDS))
-            log.warning("%s: %s (%s); reconnecting in %.1fs from cursor %s", NAME, config.url,
-                        problem, wait, last)
+            log.warning(
+                "%s: %s (%s); reconnecting in %.1fs from cursor %s",
+                NAME,
+                config.url,
+                problem,
+                wait,
+                last,
+            )
             for item in await held.release():
                 yield item
             _save(progress, last)
@@ -267,8 +287,9 @@ async def fetch(
 def _profiles(config: Config, client: httpx.AsyncClient | None, sleep: Sleep) -> Profiles | None:
     if client is None or not config.profiles_url:
         return None
-    polite = Polite(client, config.profiles_http, source=NAME, sleep=sleep,
-                    allow_private=config.allow_private)
+    polite = Polite(
+        client, config.profiles_http, source=NAME, sleep=sleep, allow_private=config.allow_private
+    )
     return Profiles(polite, config.profiles_url, ttl_seconds=config.profile_cache_seconds)
 
 

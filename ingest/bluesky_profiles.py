@@ -47,8 +47,11 @@ def parse_profiles(payload: bytes) -> dict[str, Author]:
     profiles = body.get("profiles") if isinstance(body, dict) else None
     if not isinstance(profiles, list):
         raise ValueError("getProfiles answered JSON without a 'profiles' list")
-    return {p["did"]: author for p in profiles
-            if isinstance(p, dict) and (author := _author(p)) is not None}
+    return {
+        p["did"]: author
+        for p in profiles
+        if isinstance(p, dict) and (author := _author(p)) is not None
+    }
 
 
 def _author(profile: dict[str, Any]) -> Author | None:
@@ -58,7 +61,9 @@ def _author(profile: dict[str, Any]) -> Author | None:
     name, followers = profile.get("displayName"), profile.get("followersCount")
     try:
         return Author(
-            handle=handle if isinstance(handle, str) and handle and handle != INVALID_HANDLE else did,
+            handle=handle
+            if isinstance(handle, str) and handle and handle != INVALID_HANDLE
+            else did,
             name=(name.strip() or None) if isinstance(name, str) else None,
             followers=followers if isinstance(followers, int) and followers >= 0 else None,
         )
@@ -69,8 +74,14 @@ def _author(profile: dict[str, Any]) -> Author | None:
 class Profiles:
     """Authors by DID: a bounded cache in front of the AppView, which is asked in batches."""
 
-    def __init__(self, polite: Polite, url: str, *, ttl_seconds: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        polite: Polite,
+        url: str,
+        *,
+        ttl_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.polite = polite
         self.url = url
         self.ttl_seconds = ttl_seconds
@@ -96,19 +107,24 @@ class Profiles:
         for start in range(0, len(missing), BATCH):
             if self.clock() < self._paused_until:
                 return
-            await self._ask(missing[start:start + BATCH])
+            await self._ask(missing[start : start + BATCH])
 
     async def _ask(self, dids: list[str]) -> None:
         try:
-            response = await self.polite.get(self.url, params=[("actors", d) for d in dids],
-                                             headers={"User-Agent": USER_AGENT})
+            response = await self.polite.get(
+                self.url, params=[("actors", d) for d in dids], headers={"User-Agent": USER_AGENT}
+            )
             found = parse_profiles(response.content)
         except (RetryLater, SourceError, ValueError) as exc:
             wait = getattr(exc, "after_seconds", None) or PAUSE_AFTER_FAILURE_SECONDS
             self._paused_until = self.clock() + wait
             ERRORS.labels(stage="ingest:bluesky", kind="profiles").inc()
-            log.warning("bluesky: author look-up failed (%s); posts keep their DIDs as "
-                        "handles for the next %.0fs", exc, wait)
+            log.warning(
+                "bluesky: author look-up failed (%s); posts keep their DIDs as "
+                "handles for the next %.0fs",
+                exc,
+                wait,
+            )
             return
         expires = self.clock() + self.ttl_seconds
         for did in dids:  # one the AppView does not know (deleted, taken down) stays a DID
@@ -125,8 +141,12 @@ class Holding:
     would otherwise skip it on resume, so `cursor` is just before the oldest one held.
     """
 
-    def __init__(self, profiles: Profiles | None, wait_seconds: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        profiles: Profiles | None,
+        wait_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.profiles = profiles
         self.wait_seconds = wait_seconds
         self.clock = clock

@@ -13,11 +13,48 @@ from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
 
-_BLOCKS = frozenset({"p", "div", "li", "ul", "ol", "blockquote", "pre", "h1", "h2", "h3", "h4",
-                     "h5", "h6", "tr", "table", "section", "article", "header", "footer"})
+_BLOCKS = frozenset(
+    {
+        "p",
+        "div",
+        "li",
+        "ul",
+        "ol",
+        "blockquote",
+        "pre",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "tr",
+        "table",
+        "section",
+        "article",
+        "header",
+        "footer",
+    }
+)
 _SKIPPED = frozenset({"script", "style", "template", "head"})
-_VOID = frozenset({"br", "hr", "img", "input", "meta", "link", "area", "base", "col", "embed",
-                   "source", "track", "wbr", "param"})
+_VOID = frozenset(
+    {
+        "br",
+        "hr",
+        "img",
+        "input",
+        "meta",
+        "link",
+        "area",
+        "base",
+        "col",
+        "embed",
+        "source",
+        "track",
+        "wbr",
+        "param",
+    }
+)
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
 _BREAKS = re.compile(r" *\n[ \n]*")
 
@@ -67,8 +104,9 @@ class _TextExtractor(HTMLParser):
 _INVISIBLE_SPAN = re.compile(r'<span class="invisible">[^<]*</span>')
 _NEEDS_PARSER = re.compile(r"<(?:script|style|template|head|!)|invisible", re.IGNORECASE)
 _BREAK_TAG = re.compile(r"<br\s*/?>", re.IGNORECASE)
-_BLOCK_TAG = re.compile(rf"</?(?:{'|'.join(sorted(_BLOCKS))})\b(?:[^>\"']|\"[^\"]*\"|'[^']*')*>",
-                        re.IGNORECASE)
+_BLOCK_TAG = re.compile(
+    rf"</?(?:{'|'.join(sorted(_BLOCKS))})\b(?:[^>\"']|\"[^\"]*\"|'[^']*')*>", re.IGNORECASE
+)
 _ANY_TAG = re.compile(r"</?[A-Za-z](?:[^>\"']|\"[^\"]*\"|'[^']*')*>")
 
 
@@ -108,8 +146,9 @@ def canonical_url(url: str | None) -> str | None:
         return None
     scheme, host, path, query = match.groups()
     if query:
-        query = "&".join(p for p in query.split("&")
-                         if p and not _TRACKING.match(p.split("=", 1)[0]))
+        query = "&".join(
+            p for p in query.split("&") if p and not _TRACKING.match(p.split("=", 1)[0])
+        )
     return f"{scheme.lower()}://{host.lower()}{path or '/'}" + (f"?{query}" if query else "")
 
 
@@ -132,30 +171,127 @@ def from_iso(value: str) -> datetime:
 # Month and weekday names as feeds in the languages Sada serves write them (RFC 822 in spirit,
 # localized in fact). Keys are lower-case and without a trailing dot.
 _MONTHS = {
-    **{m: i for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep",
-                                   "oct", "nov", "dec"], 1)},
-    **{m: i for i, m in enumerate(["january", "february", "march", "april", "may", "june",
-                                   "july", "august", "september", "october", "november",
-                                   "december"], 1)},
+    **{
+        m: i
+        for i, m in enumerate(
+            ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1
+        )
+    },
+    **{
+        m: i
+        for i, m in enumerate(
+            [
+                "january",
+                "february",
+                "march",
+                "april",
+                "may",
+                "june",
+                "july",
+                "august",
+                "september",
+                "october",
+                "november",
+                "december",
+            ],
+            1,
+        )
+    },
     # French
-    "janv": 1, "janvier": 1, "févr": 2, "fevr": 2, "février": 2, "mars": 3, "avr": 4,
-    "avril": 4, "mai": 5, "juin": 6, "juil": 7, "juillet": 7, "août": 8, "aout": 8, "sept": 9,
-    "septembre": 9, "octobre": 10, "novembre": 11, "déc": 12, "décembre": 12,
+    "janv": 1,
+    "janvier": 1,
+    "févr": 2,
+    "fevr": 2,
+    "février": 2,
+    "mars": 3,
+    "avr": 4,
+    "avril": 4,
+    "mai": 5,
+    "juin": 6,
+    "juil": 7,
+    "juillet": 7,
+    "août": 8,
+    "aout": 8,
+    "sept": 9,
+    "septembre": 9,
+    "octobre": 10,
+    "novembre": 11,
+    "déc": 12,
+    "décembre": 12,
     # German
-    "januar": 1, "februar": 2, "märz": 3, "mär": 3, "mrz": 3, "juni": 6, "juli": 7, "okt": 10,
-    "oktober": 10, "dez": 12, "dezember": 12,
+    "januar": 1,
+    "februar": 2,
+    "märz": 3,
+    "mär": 3,
+    "mrz": 3,
+    "juni": 6,
+    "juli": 7,
+    "okt": 10,
+    "oktober": 10,
+    "dez": 12,
+    "dezember": 12,
     # Spanish / Portuguese / Italian
-    "ene": 1, "enero": 1, "febrero": 2, "marzo": 3, "abr": 4, "abril": 4, "mayo": 5,
-    "junio": 6, "julio": 7, "ago": 8, "agosto": 8, "septiembre": 9, "set": 9, "octubre": 10,
-    "out": 10, "noviembre": 11, "dic": 12, "diciembre": 12, "fev": 2,
-    "gen": 1, "gennaio": 1, "febbraio": 2, "mag": 5, "maggio": 5, "giu": 6, "giugno": 6,
-    "lug": 7, "luglio": 7, "settembre": 9, "ottobre": 10,
+    "ene": 1,
+    "enero": 1,
+    "febrero": 2,
+    "marzo": 3,
+    "abr": 4,
+    "abril": 4,
+    "mayo": 5,
+    "junio": 6,
+    "julio": 7,
+    "ago": 8,
+    "agosto": 8,
+    "septiembre": 9,
+    "set": 9,
+    "octubre": 10,
+    "out": 10,
+    "noviembre": 11,
+    "dic": 12,
+    "diciembre": 12,
+    "fev": 2,
+    "gen": 1,
+    "gennaio": 1,
+    "febbraio": 2,
+    "mag": 5,
+    "maggio": 5,
+    "giu": 6,
+    "giugno": 6,
+    "lug": 7,
+    "luglio": 7,
+    "settembre": 9,
+    "ottobre": 10,
     # Arabic (Levantine and Gulf/Egyptian month names)
-    "يناير": 1, "كانون الثاني": 1, "فبراير": 2, "شباط": 2, "مارس": 3, "آذار": 3, "أبريل": 4,
-    "ابريل": 4, "إبريل": 4, "نيسان": 4, "مايو": 5, "أيار": 5, "ايار": 5, "يونيو": 6,
-    "حزيران": 6, "يوليو": 7, "تموز": 7, "أغسطس": 8, "اغسطس": 8, "آب": 8, "سبتمبر": 9,
-    "أيلول": 9, "ايلول": 9, "أكتوبر": 10, "اكتوبر": 10, "تشرين الأول": 10, "نوفمبر": 11,
-    "تشرين الثاني": 11, "ديسمبر": 12, "كانون الأول": 12,
+    "يناير": 1,
+    "كانون الثاني": 1,
+    "فبراير": 2,
+    "شباط": 2,
+    "مارس": 3,
+    "آذار": 3,
+    "أبريل": 4,
+    "ابريل": 4,
+    "إبريل": 4,
+    "نيسان": 4,
+    "مايو": 5,
+    "أيار": 5,
+    "ايار": 5,
+    "يونيو": 6,
+    "حزيران": 6,
+    "يوليو": 7,
+    "تموز": 7,
+    "أغسطس": 8,
+    "اغسطس": 8,
+    "آب": 8,
+    "سبتمبر": 9,
+    "أيلول": 9,
+    "ايلول": 9,
+    "أكتوبر": 10,
+    "اكتوبر": 10,
+    "تشرين الأول": 10,
+    "نوفمبر": 11,
+    "تشرين الثاني": 11,
+    "ديسمبر": 12,
+    "كانون الأول": 12,
 }
 _DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 _LOCAL_DATE = re.compile(
@@ -197,8 +333,13 @@ def _localized(text: str) -> datetime:
     zone = UTC
     if match.group("zone") and (offset := _ZONE.search(match.group("zone"))):
         sign = -1 if offset.group(1) == "-" else 1
-        zone = timezone(sign * timedelta(hours=int(offset.group(2)),
-                                         minutes=int(offset.group(3))))
-    return datetime(int(match.group("year")), month, int(match.group("day")),
-                    int(match.group("hour") or 0), int(match.group("minute") or 0),
-                    int(match.group("second") or 0), tzinfo=zone)
+        zone = timezone(sign * timedelta(hours=int(offset.group(2)), minutes=int(offset.group(3))))
+    return datetime(
+        int(match.group("year")),
+        month,
+        int(match.group("day")),
+        int(match.group("hour") or 0),
+        int(match.group("minute") or 0),
+        int(match.group("second") or 0),
+        tzinfo=zone,
+    )

@@ -112,8 +112,15 @@ class Window:
     map lives in the cursor). `state()` is what to save once every page of the poll was yielded.
     """
 
-    def __init__(self, state: Cursor | None, *, now: float, lookback_seconds: float,
-                 overlap_seconds: float, keep_at_most: int = 10_000) -> None:
+    def __init__(
+        self,
+        state: Cursor | None,
+        *,
+        now: float,
+        lookback_seconds: float,
+        overlap_seconds: float,
+        keep_at_most: int = 10_000,
+    ) -> None:
         state = state or {"newest": now - lookback_seconds, "seen": {}}
         self.newest: float = state["newest"]
         self.seen: dict[str, float] = dict(state["seen"])
@@ -133,7 +140,7 @@ class Window:
         horizon = self.newest - self.overlap_seconds  # the next poll's `since`
         kept = {k: v for k, v in self.seen.items() if v > horizon}
         if len(kept) > self.keep_at_most:
-            kept = dict(sorted(kept.items(), key=lambda kv: kv[1])[-self.keep_at_most:])
+            kept = dict(sorted(kept.items(), key=lambda kv: kv[1])[-self.keep_at_most :])
         return {"newest": self.newest, "seen": kept}
 
 
@@ -166,9 +173,12 @@ class Progress:
 
     def window(self, key: str, config: TimeWindowed) -> Window:
         """`key`'s time window for this poll, from its saved state or the initial lookback."""
-        return Window(self.cursor.get(key), now=time.time(),
-                      lookback_seconds=config.initial_lookback_seconds,
-                      overlap_seconds=config.overlap_seconds)
+        return Window(
+            self.cursor.get(key),
+            now=time.time(),
+            lookback_seconds=config.initial_lookback_seconds,
+            overlap_seconds=config.overlap_seconds,
+        )
 
     def save(self, key: str, state: Any) -> None:
         """Record where `key` stopped and write the source's whole cursor."""

@@ -34,10 +34,26 @@ log = logging.getLogger(__name__)
 NAME = "gdelt"
 
 _LANGUAGES = {
-    "arabic": "ar", "english": "en", "french": "fr", "german": "de", "spanish": "es",
-    "italian": "it", "portuguese": "pt", "turkish": "tr", "persian": "fa", "urdu": "ur",
-    "hindi": "hi", "russian": "ru", "chinese": "zh", "japanese": "ja", "korean": "ko",
-    "indonesian": "id", "malay": "ms", "dutch": "nl", "hebrew": "he", "bengali": "bn",
+    "arabic": "ar",
+    "english": "en",
+    "french": "fr",
+    "german": "de",
+    "spanish": "es",
+    "italian": "it",
+    "portuguese": "pt",
+    "turkish": "tr",
+    "persian": "fa",
+    "urdu": "ur",
+    "hindi": "hi",
+    "russian": "ru",
+    "chinese": "zh",
+    "japanese": "ja",
+    "korean": "ko",
+    "indonesian": "id",
+    "malay": "ms",
+    "dutch": "nl",
+    "hebrew": "he",
+    "bengali": "bn",
 }
 
 
@@ -85,8 +101,9 @@ def parse(payload: bytes | str, *, fetched_at: datetime) -> list[Item]:
     text = text_of(payload)
     if not text.lstrip().startswith("{"):
         said = " ".join(html_to_text(text).split())[:200]
-        return [Rejected(payload=text, reason=f"{NAME}: GDELT answered with text, not JSON: "
-                                              f"{said!r}")]
+        return [
+            Rejected(payload=text, reason=f"{NAME}: GDELT answered with text, not JSON: {said!r}")
+        ]
     try:
         body = json.loads(text, strict=False)  # GDELT leaves control characters in titles
     except ValueError as exc:
@@ -113,7 +130,8 @@ def _mention(article: dict[str, Any], fetched_at: datetime) -> Mention:
         text=title,
         language_hint=_LANGUAGES.get(str(article.get("language", "")).lower()),
         created_at=datetime.strptime(str(field(article, "seendate")), "%Y%m%dT%H%M%SZ").replace(
-            tzinfo=UTC),
+            tzinfo=UTC
+        ),
         fetched_at=fetched_at,
     )
 
@@ -131,22 +149,39 @@ async def fetch(
 ) -> AsyncIterator[Item]:
     """One round: every query, paging through the time window since its cursor."""
     progress = Progress(NAME, config, cursors=cursors)
-    polite = Polite(client, config.http, source=NAME, sleep=sleep,
-                    allow_private=config.allow_private)
+    polite = Polite(
+        client, config.http, source=NAME, sleep=sleep, allow_private=config.allow_private
+    )
 
     async def run(query: str) -> AsyncIterator[Item]:
         window = progress.window(query, config)
         start, end = window.since, time.time()
         for _ in range(config.max_pages_per_poll):
-            response = await polite.get(config.base_url, params={
-                "query": query_text(query, config.source_languages), "mode": "ArtList",
-                "format": "json", "sort": "DateAsc", "maxrecords": str(config.max_records),
-                "startdatetime": _stamp(start), "enddatetime": _stamp(end)})
+            response = await polite.get(
+                config.base_url,
+                params={
+                    "query": query_text(query, config.source_languages),
+                    "mode": "ArtList",
+                    "format": "json",
+                    "sort": "DateAsc",
+                    "maxrecords": str(config.max_records),
+                    "startdatetime": _stamp(start),
+                    "enddatetime": _stamp(end),
+                },
+            )
             if "limit requests" in response.text[:300].lower():
-                raise RetryLater(f"{NAME}: GDELT rate limit: {response.text[:200].strip()!r}",
-                                 after_seconds=5.0)
-            items = observe(NAME, accept_page(NAME, str(response.url), parse(
-                response.content, fetched_at=now()), response.content))
+                raise RetryLater(
+                    f"{NAME}: GDELT rate limit: {response.text[:200].strip()!r}", after_seconds=5.0
+                )
+            items = observe(
+                NAME,
+                accept_page(
+                    NAME,
+                    str(response.url),
+                    parse(response.content, fetched_at=now()),
+                    response.content,
+                ),
+            )
             latest = start
             for item in items:
                 if isinstance(item, Rejected):
@@ -159,8 +194,13 @@ async def fetch(
                 break
             start = latest  # a full page: the rest of the window starts at its newest article
         else:
-            log.warning("%s: %r: more than %d pages since the last poll, newer articles wait "
-                        "for the next round", NAME, query, config.max_pages_per_poll)
+            log.warning(
+                "%s: %r: more than %d pages since the last poll, newer articles wait "
+                "for the next round",
+                NAME,
+                query,
+                config.max_pages_per_poll,
+            )
         progress.save(query, window.state())
 
     async for item in each_target(NAME, config.queries, run):

@@ -73,8 +73,11 @@ def _mention(hit: dict[str, Any], fetched_at: datetime) -> Mention:
         text = f"{title}\n\n{text}" if text else title
     if not text:
         raise ValueError("hit has neither title nor text")
-    created = (from_epoch(hit["created_at_i"]) if hit.get("created_at_i") is not None
-               else from_iso(field(hit, "created_at")))
+    created = (
+        from_epoch(hit["created_at_i"])
+        if hit.get("created_at_i") is not None
+        else from_iso(field(hit, "created_at"))
+    )
     return Mention(
         uid=make_uid(NAME, object_id),
         source=NAME,
@@ -100,28 +103,47 @@ async def fetch(
 ) -> AsyncIterator[Item]:
     """One round: every query, from its saved cursor to now."""
     progress = Progress(NAME, config, cursors=cursors)
-    polite = Polite(client, config.http, source=NAME, sleep=sleep,
-                    allow_private=config.allow_private)
+    polite = Polite(
+        client, config.http, source=NAME, sleep=sleep, allow_private=config.allow_private
+    )
 
     async def run(query: str) -> AsyncIterator[Item]:
         window = progress.window(query, config)
         for page in range(config.max_pages_per_poll):
-            response = await polite.get(f"{config.base_url}/search_by_date", params={
-                "query": query, "tags": config.tags,
-                "numericFilters": f"created_at_i>{int(window.since)}",
-                "hitsPerPage": config.hits_per_page, "page": page})
-            items = observe(NAME, accept_page(NAME, str(response.url), parse(
-                response.content, fetched_at=now()), response.content))
+            response = await polite.get(
+                f"{config.base_url}/search_by_date",
+                params={
+                    "query": query,
+                    "tags": config.tags,
+                    "numericFilters": f"created_at_i>{int(window.since)}",
+                    "hitsPerPage": config.hits_per_page,
+                    "page": page,
+                },
+            )
+            items = observe(
+                NAME,
+                accept_page(
+                    NAME,
+                    str(response.url),
+                    parse(response.content, fetched_at=now()),
+                    response.content,
+                ),
+            )
             for item in items:
-                if isinstance(item, Rejected) or window.admit(item.source_id,
-                                                              item.created_at.timestamp()):
+                if isinstance(item, Rejected) or window.admit(
+                    item.source_id, item.created_at.timestamp()
+                ):
                     yield item
             if len(items) < config.hits_per_page:
                 break
         else:
-            log.warning("%s: %r: more than %d pages since the last poll, older hits skipped; "
-                        "raise max_pages_per_poll or poll more often", NAME, query,
-                        config.max_pages_per_poll)
+            log.warning(
+                "%s: %r: more than %d pages since the last poll, older hits skipped; "
+                "raise max_pages_per_poll or poll more often",
+                NAME,
+                query,
+                config.max_pages_per_poll,
+            )
         progress.save(query, window.state())
 
     async for item in each_target(NAME, config.queries, run):

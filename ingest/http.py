@@ -158,11 +158,16 @@ class Polite:
         for attempt in range(1, self.policy.max_attempts + 1):
             if attempt > 1:
                 wait = backoff_seconds(
-                    attempt - 1, initial=self.policy.backoff_initial_seconds,
-                    maximum=self.policy.backoff_max_seconds, hint=hint, rand=self.rand)
+                    attempt - 1,
+                    initial=self.policy.backoff_initial_seconds,
+                    maximum=self.policy.backoff_max_seconds,
+                    hint=hint,
+                    rand=self.rand,
+                )
                 if wait > self.policy.max_wait_seconds:
-                    raise RetryLater(f"{what}: {problem}; server asks to wait {wait:.0f}s",
-                                     after_seconds=wait)
+                    raise RetryLater(
+                        f"{what}: {problem}; server asks to wait {wait:.0f}s", after_seconds=wait
+                    )
                 log.info("%s: %s; retry %d in %.2fs", what, problem, attempt, wait)
                 self._pause(host, wait)  # the host's spacing does the waiting, for every caller
             try:
@@ -193,8 +198,11 @@ class Polite:
                 raise SourceError(f"{what}: HTTP {status} ({snippet!r}); {advice}", status=status)
             self._note_budget(host, response)
             return response
-        raise RetryLater(f"{what}: {problem} after {self.policy.max_attempts} tries; "
-                         "will try again on the next poll", after_seconds=hint)
+        raise RetryLater(
+            f"{what}: {problem} after {self.policy.max_attempts} tries; "
+            "will try again on the next poll",
+            after_seconds=hint,
+        )
 
     async def get(self, url: str, **kwargs: Any) -> httpx.Response:
         return await self.request("GET", url, **kwargs)
@@ -208,8 +216,11 @@ class Polite:
             state.next_at = self.clock() + 1.0 / self.policy.requests_per_second_per_host
             kwargs.setdefault("follow_redirects", True)  # feeds and APIs move; follow them
             return await self.client.request(
-                method, url, timeout=self.policy.timeout_seconds,
-                extensions=outbound.allow(self.allow_private), **kwargs
+                method,
+                url,
+                timeout=self.policy.timeout_seconds,
+                extensions=outbound.allow(self.allow_private),
+                **kwargs,
             )
 
     def _server_wait(self, response: httpx.Response, throttled: bool) -> float | None:
@@ -235,4 +246,3 @@ class Polite:
     def _pause(self, host: str, seconds: float) -> None:
         state = _host(host)
         state.next_at = max(state.next_at, self.clock() + seconds)
-

@@ -128,12 +128,15 @@ def _mention(status: dict[str, Any], host: str, fetched_at: datetime) -> Mention
 def timelines(config: Config) -> list[tuple[str, str, dict[str, str]]]:
     """Every (instance, path, fixed params) the config asks to poll."""
     paths: list[tuple[str, dict[str, str]]] = [
-        (f"/api/v1/timelines/tag/{quote(tag.lstrip('#'), safe='')}", {})
-        for tag in config.hashtags
+        (f"/api/v1/timelines/tag/{quote(tag.lstrip('#'), safe='')}", {}) for tag in config.hashtags
     ]
     if config.public_timeline != "off":
-        paths.append(("/api/v1/timelines/public",
-                      {"local": "true"} if config.public_timeline == "local" else {}))
+        paths.append(
+            (
+                "/api/v1/timelines/public",
+                {"local": "true"} if config.public_timeline == "local" else {},
+            )
+        )
     return [(instance, path, params) for instance in config.instances for path, params in paths]
 
 
@@ -161,9 +164,15 @@ async def fetch(
 ) -> AsyncIterator[Item]:
     """One round: every timeline on every instance, forward from its saved position."""
     progress = Progress(NAME, config, cursors=cursors)
-    polite = Polite(client, config.http, source=NAME, reset_header="x-ratelimit-reset",
-                    allow_private=config.allow_private,
-                    remaining_header="x-ratelimit-remaining", sleep=sleep)
+    polite = Polite(
+        client,
+        config.http,
+        source=NAME,
+        reset_header="x-ratelimit-reset",
+        allow_private=config.allow_private,
+        remaining_header="x-ratelimit-remaining",
+        sleep=sleep,
+    )
 
     async def run(target: tuple[str, str, dict[str, str]]) -> AsyncIterator[Item]:
         instance, path, params = target
@@ -181,10 +190,18 @@ async def fetch(
                     raise SourceError(
                         f"{NAME}: {instance} requires login to read {path} (HTTP 401); add a "
                         f"token for it under access_tokens, or remove it from instances",
-                        status=401) from exc
+                        status=401,
+                    ) from exc
                 raise
-            items = observe(NAME, accept_page(NAME, str(response.url), parse(
-                response.content, instance=instance, fetched_at=now()), response.content))
+            items = observe(
+                NAME,
+                accept_page(
+                    NAME,
+                    str(response.url),
+                    parse(response.content, instance=instance, fetched_at=now()),
+                    response.content,
+                ),
+            )
             for item in items:
                 yield item
             count, newest = _page(response)

@@ -31,8 +31,11 @@ def load_json(payload: bytes | str, source: str) -> Any | Rejected:
         text = text_of(payload)
         start = text.lstrip()[:80]
         kind = "HTML" if start[:1] == "<" else "text"
-        return Rejected(payload=text, reason=f"{source}: payload is not JSON ({kind} starting "
-                        f"{start!r}; {type(exc).__name__}: {exc})")
+        return Rejected(
+            payload=text,
+            reason=f"{source}: payload is not JSON ({kind} starting "
+            f"{start!r}; {type(exc).__name__}: {exc})",
+        )
 
 
 def field(obj: Any, *path: str | int) -> Any:
@@ -47,8 +50,10 @@ def field(obj: Any, *path: str | int) -> Any:
 
 def explain(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
-        problems = [f"{'.'.join(str(p) for p in e['loc']) or 'record'}: {e['msg']}"
-                    for e in exc.errors()[:5]]
+        problems = [
+            f"{'.'.join(str(p) for p in e['loc']) or 'record'}: {e['msg']}"
+            for e in exc.errors()[:5]
+        ]
         return "invalid " + "; ".join(problems)
     if isinstance(exc, KeyError):
         return f"missing or malformed field {exc.args[0]!r}"

@@ -66,11 +66,15 @@ def accept_page(source: str, url: str, items: list[Item], payload: bytes) -> lis
     item's: the cursor stays where it was and the next round reads the page again, so nothing
     is lost (and nothing is dead-lettered for it).
     """
-    if len(items) == 1 and isinstance(items[0], Rejected) and (
-        items[0].payload == text_of(payload)
+    if (
+        len(items) == 1
+        and isinstance(items[0], Rejected)
+        and (items[0].payload == text_of(payload))
     ):
-        raise RetryLater(f"{items[0].reason} (from {url.split('?', 1)[0]}); the cursor stays, "
-                         "this page is read again next round")
+        raise RetryLater(
+            f"{items[0].reason} (from {url.split('?', 1)[0]}); the cursor stays, "
+            "this page is read again next round"
+        )
     return items
 
 

@@ -54,8 +54,11 @@ class PushRecord(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    origin: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=64,
-                        description="The sending tool or site; ids are unique within it.")
+    origin: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9_.-]*$",
+        max_length=64,
+        description="The sending tool or site; ids are unique within it.",
+    )
     id: str = Field(min_length=1, max_length=512, description="The item's id at the origin.")
     text: str = Field(min_length=1, max_length=TEXT_MAX, description="Plain text.")
     created_at: datetime = Field(description="ISO 8601 with an offset or Z.")
@@ -71,9 +74,15 @@ def _mention(raw: Any, fetched_at: datetime) -> Mention:
         raise ValueError("created_at has no time zone; send ISO 8601 with an offset or Z")
     source_id = f"{record.origin}:{record.id}"
     return Mention(
-        uid=make_uid(NAME, source_id), source=NAME, source_id=source_id,
-        url=str(record.url) if record.url else None, author=record.author, text=record.text,
-        language_hint=record.language, created_at=record.created_at, fetched_at=fetched_at,
+        uid=make_uid(NAME, source_id),
+        source=NAME,
+        source_id=source_id,
+        url=str(record.url) if record.url else None,
+        author=record.author,
+        text=record.text,
+        language_hint=record.language,
+        created_at=record.created_at,
+        fetched_at=fetched_at,
         engagement=record.engagement,
     )
 
@@ -90,8 +99,12 @@ def _records(body: Any, fetched_at: datetime) -> list[Item]:
         try:
             out.append(_mention(raw, fetched_at))
         except (ValidationError, ValueError) as exc:
-            out.append(Rejected(payload=json.dumps(raw, ensure_ascii=False, default=str),
-                                reason=f"{NAME}: record {index}: {explain(exc)}"))
+            out.append(
+                Rejected(
+                    payload=json.dumps(raw, ensure_ascii=False, default=str),
+                    reason=f"{NAME}: record {index}: {explain(exc)}",
+                )
+            )
     return out
 
 
@@ -137,14 +150,14 @@ class PushServer:
         app = web.Application(client_max_size=self.config.max_body_bytes)
         app.router.add_post(self.config.path, self._receive)
         # lingering_time: how long a refused upload is drained before the socket is closed
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None,
-                                     lingering_time=1.0)
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None, lingering_time=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.host, self.config.port)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        log.info("%s: listening on http://%s:%d%s", NAME, self.config.host, self.port,
-                 self.config.path)
+        log.info(
+            "%s: listening on http://%s:%d%s", NAME, self.config.host, self.port, self.config.path
+        )
 
     async def stop(self) -> None:
         if self._runner is not None:
@@ -154,13 +167,17 @@ class PushServer:
     async def _receive(self, request: web.Request) -> web.Response:
         refused = refusal(request.headers.get("Authorization"), self._token)
         if refused:
-            response = _problem(401, f"{refused}; send 'Authorization: Bearer <token>'",
-                                unread=True)
+            response = _problem(
+                401, f"{refused}; send 'Authorization: Bearer <token>'", unread=True
+            )
             response.headers["WWW-Authenticate"] = "Bearer"
             return response
         if request.content_type != "application/json":
-            return _problem(415, f"send Content-Type: application/json, not "
-                                 f"{request.content_type!r}", unread=True)
+            return _problem(
+                415,
+                f"send Content-Type: application/json, not {request.content_type!r}",
+                unread=True,
+            )
         too_large = f"body over {self.config.max_body_bytes} bytes; send smaller batches"
         if (request.content_length or 0) > self.config.max_body_bytes:
             return _problem(413, too_large, unread=True)
@@ -173,17 +190,23 @@ class PushServer:
             return _problem(400, decoded.reason)
         items = _records(decoded, now())
         if len(items) > self.config.max_records_per_request:
-            return _problem(413, f"{len(items)} records in one request; the limit is "
-                                 f"{self.config.max_records_per_request}")
+            return _problem(
+                413,
+                f"{len(items)} records in one request; the limit is "
+                f"{self.config.max_records_per_request}",
+            )
         rejected = [i for i in items if isinstance(i, Rejected)]
         if rejected:
-            return _problem(422, f"{len(rejected)} of {len(items)} records are invalid; "
-                                 "nothing was accepted",
-                            problems=[r.reason.removeprefix(f"{NAME}: ") for r in rejected])
+            return _problem(
+                422,
+                f"{len(rejected)} of {len(items)} records are invalid; nothing was accepted",
+                problems=[r.reason.removeprefix(f"{NAME}: ") for r in rejected],
+            )
         mentions = [i for i in items if isinstance(i, Mention)]
         if self.queue.maxsize - self.queue.qsize() < len(mentions):
-            return web.json_response({"error": "queue full; retry shortly"}, status=503,
-                                     headers={"Retry-After": "1"})
+            return web.json_response(
+                {"error": "queue full; retry shortly"}, status=503, headers={"Retry-After": "1"}
+            )
         observe(NAME, items)
         for mention in mentions:
             self.queue.put_nowait(mention)

@@ -93,8 +93,7 @@ def _mention(child: dict[str, Any], fetched_at: datetime) -> Mention | None:
         text=text,
         created_at=from_epoch(field(data, "created_utc")),
         fetched_at=fetched_at,
-        engagement=Engagement(likes=max(0, int(data.get("score") or 0)),
-                              replies=max(0, replies)),
+        engagement=Engagement(likes=max(0, int(data.get("score") or 0)), replies=max(0, replies)),
     )
 
 
@@ -112,19 +111,26 @@ class _Token:
             secret = self.config.client_secret.get_secret_value()
             try:
                 response = await self.polite.request(
-                    "POST", self.config.token_url, data={"grant_type": "client_credentials"},
+                    "POST",
+                    self.config.token_url,
+                    data={"grant_type": "client_credentials"},
                     auth=(self.config.client_id, secret),
-                    headers={"User-Agent": self.config.user_agent})
+                    headers={"User-Agent": self.config.user_agent},
+                )
                 body = response.json()
                 self.value = body["access_token"]
             except SourceError as exc:
-                raise SourceError(f"{NAME}: the token endpoint refused the app credentials "
-                                  f"({exc}); check client_id and client_secret",
-                                  status=exc.status) from exc
+                raise SourceError(
+                    f"{NAME}: the token endpoint refused the app credentials "
+                    f"({exc}); check client_id and client_secret",
+                    status=exc.status,
+                ) from exc
             except (ValueError, KeyError, TypeError) as exc:
-                raise SourceError(f"{NAME}: the token endpoint answered without an access "
-                                  f"token ({response.text[:120]!r}); check client_id and "
-                                  "client_secret") from exc
+                raise SourceError(
+                    f"{NAME}: the token endpoint answered without an access "
+                    f"token ({response.text[:120]!r}); check client_id and "
+                    "client_secret"
+                ) from exc
             self.expires_at = time.time() + float(body.get("expires_in", 3600)) - 60
         return {"Authorization": f"bearer {self.value}", "User-Agent": self.config.user_agent}
 
@@ -138,30 +144,51 @@ async def fetch(
 ) -> AsyncIterator[Item]:
     """One round: every query searched newest first, back to its cursor."""
     progress = Progress(NAME, config, cursors=cursors)
-    polite = Polite(client, config.http, source=NAME, reset_header="x-ratelimit-reset",
-                    allow_private=config.allow_private,
-                    remaining_header="x-ratelimit-remaining", sleep=sleep)
+    polite = Polite(
+        client,
+        config.http,
+        source=NAME,
+        reset_header="x-ratelimit-reset",
+        allow_private=config.allow_private,
+        remaining_header="x-ratelimit-remaining",
+        sleep=sleep,
+    )
     token = _Token(config, polite)
     path = f"/r/{'+'.join(config.subreddits)}/search" if config.subreddits else "/search"
 
     async def get(params: dict[str, str]) -> httpx.Response:
         try:
-            return await polite.get(f"{config.api_url}{path}", params=params,
-                                    headers=await token.header())
+            return await polite.get(
+                f"{config.api_url}{path}", params=params, headers=await token.header()
+            )
         except SourceError as exc:
             if exc.status != 401:
                 raise
-            return await polite.get(f"{config.api_url}{path}", params=params,
-                                    headers=await token.header(renew=True))
+            return await polite.get(
+                f"{config.api_url}{path}", params=params, headers=await token.header(renew=True)
+            )
 
     async def run(query: str) -> AsyncIterator[Item]:
         window = progress.window(query, config)
-        params = {"q": query, "sort": "new", "limit": str(config.page_limit), "raw_json": "1",
-                  "type": "link", **({"restrict_sr": "1"} if config.subreddits else {})}
+        params = {
+            "q": query,
+            "sort": "new",
+            "limit": str(config.page_limit),
+            "raw_json": "1",
+            "type": "link",
+            **({"restrict_sr": "1"} if config.subreddits else {}),
+        }
         for _ in range(config.max_pages_per_poll):
             response = await get(params)
-            items = observe(NAME, accept_page(NAME, str(response.url), parse(
-                response.content, fetched_at=now()), response.content))
+            items = observe(
+                NAME,
+                accept_page(
+                    NAME,
+                    str(response.url),
+                    parse(response.content, fetched_at=now()),
+                    response.content,
+                ),
+            )
             reached_cursor = False
             for item in items:
                 if isinstance(item, Rejected):
@@ -176,9 +203,13 @@ async def fetch(
                 break
             params["after"] = after
         else:
-            log.warning("%s: %r: more than %d pages since the last poll, older posts skipped; "
-                        "raise max_pages_per_poll or poll more often", NAME, query,
-                        config.max_pages_per_poll)
+            log.warning(
+                "%s: %r: more than %d pages since the last poll, older posts skipped; "
+                "raise max_pages_per_poll or poll more often",
+                NAME,
+                query,
+                config.max_pages_per_poll,
+            )
         progress.save(query, window.state())
 
     async for item in each_target(NAME, config.queries, run):

@@ -48,10 +48,14 @@ def numbered(path: Path, after: int = 0) -> Iterator[tuple[int, Mention | Reject
                 continue
             where = f"{path}:{number}"
             if len(line) > RECORD_MAX_BYTES:
-                yield number, Rejected(
-                    payload=line.decode("utf-8", errors="replace"),
-                    reason=f"{where}: line of {len(line)} bytes exceeds the {RECORD_MAX_BYTES}"
-                           "-byte limit of a record; not parsed")
+                yield (
+                    number,
+                    Rejected(
+                        payload=line.decode("utf-8", errors="replace"),
+                        reason=f"{where}: line of {len(line)} bytes exceeds the {RECORD_MAX_BYTES}"
+                        "-byte limit of a record; not parsed",
+                    ),
+                )
             else:
                 yield number, parse_line(line.decode("utf-8", errors="replace"), where)
 

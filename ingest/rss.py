@@ -38,7 +38,9 @@ from ingest.source import Source
 
 NAME = "rss"
 if pyexpat.version_info < (2, 4, 1):  # older expat expands entity bombs ("billion laughs")
-    raise ImportError(f"the rss source needs expat >= 2.4.1, this Python has {pyexpat.EXPAT_VERSION}")
+    raise ImportError(
+        f"the rss source needs expat >= 2.4.1, this Python has {pyexpat.EXPAT_VERSION}"
+    )
 _DECLARATION = re.compile(rb"^\s*<\?xml[^>]*\?>")
 _WORD = re.compile(r"\w+")
 _EMAIL_NAME = re.compile(r"^\S+@\S+\s+\((.+)\)$")  # RSS <author>: "mail@host (Name)"
@@ -53,9 +55,15 @@ class GoogleNewsSearch(BaseModel):
 
     def url(self) -> str:
         base_language = self.language.split("-")[0]
-        return "https://news.google.com/rss/search?" + urlencode({
-            "q": self.query, "hl": self.language, "gl": self.country,
-            "ceid": f"{self.country}:{base_language}"}, safe=":")
+        return "https://news.google.com/rss/search?" + urlencode(
+            {
+                "q": self.query,
+                "hl": self.language,
+                "gl": self.country,
+                "ceid": f"{self.country}:{base_language}",
+            },
+            safe=":",
+        )
 
 
 class Config(SourceConfig):
@@ -110,8 +118,12 @@ def parse(
     try:
         root = _root(raw, charset)
     except (ParseError, ValueError, LookupError) as exc:
-        return [Rejected(payload=text_of(payload),
-                         reason=f"{NAME}: {feed_url}: not a readable XML feed ({exc})")]
+        return [
+            Rejected(
+                payload=text_of(payload),
+                reason=f"{NAME}: {feed_url}: not a readable XML feed ({exc})",
+            )
+        ]
     kind = _local(root.tag)
     if kind == "rss":
         channel = next((c for c in root if _local(c.tag) == "channel"), root)
@@ -125,8 +137,12 @@ def parse(
         channel = next((c for c in root if _local(c.tag) == "channel"), root)
         language = _child_text(channel, "language")
     else:
-        return [Rejected(payload=text_of(payload),
-                         reason=f"{NAME}: {feed_url}: root element <{kind}> is not RSS or Atom")]
+        return [
+            Rejected(
+                payload=text_of(payload),
+                reason=f"{NAME}: {feed_url}: root element <{kind}> is not RSS or Atom",
+            )
+        ]
     hint = (language or "").split("-")[0].strip().lower() or None  # "en-GB" -> "en"
     host = urlsplit(feed_url).netloc or feed_url
     return each(entries, lambda e: _mention(e, hint, host, fetched_at), NAME)
@@ -137,8 +153,9 @@ def _child_text(element: Element, name: str) -> str:
     return (found.text or "").strip() if found is not None else ""
 
 
-def _mention(entry: Element, language: str | None, feed_host: str,
-             fetched_at: datetime) -> Mention | None:
+def _mention(
+    entry: Element, language: str | None, feed_host: str, fetched_at: datetime
+) -> Mention | None:
     fields: dict[str, Element] = {}
     link = ""
     for child in entry:
@@ -155,7 +172,7 @@ def _mention(entry: Element, language: str | None, feed_host: str,
         for name in names:
             if name in fields:
                 element = fields[name]
-                value = (element.text if len(element) == 0 else "".join(element.itertext()))
+                value = element.text if len(element) == 0 else "".join(element.itertext())
                 value = (value or "").strip()
                 if value:
                     return html_to_text(value) if "<" in value or "&" in value else value
@@ -196,8 +213,9 @@ def _join(title: str, summary: str, publisher: str) -> str:
     """Title and summary, without a summary that only repeats the title (Google News does)."""
     if not summary:
         return title
-    extra = set(_WORD.findall(summary.casefold())) - set(_WORD.findall(
-        f"{title} {publisher}".casefold()))
+    extra = set(_WORD.findall(summary.casefold())) - set(
+        _WORD.findall(f"{title} {publisher}".casefold())
+    )
     return f"{title}\n\n{summary}" if title and extra else title or summary
 
 
@@ -210,8 +228,9 @@ async def fetch(
 ) -> AsyncIterator[Item]:
     """One round: every feed, yielding the items not seen before."""
     progress = Progress(NAME, config, cursors=cursors)
-    polite = Polite(client, config.http, source=NAME, sleep=sleep,
-                    allow_private=config.allow_private)
+    polite = Polite(
+        client, config.http, source=NAME, sleep=sleep, allow_private=config.allow_private
+    )
     max_age = config.max_item_age_hours * 3600
 
     async def run(url: str) -> AsyncIterator[Item]:
@@ -224,9 +243,20 @@ async def fetch(
         response = await polite.get(url, headers=headers)
         if response.status_code == 304:
             return
-        items = observe(NAME, accept_page(NAME, url, parse(
-            response.content, feed_url=url, fetched_at=now(),
-            charset=response.charset_encoding), response.content))
+        items = observe(
+            NAME,
+            accept_page(
+                NAME,
+                url,
+                parse(
+                    response.content,
+                    feed_url=url,
+                    fetched_at=now(),
+                    charset=response.charset_encoding,
+                ),
+                response.content,
+            ),
+        )
         seen: dict[str, float] = state["seen"]
         oldest = time.time() - max_age
         for item in items:
@@ -236,13 +266,17 @@ async def fetch(
                 seen[item.source_id] = item.created_at.timestamp()
                 yield item
         kept = sorted(((k, v) for k, v in seen.items() if v >= oldest), key=lambda kv: kv[1])
-        progress.save(url, {"etag": response.headers.get("etag"),
-                            "last_modified": response.headers.get("last-modified"),
-                            "seen": dict(kept[-config.max_seen_per_feed:])})
+        progress.save(
+            url,
+            {
+                "etag": response.headers.get("etag"),
+                "last_modified": response.headers.get("last-modified"),
+                "seen": dict(kept[-config.max_seen_per_feed :]),
+            },
+        )
 
     async for item in each_target(NAME, config.urls(), run):
         yield item
-
 
 
 SOURCE = Source(NAME, Config, fetch, "polling")

@@ -150,7 +150,7 @@ def describe(ev: Evidence, n: int) -> list[str]:
 
 
 def to_answer(ev: Evidence) -> str | None:
-    """"to answer: 37 complaints, 12 questions (of 80 mentions)", when any post asks for one."""
+    """ "to answer: 37 complaints, 12 questions (of 80 mentions)", when any post asks for one."""
     complaints, questions = int(ev.triage.get("complaint", 0)), int(ev.triage.get("question", 0))
     if not complaints and not questions:
         return None

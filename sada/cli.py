@@ -330,7 +330,9 @@ def demo(
     run_demo(settings, count=count, rate=rate)
 
 
-def _redacted_crash(kind: type[BaseException], error: BaseException, tb: TracebackType | None) -> None:
+def _redacted_crash(
+    kind: type[BaseException], error: BaseException, tb: TracebackType | None
+) -> None:
     """A crash's traceback, printed as Python would, with secrets masked."""
     sys.stderr.write(redact.redact("".join(traceback.format_exception(kind, error, tb))))
 

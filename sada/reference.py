@@ -51,7 +51,9 @@ def _type(annotation: object) -> str:
         text = text.replace(str(alias), name)
     # Python 3.13 defines Path in pathlib._local
     return re.sub(
-        r"\b(typing|pathlib(?:\._local)?|datetime|core\.config|ingest\.\w+|pydantic\.\w+|annotated_types)\.", "", text
+        r"\b(typing|pathlib(?:\._local)?|datetime|core\.config|ingest\.\w+|pydantic\.\w+|annotated_types)\.",
+        "",
+        text,
     )
 
 

@@ -103,9 +103,7 @@ def require(settings: Settings) -> None:
         )
 
 
-def wait_until_reachable(
-    settings: Settings, sleep: Callable[[float], object] = time.sleep
-) -> None:
+def wait_until_reachable(settings: Settings, sleep: Callable[[float], object] = time.sleep) -> None:
     """Return once both services answer, however long that takes: a stage started beside a
     broker or a node that is still starting (or restarting) waits for it, not ready on /readyz
     and saying every few seconds what it waits for, instead of exiting."""

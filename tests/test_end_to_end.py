@@ -81,9 +81,7 @@ def _dead_letters(settings: Settings) -> list[dict[str, str]]:
 
 
 @pytest.mark.parametrize("split", [False, True], ids=["one-worker", "split-stages"])
-def test_replay_through_the_whole_pipeline(
-    settings: Settings, tmp_path: Path, split: bool
-) -> None:
+def test_replay_through_the_whole_pipeline(settings: Settings, tmp_path: Path, split: bool) -> None:
     with Receiver() as receiver:
         settings = settings.model_copy(
             update={"config_path": config_with_webhook(receiver.url, tmp_path / "config.yaml")}

@@ -68,7 +68,9 @@ clients:
 def test_a_route_is_checked_as_the_kind_its_type_names(tmp_path: Path) -> None:
     """The routes' union is built from ROUTES; a route without a `type` is a webhook."""
     path = tmp_path / "routes.yaml"
-    client = "clients:\n  - id: acme\n    name: Acme\n    brands: [{id: w, name: W, include: [w]}]\n"
+    client = (
+        "clients:\n  - id: acme\n    name: Acme\n    brands: [{id: w, name: W, include: [w]}]\n"
+    )
     path.write_text(
         client
         + """    routes:

@@ -28,7 +28,9 @@ def test_every_error_is_a_sada_error_in_one_branch_and_drawn_in_the_docstring(
     error: type[Exception],
 ) -> None:
     assert issubclass(error, errors.SadaError)
-    branches = [b for b in (errors.RetryLater, errors.Permanent, errors.Fatal) if issubclass(error, b)]
+    branches = [
+        b for b in (errors.RetryLater, errors.Permanent, errors.Fatal) if issubclass(error, b)
+    ]
     assert len(branches) == (0 if error is errors.SadaError else 1)
     line = next((line for line in TREE if f" {error.__name__} " in line), None)
     assert line is not None, f"core/errors.py's docstring does not draw {error.__name__}"

@@ -99,30 +99,45 @@ def test_isolate_wraps_right_to_left_text() -> None:
 @pytest.mark.parametrize(
     ("changes", "says"),
     [
-        ({"author": {"handle": "h", "followers": 1e30}},
-         "author.followers\n  Input should be a valid integer [type=int_type, "
-         "input_value=1e+30"),
+        (
+            {"author": {"handle": "h", "followers": 1e30}},
+            "author.followers\n  Input should be a valid integer [type=int_type, input_value=1e+30",
+        ),
         ({"author": {"handle": "h", "followers": 5.0}}, "Input should be a valid integer"),
         ({"engagement": {"likes": True}}, "engagement.likes\n  Input should be a valid integer"),
         ({"engagement": {"reposts": "5"}}, "engagement.reposts\n  Input should be a valid int"),
-        ({"engagement": {"likes": 2**63}},
-         f"engagement.likes\n  Input should be less than or equal to {COUNT_MAX}"),
+        (
+            {"engagement": {"likes": 2**63}},
+            f"engagement.likes\n  Input should be less than or equal to {COUNT_MAX}",
+        ),
         ({"engagement": {"replies": -1}}, "engagement.replies\n  Input should be greater than"),
-        ({"author": {"handle": "h" * 40_000}},
-         f"author.handle\n  String should have at most {HANDLE_MAX} characters"),
-        ({"author": {"handle": "h", "name": "n" * (NAME_MAX + 1)}},
-         f"author.name\n  String should have at most {NAME_MAX} characters"),
-        ({"url": "https://x.example/" + "a" * URL_MAX},
-         f"url\n  String should have at most {URL_MAX} characters"),
+        (
+            {"author": {"handle": "h" * 40_000}},
+            f"author.handle\n  String should have at most {HANDLE_MAX} characters",
+        ),
+        (
+            {"author": {"handle": "h", "name": "n" * (NAME_MAX + 1)}},
+            f"author.name\n  String should have at most {NAME_MAX} characters",
+        ),
+        (
+            {"url": "https://x.example/" + "a" * URL_MAX},
+            f"url\n  String should have at most {URL_MAX} characters",
+        ),
         ({"text": "ص" * (TEXT_MAX + 1)}, f"text\n  String should have at most {TEXT_MAX}"),
-        ({"created_at": "9999-12-31T23:00:00-05:00"},
-         "created_at\n  Value error, 9999-12-31T23:00:00-05:00 is more than a day ahead of now"),
-        ({"created_at": "0001-01-01T00:00:00+03:00"},
-         "created_at\n  Input should be greater than or equal to 2000-01-01T00:00:00Z"),
+        (
+            {"created_at": "9999-12-31T23:00:00-05:00"},
+            "created_at\n  Value error, 9999-12-31T23:00:00-05:00 is more than a day ahead of now",
+        ),
+        (
+            {"created_at": "0001-01-01T00:00:00+03:00"},
+            "created_at\n  Input should be greater than or equal to 2000-01-01T00:00:00Z",
+        ),
         ({"created_at": "1999-12-31T23:59:59Z"}, "greater than or equal to 2000-01-01"),
         ({"fetched_at": "9999-12-31T00:00:00Z"}, "fetched_at\n  Value error, 9999-12-31"),
-        ({"schema_version": 2},
-         "schema_version\n  Value error, schema_version 2 is newer than this stage knows (1)"),
+        (
+            {"schema_version": 2},
+            "schema_version\n  Value error, schema_version 2 is newer than this stage knows (1)",
+        ),
         ({"schema_version": 0}, "schema_version\n  Input should be greater than or equal to 1"),
     ],
 )
@@ -141,8 +156,11 @@ def test_the_bounds_themselves_are_accepted_and_keep_a_record_far_below_kafkas_l
     mention = _mention(
         author=Author(handle=worst * HANDLE_MAX, name=worst * NAME_MAX, followers=COUNT_MAX),
         engagement=Engagement(likes=COUNT_MAX, reposts=0, replies=COUNT_MAX),
-        url=worst * URL_MAX, source_id=worst * URL_MAX, text=worst * TEXT_MAX,
-        created_at=EARLIEST, fetched_at=soon,
+        url=worst * URL_MAX,
+        source_id=worst * URL_MAX,
+        text=worst * TEXT_MAX,
+        created_at=EARLIEST,
+        fetched_at=soon,
     )
     assert Mention.from_bytes(mention.to_bytes()) == mention
     assert len(mention.to_bytes()) < RECORD_MAX_BYTES // 2  # a scored record carries text twice
@@ -150,19 +168,26 @@ def test_the_bounds_themselves_are_accepted_and_keep_a_record_far_below_kafkas_l
 
 def test_a_record_written_before_the_bounds_is_still_read() -> None:
     """A raw record as release 1 wrote it (no schema_version field on old writers' records)."""
-    old = (b'{"uid":"synthetic-1","source":"synthetic","source_id":"7-1","url":null,'
-           b'"author":{"handle":"user1","name":null,"followers":120},"text":"hi",'
-           b'"language_hint":null,"created_at":"2026-01-01T00:00:00Z",'
-           b'"fetched_at":"2026-01-01T00:00:01Z",'
-           b'"engagement":{"likes":3,"reposts":0,"replies":1}}')
+    old = (
+        b'{"uid":"synthetic-1","source":"synthetic","source_id":"7-1","url":null,'
+        b'"author":{"handle":"user1","name":null,"followers":120},"text":"hi",'
+        b'"language_hint":null,"created_at":"2026-01-01T00:00:00Z",'
+        b'"fetched_at":"2026-01-01T00:00:01Z",'
+        b'"engagement":{"likes":3,"reposts":0,"replies":1}}'
+    )
     mention = Mention.from_bytes(old)
     assert mention.schema_version == SCHEMA_VERSION and mention.author.followers == 120
 
 
 def test_a_scored_record_is_refused_for_its_mention_out_of_bounds() -> None:
     scored = ScoredMention(
-        mention=_mention(), client="c", brand="b", matched_terms=["x"], text_normalized="x",
-        language="ar", sentiment=Sentiment(label="neutral", probability=0.5, model="m"),
+        mention=_mention(),
+        client="c",
+        brand="b",
+        matched_terms=["x"],
+        text_normalized="x",
+        language="ar",
+        sentiment=Sentiment(label="neutral", probability=0.5, model="m"),
         triage="other",
     ).model_dump(mode="json")
     scored["mention"]["created_at"] = "9999-12-31T00:00:00Z"

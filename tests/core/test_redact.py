@@ -12,16 +12,40 @@ from core.redact import MASK, install, redact, register
 @pytest.mark.parametrize(
     ("text", "secret", "kept"),
     [
-        ("POST https://hooks.example.com/in?token=abc123def&v=2 failed", "abc123def", "hooks.example.com/in"),
+        (
+            "POST https://hooks.example.com/in?token=abc123def&v=2 failed",
+            "abc123def",
+            "hooks.example.com/in",
+        ),
         ("https://alice:pa55word@mail.example.com:465", "pa55word", "mail.example.com:465"),
-        ("https://hooks.slack.com/services/T0AAA/B0BBB/xoxbSECRETvalue", "xoxbSECRETvalue", "hooks.slack.com/services/"),
-        ("https://org.webhook.office.com/webhookb2/1234-abcd@99/IncomingWebhook/feed/77", "1234-abcd", "org.webhook.office.com"),
-        ("https://api.telegram.org/bot123456:AAE-planted-token/sendMessage", "AAE-planted-token", "/sendMessage"),
-        ("token 123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0 left", "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0", "left"),
+        (
+            "https://hooks.slack.com/services/T0AAA/B0BBB/xoxbSECRETvalue",
+            "xoxbSECRETvalue",
+            "hooks.slack.com/services/",
+        ),
+        (
+            "https://org.webhook.office.com/webhookb2/1234-abcd@99/IncomingWebhook/feed/77",
+            "1234-abcd",
+            "org.webhook.office.com",
+        ),
+        (
+            "https://api.telegram.org/bot123456:AAE-planted-token/sendMessage",
+            "AAE-planted-token",
+            "/sendMessage",
+        ),
+        (
+            "token 123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0 left",
+            "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0",
+            "left",
+        ),
         ("Authorization: Bearer eyJhbGciOi.payload.sig", "eyJhbGciOi", "Authorization"),
         ('{"password": "hunter2", "user": "bob"}', "hunter2", '"user": "bob"'),
         ("smtp login failed: password=opensesame", "opensesame", "smtp login failed"),
-        ("https://discord.com/api/webhooks/12/Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2", "Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2", "discord.com/api/webhooks/12"),
+        (
+            "https://discord.com/api/webhooks/12/Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2",
+            "Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2",
+            "discord.com/api/webhooks/12",
+        ),
     ],
 )
 def test_secrets_are_masked_and_the_place_kept(text: str, secret: str, kept: str) -> None:

@@ -25,8 +25,12 @@ NOW = 1_800_000_000.0
         ("15.0", 15.0),
         (str(int(NOW) + 42), 42.0),  # Bluesky: epoch seconds
         ((datetime.fromtimestamp(NOW, UTC) + timedelta(seconds=90)).isoformat(), 90.0),  # Mastodon
-        ((datetime.fromtimestamp(NOW, UTC) + timedelta(seconds=30)).strftime(
-            "%a, %d %b %Y %H:%M:%S GMT"), 30.0),  # Retry-After as an HTTP date
+        (
+            (datetime.fromtimestamp(NOW, UTC) + timedelta(seconds=30)).strftime(
+                "%a, %d %b %Y %H:%M:%S GMT"
+            ),
+            30.0,
+        ),  # Retry-After as an HTTP date
         (str(int(NOW) - 5), 0.0),  # a reset already past: no wait
         ("soon", None),
         ("", None),

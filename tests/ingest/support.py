@@ -66,9 +66,16 @@ class ReplayServer:
         return [r for r in self.requests if r.path == path]
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        self.requests.append(Seen(request.path, dict(request.query), list(request.query.items()),
-                                  dict(request.headers),
-                                  await request.read(), time.monotonic()))
+        self.requests.append(
+            Seen(
+                request.path,
+                dict(request.query),
+                list(request.query.items()),
+                dict(request.headers),
+                await request.read(),
+                time.monotonic(),
+            )
+        )
         replies = self.scripts.get(request.path)
         if not replies:
             return web.Response(status=404, text=f"no script for {request.path}")
@@ -124,10 +131,15 @@ def _parsers() -> dict[str, Callable[[bytes], list[Item]]]:
 
     everything = ("",)  # a term every text contains: the Jetstream filter keeps every post
     return {
-        "bluesky": lambda p: [i for line in p.splitlines() if line.strip()
-                              for i in bluesky.parse(line, terms=everything, fetched_at=now())],
-        "mastodon": lambda p: mastodon.parse(p, instance="https://social.example",
-                                             fetched_at=now()),
+        "bluesky": lambda p: [
+            i
+            for line in p.splitlines()
+            if line.strip()
+            for i in bluesky.parse(line, terms=everything, fetched_at=now())
+        ],
+        "mastodon": lambda p: mastodon.parse(
+            p, instance="https://social.example", fetched_at=now()
+        ),
         "hackernews": lambda p: hackernews.parse(p, fetched_at=now()),
         "rss": lambda p: rss.parse(p, feed_url="https://feed.example/rss", fetched_at=now()),
         "reddit": lambda p: reddit.parse(p, fetched_at=now()),
@@ -143,8 +155,12 @@ OWN_FIXTURES = {
     "bluesky": ["bluesky_jetstream_events.jsonl"],
     "mastodon": ["mastodon_tag_timeline.json"],
     "hackernews": ["hackernews_search_by_date.json"],
-    "rss": ["rss_google_news_ar.xml", "rss_arabic_windows1256.xml",
-            "rss_french_misdeclared_cp1252.xml", "atom_fintech_weekly.xml"],
+    "rss": [
+        "rss_google_news_ar.xml",
+        "rss_arabic_windows1256.xml",
+        "rss_french_misdeclared_cp1252.xml",
+        "atom_fintech_weekly.xml",
+    ],
     "reddit": ["reddit_search_new.json"],
     "gdelt": ["gdelt_artlist.json"],
     "push": ["push_batch.json"],
@@ -158,7 +174,6 @@ def only_mentions(items: list[Item]) -> list[Mention]:
     """The items, checked to be mentions (for tests that expect no Rejected)."""
     assert all(isinstance(i, Mention) for i in items), items
     return [i for i in items if isinstance(i, Mention)]
-
 
 
 OVERSIZE_BYTES = 20 * 1024 * 1024

@@ -29,10 +29,12 @@ def test_keeps_new_posts_with_a_term_and_skips_every_other_event() -> None:
     kept = [r[0] for r in results if r]
     english, arabic, broken, shouting = kept
     assert isinstance(english, Mention) and english.text.startswith("Acme Bank's app")
-    assert english.url == ("https://bsky.app/profile/did:plc:sadatest0000000000000001/post/"
-                           "3mqaaaaaaa21a")
-    assert english.source_id == ("at://did:plc:sadatest0000000000000001/app.bsky.feed.post/"
-                                 "3mqaaaaaaa21a")
+    assert english.url == (
+        "https://bsky.app/profile/did:plc:sadatest0000000000000001/post/3mqaaaaaaa21a"
+    )
+    assert english.source_id == (
+        "at://did:plc:sadatest0000000000000001/app.bsky.feed.post/3mqaaaaaaa21a"
+    )
     assert english.created_at == datetime(2026, 11, 25, 10, 0, 0, 120000, tzinfo=UTC)
     assert english.language_hint == "en"
     # "أكمي" in the text matches the term written "أكمي" or "اكمي": both are normalised.
@@ -96,9 +98,14 @@ async def jetstream() -> AsyncIterator[Jetstream]:
 
 
 def config(relay: Jetstream, **kw: Any) -> bluesky.Config:
-    values = {"url": relay.url, "terms": ["acme", "أكمي"], "resume_rewind_seconds": 0.002,
-              "idle_timeout_seconds": 0.3, "backoff_initial_seconds": 0.5,
-              "allow_private": True}  # the local relay and AppView
+    values = {
+        "url": relay.url,
+        "terms": ["acme", "أكمي"],
+        "resume_rewind_seconds": 0.002,
+        "idle_timeout_seconds": 0.3,
+        "backoff_initial_seconds": 0.5,
+        "allow_private": True,
+    }  # the local relay and AppView
     return bluesky.Config.model_validate({**values, **kw})
 
 
@@ -107,8 +114,9 @@ async def test_interrupted_stream_resumes_from_the_cursor_and_loses_nothing(
 ) -> None:
     jetstream.sessions = [(FRAMES[:5], "abort"), (FRAMES[3:], "close")]
     store = CursorStore(tmp_path)
-    items = [i async for i in bluesky.fetch(config(jetstream), cursors=store, once=True,
-                                            sleep=sleeps)]
+    items = [
+        i async for i in bluesky.fetch(config(jetstream), cursors=store, once=True, sleep=sleeps)
+    ]
     assert [type(i).__name__ for i in items] == ["Mention", "Mention", "Rejected", "Mention"]
     first, second = jetstream.queries
     assert first == {"wantedCollections": ["app.bsky.feed.post"]}
@@ -118,8 +126,12 @@ async def test_interrupted_stream_resumes_from_the_cursor_and_loses_nothing(
 
     # A restart reads the saved cursor.
     jetstream.sessions = [([], "close")]
-    assert [i async for i in bluesky.fetch(config(jetstream), cursors=CursorStore(tmp_path),
-                                           once=True, sleep=sleeps)] == []
+    assert [
+        i
+        async for i in bluesky.fetch(
+            config(jetstream), cursors=CursorStore(tmp_path), once=True, sleep=sleeps
+        )
+    ] == []
     assert jetstream.queries[-1]["cursor"] == [str(BASE_US + 11000 - 2000)]
 
 
@@ -158,8 +170,10 @@ async def test_authors_get_handles_and_followers_from_the_appview(
     (request,) = server.seen("/profiles")  # one request for the whole stream
     assert request.headers["User-Agent"] == "sada-ingest (brand monitoring)"
     assert [v for k, v in request.pairs if k == "actors"] == [
-        "did:plc:sadatest0000000000000001", "did:plc:sadatest0000000000000000",
-        "did:plc:sadatest0000000000000003"]
+        "did:plc:sadatest0000000000000001",
+        "did:plc:sadatest0000000000000000",
+        "did:plc:sadatest0000000000000003",
+    ]
 
 
 async def test_a_held_post_goes_out_on_a_quiet_stream_and_a_dead_appview_loses_nothing(
@@ -167,10 +181,13 @@ async def test_a_held_post_goes_out_on_a_quiet_stream_and_a_dead_appview_loses_n
 ) -> None:
     server.script("/profiles", Reply(status=503))
     jetstream.sessions = [(FRAMES[:1], "idle")]
-    looked_up = config(jetstream, profiles_url=server.url("/profiles"),
-                       profile_wait_seconds=0.05, idle_timeout_seconds=30)
-    stream = cast(AsyncGenerator[Item, None],
-                  bluesky.fetch(looked_up, client, sleep=sleeps))
+    looked_up = config(
+        jetstream,
+        profiles_url=server.url("/profiles"),
+        profile_wait_seconds=0.05,
+        idle_timeout_seconds=30,
+    )
+    stream = cast(AsyncGenerator[Item, None], bluesky.fetch(looked_up, client, sleep=sleeps))
     (post,) = only_mentions([await anext(stream)])  # well before the 30 s idle timeout
     await stream.aclose()
     assert post.author.handle == "did:plc:sadatest0000000000000001"
@@ -195,10 +212,12 @@ async def test_a_saved_cursor_never_passes_a_post_waiting_for_its_author(
     server.script("/profiles", Reply(body=fixture("bluesky_getProfiles.json")))
     jetstream.sessions = [(["not json", *FRAMES[:2]], "close")]
     store = Recording()
-    looked_up = config(jetstream, profiles_url=server.url("/profiles"),
-                       cursor_save_interval_seconds=1e-9)  # a save after every frame
-    items = [i async for i in bluesky.fetch(looked_up, client, cursors=store, once=True,
-                                            sleep=sleeps)]
+    looked_up = config(
+        jetstream, profiles_url=server.url("/profiles"), cursor_save_interval_seconds=1e-9
+    )  # a save after every frame
+    items = [
+        i async for i in bluesky.fetch(looked_up, client, cursors=store, once=True, sleep=sleeps)
+    ]
     assert [type(i).__name__ for i in items] == ["Rejected", "Mention"]
     first_post = BASE_US + 1000  # FRAMES[0], held while FRAMES[1] arrives
     assert store.saved and all(first_post - 1 <= c for c in store.saved)

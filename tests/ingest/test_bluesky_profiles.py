@@ -26,30 +26,45 @@ class Clock:
         return self.now
 
 
-def profiles(server: ReplayServer, client: httpx.AsyncClient, clock: Clock,
-             **policy: float) -> Profiles:
-    http = HttpPolicy.model_validate({"requests_per_second_per_host": 1000, "max_attempts": 1,
-                                      **policy})
+def profiles(
+    server: ReplayServer, client: httpx.AsyncClient, clock: Clock, **policy: float
+) -> Profiles:
+    http = HttpPolicy.model_validate(
+        {"requests_per_second_per_host": 1000, "max_attempts": 1, **policy}
+    )
     polite = Polite(client, http, source="bluesky", sleep=Sleeps())
     return Profiles(polite, server.url(PATH), ttl_seconds=3600, clock=clock)
 
 
 def post(did: str, rkey: str = "3mq") -> Mention:
-    return Mention(uid=make_uid("bluesky", f"at://{did}/{rkey}"), source="bluesky",
-                   source_id=f"at://{did}/{rkey}", url=f"https://bsky.app/profile/{did}/post/1",
-                   author=Author(handle=did), text="acme", created_at=now(), fetched_at=now())
+    return Mention(
+        uid=make_uid("bluesky", f"at://{did}/{rkey}"),
+        source="bluesky",
+        source_id=f"at://{did}/{rkey}",
+        url=f"https://bsky.app/profile/{did}/post/1",
+        author=Author(handle=did),
+        text="acme",
+        created_at=now(),
+        fetched_at=now(),
+    )
 
 
 def body(dids: list[str]) -> str:
-    return json.dumps({"profiles": [
-        {"did": d, "handle": f"user{d[-3:]}.bsky.social", "followersCount": int(d[-3:])}
-        for d in dids]})
+    return json.dumps(
+        {
+            "profiles": [
+                {"did": d, "handle": f"user{d[-3:]}.bsky.social", "followersCount": int(d[-3:])}
+                for d in dids
+            ]
+        }
+    )
 
 
 def test_a_getprofiles_answer_gives_handles_names_and_followers() -> None:
     found = parse_profiles(fixture("bluesky_getProfiles.json"))
-    assert found[LAYLA] == Author(handle="laylawatches.bsky.social", name="Layla ✈️ travels",
-                                  followers=12840)
+    assert found[LAYLA] == Author(
+        handle="laylawatches.bsky.social", name="Layla ✈️ travels", followers=12840
+    )
     assert found[NOURA] == Author(handle="noura.example.com", name="نورة", followers=356)
     # "handle.invalid" is no handle: the DID stays the handle; an entry without a DID is skipped.
     assert found[LAPSED] == Author(handle=LAPSED, name=None, followers=0)
@@ -57,17 +72,24 @@ def test_a_getprofiles_answer_gives_handles_names_and_followers() -> None:
 
 
 def test_a_profile_beyond_the_contract_is_skipped_not_the_batch() -> None:
-    hostile = {"did": "did:plc:hostile", "handle": "x.bsky.social", "displayName": "n" * 40_000,
-               "followersCount": 2**70}
+    hostile = {
+        "did": "did:plc:hostile",
+        "handle": "x.bsky.social",
+        "displayName": "n" * 40_000,
+        "followersCount": 2**70,
+    }
     fine = {"did": "did:plc:fine", "handle": "fine.bsky.social", "followersCount": 3}
     found = parse_profiles(json.dumps({"profiles": [hostile, fine]}).encode())
     assert set(found) == {"did:plc:fine"}
 
 
-@pytest.mark.parametrize(("payload", "problem"), [
-    (b"<html>503</html>", "not JSON"),
-    (b'{"error": "InvalidRequest"}', "without a 'profiles' list"),
-])
+@pytest.mark.parametrize(
+    ("payload", "problem"),
+    [
+        (b"<html>503</html>", "not JSON"),
+        (b'{"error": "InvalidRequest"}', "without a 'profiles' list"),
+    ],
+)
 def test_an_answer_that_is_not_getprofiles_says_what_it_is(payload: bytes, problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
         parse_profiles(payload)
@@ -106,12 +128,15 @@ async def test_a_did_the_appview_does_not_know_stays_a_did_and_is_not_asked_agai
     assert len(server.seen(PATH)) == 1
 
 
-@pytest.mark.parametrize(("reply", "pause"), [
-    (Reply(status=429, headers={"Retry-After": "30"}), 30.0),
-    (Reply(status=502), 60.0),
-    (Reply(body="<html>maintenance</html>"), 60.0),
-    (Reply(body=body([LAYLA]), delay_seconds=1.0), 60.0),  # longer than the 0.2 s timeout
-])
+@pytest.mark.parametrize(
+    ("reply", "pause"),
+    [
+        (Reply(status=429, headers={"Retry-After": "30"}), 30.0),
+        (Reply(status=502), 60.0),
+        (Reply(body="<html>maintenance</html>"), 60.0),
+        (Reply(body=body([LAYLA]), delay_seconds=1.0), 60.0),  # longer than the 0.2 s timeout
+    ],
+)
 async def test_a_failing_appview_leaves_dids_and_pauses_look_ups(
     server: ReplayServer, client: httpx.AsyncClient, reply: Reply, pause: float
 ) -> None:

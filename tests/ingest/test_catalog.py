@@ -43,10 +43,16 @@ def _config(sources: str) -> SadaConfig:
 
 
 def test_jobs_validate_each_entry_against_its_source_config() -> None:
-    found = jobs(_config("[{source: hackernews, queries: [acme]}, {source: rss, name: feeds, "
-                         "feeds: ['https://feed.example/rss']}]"))
-    assert [(job.name, job.source.name) for job in found] == [("hackernews-0", "hackernews"),
-                                                              ("feeds", "rss")]
+    found = jobs(
+        _config(
+            "[{source: hackernews, queries: [acme]}, {source: rss, name: feeds, "
+            "feeds: ['https://feed.example/rss']}]"
+        )
+    )
+    assert [(job.name, job.source.name) for job in found] == [
+        ("hackernews-0", "hackernews"),
+        ("feeds", "rss"),
+    ]
     assert found[0].config == SOURCES["hackernews"].Config(queries=["acme"])
 
 

@@ -56,10 +56,14 @@ def test_every_source_parses_its_own_fixtures(source: str, name: str) -> None:
 def _create_posts(path: str) -> int:
     lines = (SHARED / path).read_text().splitlines()
     events = [json.loads(line) for line in lines if line.strip()]
-    return sum(1 for e in events if e.get("kind") == "commit"
-               and e["commit"].get("collection") == "app.bsky.feed.post"
-               and e["commit"].get("operation") == "create"
-               and e["commit"]["record"].get("text", "").strip())
+    return sum(
+        1
+        for e in events
+        if e.get("kind") == "commit"
+        and e["commit"].get("collection") == "app.bsky.feed.post"
+        and e["commit"].get("operation") == "create"
+        and e["commit"]["record"].get("text", "").strip()
+    )
 
 
 # (source, file, how to read it, expected mentions or a function computing it, rejected)
@@ -80,10 +84,12 @@ REAL = [
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason=f"real payloads not present at {SHARED}")
-@pytest.mark.parametrize(("source", "name", "wrap", "expected", "rejected"), REAL,
-                         ids=[f"{r[0]}:{r[1]}" for r in REAL])
-def test_parsers_read_the_real_payloads(source: str, name: str, wrap: str | None,
-                                        expected: int | str, rejected: int) -> None:
+@pytest.mark.parametrize(
+    ("source", "name", "wrap", "expected", "rejected"), REAL, ids=[f"{r[0]}:{r[1]}" for r in REAL]
+)
+def test_parsers_read_the_real_payloads(
+    source: str, name: str, wrap: str | None, expected: int | str, rejected: int
+) -> None:
     path = SHARED / name
     if not path.exists():
         pytest.skip(f"{name} not in {SHARED}")
@@ -106,9 +112,18 @@ def test_a_record_too_large_for_kafka_is_dead_lettered_not_raised(settings: Sett
     ensure_topics(settings)
     at = datetime(2026, 1, 1, tzinfo=UTC)
     huge = Mention.model_construct(
-        uid="huge", source="replay", source_id="1", url=None, author=Author(handle="h"),
-        text="x" * 2_000_000, language_hint=None, created_at=at, fetched_at=at,
-        engagement=Engagement(), schema_version=SCHEMA_VERSION)
+        uid="huge",
+        source="replay",
+        source_id="1",
+        url=None,
+        author=Author(handle="h"),
+        text="x" * 2_000_000,
+        language_hint=None,
+        created_at=at,
+        fetched_at=at,
+        engagement=Engagement(),
+        schema_version=SCHEMA_VERSION,
+    )
     fine = huge.model_copy(update={"uid": "fine", "text": "fine"})
     emitter = KafkaEmitter(settings)
     emitter.mention("replay", huge)
@@ -119,13 +134,18 @@ def test_a_record_too_large_for_kafka_is_dead_lettered_not_raised(settings: Sett
     assert raw == ["fine"]
     assert [letter.stage for letter in letters] == ["ingest:replay"]
     assert letters[0].reason.startswith("record of 2000") and "1000000-byte limit" in (
-        letters[0].reason)
+        letters[0].reason
+    )
     assert letters[0].truncated and letters[0].payload_bytes > RECORD_MAX_BYTES
 
 
 def _read(settings: Settings, topic: topics.Topic) -> list[bytes]:
-    consumer = KafkaConsumer(settings.topic(topic), bootstrap_servers=settings.kafka_bootstrap,
-                             auto_offset_reset="earliest", consumer_timeout_ms=3000)
+    consumer = KafkaConsumer(
+        settings.topic(topic),
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=3000,
+    )
     try:
         return [message.value for message in consumer]
     finally:

@@ -16,8 +16,11 @@ from ingest.convert import canonical_url, from_epoch, from_iso, html_to_text, pa
         ("plain &amp; simple", "plain & simple"),
         ("<p>one</p><p>two<br>three</p>", "one\n\ntwo\nthree"),
         ('<p><a href="https://x.example/?a=1&amp;b=2" title="a>b">link</a> ok</p>', "link ok"),
-        ('<span class="invisible">https://www.</span><span class="ellipsis">x.example/a</span>'
-         '<span class="invisible">/rest</span>', "x.example/a"),
+        (
+            '<span class="invisible">https://www.</span><span class="ellipsis">x.example/a</span>'
+            '<span class="invisible">/rest</span>',
+            "x.example/a",
+        ),
         ("<p>x</p><script>alert(1)</script><style>p{}</style>", "x"),  # the parser path
         ("a < b and c > d", "a < b and c > d"),
         ("<p>  spaced \t out\u00a0 </p>", "spaced out"),
@@ -28,11 +31,34 @@ def test_html_to_text(markup: str, text: str) -> None:
     assert html_to_text(markup) == text
 
 
-fragments = st.lists(st.sampled_from([
-    "<p>", "</p>", "<br>", "<br />", '<a href="https://e.example/?q=1&amp;r=2">', "</a>",
-    '<span class="invisible">hidden</span>', '<span class="ellipsis">', "</span>", "<em>",
-    "</em>", "text", " ", "&amp;", "&#x27;", "كلمة", "😀", "\n", "<div>", "</div>", "<li>",
-]), max_size=30).map("".join)
+fragments = st.lists(
+    st.sampled_from(
+        [
+            "<p>",
+            "</p>",
+            "<br>",
+            "<br />",
+            '<a href="https://e.example/?q=1&amp;r=2">',
+            "</a>",
+            '<span class="invisible">hidden</span>',
+            '<span class="ellipsis">',
+            "</span>",
+            "<em>",
+            "</em>",
+            "text",
+            " ",
+            "&amp;",
+            "&#x27;",
+            "كلمة",
+            "😀",
+            "\n",
+            "<div>",
+            "</div>",
+            "<li>",
+        ]
+    ),
+    max_size=30,
+).map("".join)
 
 
 @settings(max_examples=300, deadline=None)

@@ -70,14 +70,17 @@ def test_memory_store_keeps_cursors_without_a_directory() -> None:
 
 def test_barrier_runs_before_the_cursor_is_written(tmp_path: Path) -> None:
     order: list[str] = []
-    store = CursorStore(tmp_path, barrier=lambda: order.append(
-        "flush" if not list(tmp_path.glob("*.json")) else "late"))
+    store = CursorStore(
+        tmp_path,
+        barrier=lambda: order.append("flush" if not list(tmp_path.glob("*.json")) else "late"),
+    )
     store.save("demo", Conf(terms=["a"]), {"n": 1})
     assert order == ["flush"]
 
 
-def test_a_failed_write_keeps_the_previous_cursor(tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_write_keeps_the_previous_cursor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store = CursorStore(tmp_path)
     config = Conf(terms=["a"])
     store.save("demo", config, {"n": 1})

@@ -10,8 +10,13 @@ from core.errors import RetryLater, SourceError
 from ingest.http import HttpPolicy, Polite
 from tests.ingest.support import ReplayServer, Reply, Sleeps
 
-FAST = HttpPolicy(requests_per_second_per_host=1000, timeout_seconds=0.3, max_attempts=4,
-                  backoff_initial_seconds=0.5, backoff_max_seconds=4)
+FAST = HttpPolicy(
+    requests_per_second_per_host=1000,
+    timeout_seconds=0.3,
+    max_attempts=4,
+    backoff_initial_seconds=0.5,
+    backoff_max_seconds=4,
+)
 NOW = 1_800_000_000.0
 
 
@@ -19,8 +24,9 @@ def polite(client: httpx.AsyncClient, sleeps: Sleeps, **kw: object) -> Polite:
     return Polite(client, FAST, source="test", sleep=sleeps, rand=lambda: 1.0, **kw)  # type: ignore[arg-type]
 
 
-async def test_429_waits_what_retry_after_says(server: ReplayServer, client: httpx.AsyncClient,
-                                              sleeps: Sleeps) -> None:
+async def test_429_waits_what_retry_after_says(
+    server: ReplayServer, client: httpx.AsyncClient, sleeps: Sleeps
+) -> None:
     server.script("/a", Reply(429, "slow down", {"Retry-After": "7"}), Reply(200, "ok"))
     response = await polite(client, sleeps).get(server.url("/a"))
     assert response.text == "ok"
@@ -40,8 +46,13 @@ async def test_429_without_retry_after_uses_the_source_reset_header(
 async def test_5xx_and_timeouts_and_cut_bodies_are_retried_with_backoff(
     server: ReplayServer, client: httpx.AsyncClient, sleeps: Sleeps
 ) -> None:
-    server.script("/a", Reply(503, "down"), Reply(200, "x" * 4000, cut=True),
-                  Reply(200, "late", delay_seconds=0.5), Reply(200, "ok"))
+    server.script(
+        "/a",
+        Reply(503, "down"),
+        Reply(200, "x" * 4000, cut=True),
+        Reply(200, "late", delay_seconds=0.5),
+        Reply(200, "ok"),
+    )
     response = await polite(client, sleeps).get(server.url("/a"))
     assert response.text == "ok"
     # backoff doubles (rand=1: the top of the jitter band)
@@ -80,10 +91,12 @@ async def test_4xx_is_not_retried_and_says_what_to_do(
 async def test_spent_budget_holds_the_host_until_reset(
     server: ReplayServer, client: httpx.AsyncClient, sleeps: Sleeps
 ) -> None:
-    server.script("/a", Reply(200, "ok", {"x-ratelimit-remaining": "0.0",
-                                          "x-ratelimit-reset": "12"}))
-    session = polite(client, sleeps, reset_header="x-ratelimit-reset",
-                     remaining_header="x-ratelimit-remaining")
+    server.script(
+        "/a", Reply(200, "ok", {"x-ratelimit-remaining": "0.0", "x-ratelimit-reset": "12"})
+    )
+    session = polite(
+        client, sleeps, reset_header="x-ratelimit-reset", remaining_header="x-ratelimit-remaining"
+    )
     await session.get(server.url("/a"))
     await session.get(server.url("/a"))
     assert sleeps.calls and 11 < sleeps.calls[0] <= 12
@@ -110,10 +123,9 @@ async def test_retry_after_is_honoured_in_real_time(
     assert second.at - first.at >= 0.95
 
 
-async def test_redirects_are_followed(server: ReplayServer, client: httpx.AsyncClient,
-                                      sleeps: Sleeps) -> None:
+async def test_redirects_are_followed(
+    server: ReplayServer, client: httpx.AsyncClient, sleeps: Sleeps
+) -> None:
     server.script("/old", Reply(301, "", {"Location": "/new"}))
     server.script("/new", Reply(200, "moved here"))
     assert (await polite(client, sleeps).get(server.url("/old"))).text == "moved here"
-
-

@@ -35,20 +35,30 @@ def test_explain_lists_validation_problems_by_field() -> None:
 
     with pytest.raises(ValidationError) as info:
         Model.model_validate({"x": "no"})
-    assert explain(info.value) == ("invalid x: Input should be a valid integer, unable to parse "
-                                   "string as an integer; y: Field required")
+    assert explain(info.value) == (
+        "invalid x: Input should be a valid integer, unable to parse "
+        "string as an integer; y: Field required"
+    )
 
 
 def test_each_isolates_a_bad_item_and_skips_non_mentions() -> None:
     def build(raw: Any) -> Mention | None:
         if raw == "skip":
             return None
-        return Mention(uid=make_uid("src", raw["id"]), source="src", source_id=raw["id"],
-                       author=Author(handle="h"), text="t", created_at=now(), fetched_at=now())
+        return Mention(
+            uid=make_uid("src", raw["id"]),
+            source="src",
+            source_id=raw["id"],
+            author=Author(handle="h"),
+            text="t",
+            created_at=now(),
+            fetched_at=now(),
+        )
 
     items = each([{"id": "1"}, "skip", {"nope": 1}, {"id": "2"}], build, "src")
     assert [type(i).__name__ for i in items] == ["Mention", "Rejected", "Mention"]
     rejected = items[1]
     assert isinstance(rejected, Rejected)
     assert rejected.payload == '{"nope": 1}' and rejected.reason == (
-        "src: missing or malformed field 'id'")
+        "src: missing or malformed field 'id'"
+    )

@@ -16,9 +16,15 @@ from tests.ingest.support import only_mentions
 
 
 def mention(i: int, age_seconds: float = 0) -> Mention:
-    return Mention(uid=make_uid("t", str(i)), source="t", source_id=str(i),
-                   author=Author(handle="a"), text="x", fetched_at=now(),
-                   created_at=datetime.now(UTC) - timedelta(seconds=age_seconds))
+    return Mention(
+        uid=make_uid("t", str(i)),
+        source="t",
+        source_id=str(i),
+        author=Author(handle="a"),
+        text="x",
+        fetched_at=now(),
+        created_at=datetime.now(UTC) - timedelta(seconds=age_seconds),
+    )
 
 
 def metric(name: str, **labels: str) -> float:
@@ -49,8 +55,12 @@ async def test_a_failing_target_is_skipped_and_the_others_go_on() -> None:
 def test_a_whole_page_rejected_raises_retry_later_and_single_items_pass() -> None:
     page = b"<html>502 Bad Gateway</html>"
     with pytest.raises(RetryLater, match="the cursor stays"):
-        accept_page("t", "https://x.example/a?key=secret", [Rejected(
-            payload=page.decode(), reason="t: payload is not JSON")], page)
+        accept_page(
+            "t",
+            "https://x.example/a?key=secret",
+            [Rejected(payload=page.decode(), reason="t: payload is not JSON")],
+            page,
+        )
     one: list[Item] = [Rejected(payload='{"id": 1}', reason="t: missing field")]
     assert accept_page("t", "u", one, b'[{"id": 1}]') == one
 
@@ -59,12 +69,20 @@ REQUIRED: dict[ModuleType, dict[str, object]] = {
     gdelt: {"queries": ["q"]},
     hackernews: {"queries": ["q"]},
     mastodon: {"instances": ["https://a.example"], "hashtags": ["x"]},
-    reddit: {"client_id": "id", "client_secret": "s", "user_agent": "web:sada:1 (by /u/x)",
-             "queries": ["q"]},
+    reddit: {
+        "client_id": "id",
+        "client_secret": "s",
+        "user_agent": "web:sada:1 (by /u/x)",
+        "queries": ["q"],
+    },
     rss: {"feeds": ["https://a.example/feed"]},
 }
-BOUNDS = {"poll_interval_seconds": 0, "max_pages_per_poll": 0, "initial_lookback_seconds": -1,
-          "overlap_seconds": -1}
+BOUNDS = {
+    "poll_interval_seconds": 0,
+    "max_pages_per_poll": 0,
+    "initial_lookback_seconds": -1,
+    "overlap_seconds": -1,
+}
 
 
 @pytest.mark.parametrize("source", list(REQUIRED), ids=lambda m: m.NAME)

@@ -37,8 +37,16 @@ def test_parse_validates_each_record_and_namespaces_ids_by_origin() -> None:
     records = json.loads(BATCH)
     records[0]["created_at"] = "2026-11-25T13:04:05"  # no zone
     del records[1]["author"]
-    records.append({"origin": "x", "id": "1", "text": "hi", "created_at": "2026-11-25T09:31:00Z",
-                    "author": {"handle": "a"}, "extra": True})
+    records.append(
+        {
+            "origin": "x",
+            "id": "1",
+            "text": "hi",
+            "created_at": "2026-11-25T09:31:00Z",
+            "author": {"handle": "a"},
+            "extra": True,
+        }
+    )
     bad = push.parse(json.dumps(records), fetched_at=now())
     assert all(isinstance(b, Rejected) for b in bad)
     reasons = [b.reason for b in bad]  # type: ignore[union-attr]
@@ -88,8 +96,13 @@ async def test_a_request_is_answered_once_the_runner_produced_its_records(
     endpoint: Endpoint,
 ) -> None:
     async with httpx.AsyncClient() as http:
-        answer = asyncio.ensure_future(http.post(endpoint.url, content=BATCH, headers={
-            "Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}))
+        answer = asyncio.ensure_future(
+            http.post(
+                endpoint.url,
+                content=BATCH,
+                headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+            )
+        )
         mention = await asyncio.wait_for(endpoint.first, 1)
         assert isinstance(mention, Mention)
         assert mention.source_id == "support-desk:ticket-88412"
@@ -121,15 +134,31 @@ async def test_a_request_is_answered_once_the_runner_produced_its_records(
         ({}, b"x" * 3_000_000, 413, "smaller batches"),
         ({}, json.dumps([json.loads(BATCH)[0]] * 4).encode(), 503, "queue full"),
         ({}, b'[{"origin": "a", "id": "1"}]', 422, "record 0: invalid text: Field required"),
-        ({}, _bad(author={"handle": "a", "followers": 1e30}), 422,
-         "record 0: invalid author.followers: Input should be a valid integer"),
-        ({}, _bad(engagement={"likes": 2**63}), 422,
-         "invalid engagement.likes: Input should be less than or equal to 9223372036854775807"),
-        ({}, _bad(author={"handle": "h" * 40_000}), 422,
-         "invalid author.handle: String should have at most 256 characters"),
+        (
+            {},
+            _bad(author={"handle": "a", "followers": 1e30}),
+            422,
+            "record 0: invalid author.followers: Input should be a valid integer",
+        ),
+        (
+            {},
+            _bad(engagement={"likes": 2**63}),
+            422,
+            "invalid engagement.likes: Input should be less than or equal to 9223372036854775807",
+        ),
+        (
+            {},
+            _bad(author={"handle": "h" * 40_000}),
+            422,
+            "invalid author.handle: String should have at most 256 characters",
+        ),
         ({}, _bad(created_at="9999-12-31T00:00:00Z"), 422, "is more than a day ahead of now"),
-        ({}, _bad(created_at="0001-01-01T00:00:00Z"), 422,
-         "invalid created_at: Input should be greater than or equal to 2000-01-01T00:00:00Z"),
+        (
+            {},
+            _bad(created_at="0001-01-01T00:00:00Z"),
+            422,
+            "invalid created_at: Input should be greater than or equal to 2000-01-01T00:00:00Z",
+        ),
     ],
 )
 async def test_bad_requests_get_a_4xx_with_the_reason_and_queue_nothing(
@@ -154,9 +183,11 @@ async def test_once_stops_after_the_first_request() -> None:
         while server.port == 0:
             await asyncio.sleep(0.01)
         async with httpx.AsyncClient() as http:
-            await http.post(f"http://127.0.0.1:{server.port}/v1/mentions", content=BATCH,
-                            headers={"Authorization": f"Bearer {TOKEN}",
-                                     "Content-Type": "application/json"})
+            await http.post(
+                f"http://127.0.0.1:{server.port}/v1/mentions",
+                content=BATCH,
+                headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+            )
 
     sender = asyncio.ensure_future(send())
     items = [i async for i in push.fetch(config, once=True, server=server)]
@@ -192,14 +223,19 @@ async def test_a_202_means_kafka_already_has_the_records(
         while server.port == 0:
             await asyncio.sleep(0.01)
         async with httpx.AsyncClient() as http:
-            answer = await http.post(f"http://127.0.0.1:{server.port}/v1/mentions",
-                                     content=BATCH, headers={"Authorization": f"Bearer {TOKEN}",
-                                                             "Content-Type": "application/json"})
+            answer = await http.post(
+                f"http://127.0.0.1:{server.port}/v1/mentions",
+                content=BATCH,
+                headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+            )
         assert answer.status_code == 202
         assert flushes == [2]  # answered after a flush that covered both records
-        consumer = KafkaConsumer(settings.topic(topics.RAW),
-                                 bootstrap_servers=settings.kafka_bootstrap,
-                                 auto_offset_reset="earliest", consumer_timeout_ms=3000)
+        consumer = KafkaConsumer(
+            settings.topic(topics.RAW),
+            bootstrap_servers=settings.kafka_bootstrap,
+            auto_offset_reset="earliest",
+            consumer_timeout_ms=3000,
+        )
         try:
             uids = {Mention.from_bytes(message.value).source_id for message in consumer}
         finally:

@@ -37,8 +37,14 @@ def test_every_line_becomes_a_mention_or_a_reject_naming_file_and_line(tmp_path:
     good = _mentions(3)
     path = _write(
         tmp_path / "m.jsonl",
-        [good[0].model_dump_json(), "", "not json", good[1].model_dump_json(), '{"uid": 1}',
-         good[2].model_dump_json()],
+        [
+            good[0].model_dump_json(),
+            "",
+            "not json",
+            good[1].model_dump_json(),
+            '{"uid": 1}',
+            good[2].model_dump_json(),
+        ],
     )
     items = list(replay.read(path))
     assert [i for i in items if isinstance(i, Mention)] == good
@@ -60,7 +66,9 @@ async def test_rate_is_honoured(tmp_path: Path) -> None:
 async def test_dry_run_prints_what_would_be_produced(tmp_path: Path) -> None:
     path = _write(tmp_path / "m.jsonl", [m.model_dump_json() for m in _mentions(2)] + ["{"])
     out = io.StringIO()
-    tallies = await run([Job("replay", replay.SOURCE, replay.Config(path=path))], PrintEmitter(out), once=True)
+    tallies = await run(
+        [Job("replay", replay.SOURCE, replay.Config(path=path))], PrintEmitter(out), once=True
+    )
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     assert (tallies["replay"].mentions, tallies["replay"].rejected) == (2, 1)
     assert [line.get("source") for line in lines] == ["synthetic", "synthetic", "replay"]
@@ -70,17 +78,20 @@ async def test_dry_run_prints_what_would_be_produced(tmp_path: Path) -> None:
 def test_an_oversize_line_is_rejected_unparsed_and_the_lines_after_it_still_parse(
     tmp_path: Path,
 ) -> None:
-    hostile = write_hostile_replay(tmp_path / "h.jsonl", before=2, after=3,
-                                   oversize_bytes=RECORD_MAX_BYTES + 1)
+    hostile = write_hostile_replay(
+        tmp_path / "h.jsonl", before=2, after=3, oversize_bytes=RECORD_MAX_BYTES + 1
+    )
     items = list(replay.read(hostile.path))
     assert [i for i in items if isinstance(i, Mention)] == hostile.good
     rejects = [i for i in items if isinstance(i, Rejected)]
     assert len(rejects) == len(hostile.bad)
     for reject, says in zip(rejects, hostile.bad, strict=True):
         assert says in reject.reason, reject.reason
-    assert rejects[0].reason == (f"{hostile.path}:3: line of {RECORD_MAX_BYTES + 1} bytes "
-                                 f"exceeds the {RECORD_MAX_BYTES}-byte limit of a record; "
-                                 "not parsed")
+    assert rejects[0].reason == (
+        f"{hostile.path}:3: line of {RECORD_MAX_BYTES + 1} bytes "
+        f"exceeds the {RECORD_MAX_BYTES}-byte limit of a record; "
+        "not parsed"
+    )
     assert len(rejects[0].payload.encode()) == RECORD_MAX_BYTES + 1
 
 
@@ -105,12 +116,16 @@ async def test_a_replay_that_failed_resumes_where_it_failed_instead_of_from_the_
     good = _mentions(10)
     path = _write(tmp_path / "m.jsonl", [m.model_dump_json() for m in good])
     out = io.StringIO()
-    tallies = await run([Job("replay", replay.SOURCE, replay.Config(path=path))], _FailsOnce(out, 6))
+    tallies = await run(
+        [Job("replay", replay.SOURCE, replay.Config(path=path))], _FailsOnce(out, 6)
+    )
     produced = [Mention.model_validate_json(line) for line in out.getvalue().splitlines()]
     assert produced == good  # each once, in order: the failed sixth was retried, 1-5 were not
     assert tallies["replay"].mentions == 11  # 10, and the attempt that failed
     again = io.StringIO()  # a finished replay leaves nothing behind: it runs whole again
-    await run([Job("replay", replay.SOURCE, replay.Config(path=path))], PrintEmitter(again), once=True)
+    await run(
+        [Job("replay", replay.SOURCE, replay.Config(path=path))], PrintEmitter(again), once=True
+    )
     assert len(again.getvalue().splitlines()) == 10
 
 
@@ -121,13 +136,30 @@ def test_a_20mb_line_and_garbage_are_dead_lettered_and_every_good_line_produced_
     20 MB line, garbage, then 1,000 good lines: each good line is on the raw topic once, each
     bad one is dead-lettered with its reason, and every dead letter is small."""
     hostile = write_hostile_replay(tmp_path / "hostile.jsonl")
-    env = {**os.environ, "SADA_NAMESPACE": settings.namespace,
-           "SADA_KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "SADA_ES_URL": settings.es_url,
-           "SADA_STATE_DIR": str(tmp_path / "state")}
+    env = {
+        **os.environ,
+        "SADA_NAMESPACE": settings.namespace,
+        "SADA_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "SADA_ES_URL": settings.es_url,
+        "SADA_STATE_DIR": str(tmp_path / "state"),
+    }
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-m", "sada", "ingest", "--source", "replay", "--set",
-         f"path={hostile.path}"], env=env, capture_output=True, timeout=180, check=False)
+        [
+            sys.executable,
+            "-m",
+            "sada",
+            "ingest",
+            "--source",
+            "replay",
+            "--set",
+            f"path={hostile.path}",
+        ],
+        env=env,
+        capture_output=True,
+        timeout=180,
+        check=False,
+    )
     took = time.monotonic() - started
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     tally = f"replay: {len(hostile.good)} mentions, {len(hostile.bad)} dead-lettered"
@@ -148,9 +180,13 @@ def test_a_20mb_line_and_garbage_are_dead_lettered_and_every_good_line_produced_
 
 
 def _read_topic(settings: Settings, topic: topics.Topic) -> list[bytes]:
-    consumer = KafkaConsumer(settings.topic(topic), bootstrap_servers=settings.kafka_bootstrap,
-                             auto_offset_reset="earliest", consumer_timeout_ms=5000,
-                             fetch_max_bytes=2_000_000)
+    consumer = KafkaConsumer(
+        settings.topic(topic),
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=5000,
+        fetch_max_bytes=2_000_000,
+    )
     try:
         return [message.value for message in consumer]
     finally:

@@ -21,8 +21,9 @@ class _Once(BaseModel):
 async def test_once_reaches_a_streaming_fetch_only() -> None:
     told: list[bool | None] = []
 
-    async def stream(config: _Once, client: httpx.AsyncClient, *, once: bool = False
-                     ) -> AsyncIterator[Rejected]:
+    async def stream(
+        config: _Once, client: httpx.AsyncClient, *, once: bool = False
+    ) -> AsyncIterator[Rejected]:
         told.append(once)
         yield Rejected(payload="", reason="streamed")
 
@@ -31,7 +32,10 @@ async def test_once_reaches_a_streaming_fetch_only() -> None:
         yield Rejected(payload="", reason="read")
 
     async with httpx.AsyncClient() as client:
-        for source in (Source("s", _Once, stream, "streaming"), Source("f", _Once, finite, "finite")):
+        for source in (
+            Source("s", _Once, stream, "streaming"),
+            Source("f", _Once, finite, "finite"),
+        ):
             for once in (True, False):
                 assert [i async for i in source.items(_Once(), client, once=once)]
     assert told == [True, False, None, None]
@@ -50,5 +54,7 @@ def test_a_polling_source_needs_a_poll_interval() -> None:
     async def fetch(config: BaseModel, client: httpx.AsyncClient) -> AsyncIterator[Rejected]:
         yield Rejected(payload="", reason="")
 
-    with pytest.raises(TypeError, match="'feed' is polling: its Config needs poll_interval_seconds"):
+    with pytest.raises(
+        TypeError, match="'feed' is polling: its Config needs poll_interval_seconds"
+    ):
         Source("feed", _Once, fetch, "polling")

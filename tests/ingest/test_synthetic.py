@@ -27,13 +27,17 @@ def test_the_crisis_is_planted_where_configured() -> None:
     crisis = [m for m, brand in synthetic.generate_labelled(config) if m.text in synthetic.CRISIS]
     assert len(crisis) == config.spike_minutes * config.spike_per_minute
     begin = START + timedelta(minutes=config.spike_at_minute)
-    assert all(begin <= m.created_at < begin + timedelta(minutes=config.spike_minutes) for m in crisis)
+    assert all(
+        begin <= m.created_at < begin + timedelta(minutes=config.spike_minutes) for m in crisis
+    )
 
 
 def test_the_sample_config_matches_exactly_the_brand_each_mention_was_written_about() -> None:
     matcher = build_matcher(load_config(SAMPLE))
     for mention, brand in synthetic.generate_labelled(synthetic.Config(count=3000, start=START)):
-        assert {m.brand for m in match(mention, matcher)} == ({brand} if brand else set()), mention.text
+        assert {m.brand for m in match(mention, matcher)} == ({brand} if brand else set()), (
+            mention.text
+        )
 
 
 def test_the_stream_mixes_scripts_and_languages() -> None:

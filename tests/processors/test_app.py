@@ -45,8 +45,12 @@ def test_the_score_stage_scores_with_the_e5_backend_on_kafka(
     """SADA_SENTIMENT_BACKEND=e5 reaches a real worker, which scores (in a thread, beside
     Faust's event loop) what it reads from the raw topic."""
     settings = settings.model_copy(
-        update={"config_path": SAMPLE, "sentiment_backend": "e5", "cache_dir": tmp_path,
-                "sentiment_max_delay_seconds": 0.0}  # a slow start must not hand over to linear
+        update={
+            "config_path": SAMPLE,
+            "sentiment_backend": "e5",
+            "cache_dir": tmp_path,
+            "sentiment_max_delay_seconds": 0.0,
+        }  # a slow start must not hand over to linear
     )
     texts = {
         "Skyline Air lost my luggage again and nobody answers, terrible": "negative",
@@ -104,22 +108,37 @@ def test_a_slow_backend_that_fell_behind_lets_the_linear_model_catch_up(
     """Mentions that waited longer than SADA_SENTIMENT_MAX_DELAY_SECONDS in the raw topic are
     scored by the linear model, and say so in `sentiment.model`."""
     settings = settings.model_copy(
-        update={"config_path": SAMPLE, "sentiment_backend": "e5", "cache_dir": tmp_path,
-                "sentiment_max_delay_seconds": 30.0}
+        update={
+            "config_path": SAMPLE,
+            "sentiment_backend": "e5",
+            "cache_dir": tmp_path,
+            "sentiment_max_delay_seconds": 30.0,
+        }
     )
     ensure_topics(settings)
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
     at = datetime(2026, 3, 1, 12, tzinfo=UTC)
     two_minutes_ago = int((time.time() - 120) * 1000)
     for n, text in enumerate(["Skyline Air lost my bag", "Qahwa House coffee is great"]):
-        mention = Mention(uid=f"late-{n}", source="test", source_id=str(n),
-                          author=Author(handle="h"), text=text, created_at=at, fetched_at=at)
-        producer.send(settings.topic(topics.RAW), value=mention.to_bytes(),
-                      timestamp_ms=two_minutes_ago).get(timeout=10)
+        mention = Mention(
+            uid=f"late-{n}",
+            source="test",
+            source_id=str(n),
+            author=Author(handle="h"),
+            text=text,
+            created_at=at,
+            fetched_at=at,
+        )
+        producer.send(
+            settings.topic(topics.RAW), value=mention.to_bytes(), timestamp_ms=two_minutes_ago
+        ).get(timeout=10)
     producer.close()
-    consumer = KafkaConsumer(settings.topic(topics.SCORED),
-                             bootstrap_servers=settings.kafka_bootstrap,
-                             auto_offset_reset="earliest", consumer_timeout_ms=1000)
+    consumer = KafkaConsumer(
+        settings.topic(topics.SCORED),
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=1000,
+    )
     scored: list[ScoredMention] = []
     worker = spawn("process", settings, tmp_path, "--stage", "score")
     try:
@@ -128,8 +147,12 @@ def test_a_slow_backend_that_fell_behind_lets_the_linear_model_catch_up(
             scored.extend(ScoredMention.from_bytes(m.value) for m in consumer)
             return len(scored) == 2
 
-        eventually(both_scored, timeout=120, what="the two late mentions scored",
-                   state=lambda: f"{len(scored)} scored")
+        eventually(
+            both_scored,
+            timeout=120,
+            what="the two late mentions scored",
+            state=lambda: f"{len(scored)} scored",
+        )
     finally:
         stop([worker])
         consumer.close()

@@ -23,18 +23,33 @@ def test_the_score_stage_dead_letters_newer_schemas_and_out_of_bounds_fields(
 ) -> None:
     settings = settings.model_copy(update={"config_path": SAMPLE, "cache_dir": tmp_path})
     at = datetime(2026, 3, 1, 12, tzinfo=UTC)
-    good = Mention(uid="good", source="test", source_id="1", author=Author(handle="h"),
-                   text="Skyline Air lost my luggage again", created_at=at, fetched_at=at)
+    good = Mention(
+        uid="good",
+        source="test",
+        source_id="1",
+        author=Author(handle="h"),
+        text="Skyline Air lost my luggage again",
+        created_at=at,
+        fetched_at=at,
+    )
     model = good.model_dump(mode="json")
     bad = {  # uid: (the record, what its dead letter's reason says)
-        "newer": ({**model, "schema_version": 2, "mood": "new field"},
-                  "schema_version 2 is newer than this stage knows (1)"),
-        "year-9999": ({**model, "created_at": "9999-12-31T00:00:00Z"},
-                      "is more than a day ahead of now"),
-        "followers": ({**model, "author": {"handle": "h", "followers": 1e30}},
-                      "followers\n  Input should be a valid integer"),
-        "likes": ({**model, "engagement": {"likes": 2**63}},
-                  "less than or equal to 9223372036854775807"),
+        "newer": (
+            {**model, "schema_version": 2, "mood": "new field"},
+            "schema_version 2 is newer than this stage knows (1)",
+        ),
+        "year-9999": (
+            {**model, "created_at": "9999-12-31T00:00:00Z"},
+            "is more than a day ahead of now",
+        ),
+        "followers": (
+            {**model, "author": {"handle": "h", "followers": 1e30}},
+            "followers\n  Input should be a valid integer",
+        ),
+        "likes": (
+            {**model, "engagement": {"likes": 2**63}},
+            "less than or equal to 9223372036854775807",
+        ),
     }
     ensure_topics(settings)
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
@@ -54,8 +69,12 @@ def test_the_score_stage_dead_letters_newer_schemas_and_out_of_bounds_fields(
             dead.extend(DeadLetter.from_bytes(m.value) for m in letters)
             return bool(seen) and len(dead) == len(bad)
 
-        eventually(settled, timeout=180, what="the good mention scored, the rest dead-lettered",
-                   state=lambda: f"{len(seen)} scored, {len(dead)} dead-lettered")
+        eventually(
+            settled,
+            timeout=180,
+            what="the good mention scored, the rest dead-lettered",
+            state=lambda: f"{len(seen)} scored, {len(dead)} dead-lettered",
+        )
     finally:
         stop([worker])
         scored.close()
@@ -67,5 +86,9 @@ def test_the_score_stage_dead_letters_newer_schemas_and_out_of_bounds_fields(
 
 
 def _consumer(settings: Settings, topic: topics.Topic) -> KafkaConsumer:
-    return KafkaConsumer(settings.topic(topic), bootstrap_servers=settings.kafka_bootstrap,
-                         auto_offset_reset="earliest", consumer_timeout_ms=1000)
+    return KafkaConsumer(
+        settings.topic(topic),
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=1000,
+    )

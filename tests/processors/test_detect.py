@@ -257,7 +257,10 @@ def test_a_restarted_worker_reads_the_state_an_older_worker_wrote() -> None:
         for step in detector.add(state, Observation("acme", "widget", minute + second, 60.0))
     ]
     assert [(s.status, s.alert.id) for s in steps] == [
-        ("escalate", f"acme/widget/{datetime.fromtimestamp(older['thread']['start'], UTC):%Y%m%dT%H%M%SZ}")
+        (
+            "escalate",
+            f"acme/widget/{datetime.fromtimestamp(older['thread']['start'], UTC):%Y%m%dT%H%M%SZ}",
+        )
     ]
 
 

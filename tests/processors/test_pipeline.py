@@ -11,24 +11,44 @@ from processors.dedupe import Deduper
 from processors.match import build_matcher
 from processors.pipeline import process, process_batch, process_each
 
-CONFIG = SadaConfig.model_validate({"clients": [{
-    "id": "shop", "name": "Shop",
-    "brands": [
-        {"id": "samsung", "name": "Samsung", "include": ["samsung OR سامسونج"]},
-        {"id": "apple", "name": "Apple", "include": ["apple OR ابل"], "exclude": ["apple NEAR/2 pie"]},
-    ],
-}]})
+CONFIG = SadaConfig.model_validate(
+    {
+        "clients": [
+            {
+                "id": "shop",
+                "name": "Shop",
+                "brands": [
+                    {"id": "samsung", "name": "Samsung", "include": ["samsung OR سامسونج"]},
+                    {
+                        "id": "apple",
+                        "name": "Apple",
+                        "include": ["apple OR ابل"],
+                        "exclude": ["apple NEAR/2 pie"],
+                    },
+                ],
+            }
+        ]
+    }
+)
 
 
 def _mention(text: str, n: int = 1) -> Mention:
     at = datetime(2026, 3, 1, 12, n, tzinfo=UTC)
-    return Mention(uid=make_uid("test", str(n)), source="test", source_id=str(n),
-                   author=Author(handle="h"), text=text, created_at=at, fetched_at=at)
+    return Mention(
+        uid=make_uid("test", str(n)),
+        source="test",
+        source_id=str(n),
+        author=Author(handle="h"),
+        text=text,
+        created_at=at,
+        fetched_at=at,
+    )
 
 
 def test_one_record_per_brand_with_its_own_polarity() -> None:
-    records = process(_mention("I left Samsung for Apple, best decision ever"),
-                      build_matcher(CONFIG), Deduper())
+    records = process(
+        _mention("I left Samsung for Apple, best decision ever"), build_matcher(CONFIG), Deduper()
+    )
     by_brand = {r.brand: r for r in records}
     assert set(by_brand) == {"samsung", "apple"}
     assert by_brand["apple"].sentiment.label == "positive"
@@ -43,8 +63,9 @@ def test_unmatched_and_excluded_mentions_produce_nothing() -> None:
 
 
 def test_arabic_mentions_are_normalised_for_search_and_triaged() -> None:
-    [record] = process(_mention("هل جوال سامسونج الجديد يدعم الشحن السريع؟"),
-                       build_matcher(CONFIG), Deduper())
+    [record] = process(
+        _mention("هل جوال سامسونج الجديد يدعم الشحن السريع؟"), build_matcher(CONFIG), Deduper()
+    )
     assert record.language == "ar"
     assert record.triage == "question"
     assert record.triage_rule == "rule 3: asks ('هل')"  # kept for the dashboard: why a question
@@ -118,8 +139,6 @@ def test_the_configured_backend_scores_whole_posts_and_each_brands_part() -> Non
     results = process_each([single, both], build_matcher(CONFIG), Deduper(), backend)
     records = [record for result in results if isinstance(result, list) for record in result]
     assert len(records) == 3
-    assert {(r.sentiment.label, r.sentiment.model) for r in records} == {
-        ("negative", "my-backend")
-    }
+    assert {(r.sentiment.label, r.sentiment.model) for r in records} == {("negative", "my-backend")}
     assert backend.seen[0] == "Samsung is great"  # the single-brand post, whole, in the batch
     assert "apple" not in backend.seen[1] and "apple" in backend.seen[2]  # each brand's part

@@ -267,8 +267,10 @@ class _Refusing(BaseHTTPRequestHandler):
 
     def _refuse(self) -> None:
         body = json.dumps(
-            {"error": {"type": "security_exception", "reason": "unable to authenticate"},
-             "status": 401}
+            {
+                "error": {"type": "security_exception", "reason": "unable to authenticate"},
+                "status": 401,
+            }
         ).encode()
         self.send_response(401)
         self.send_header("Content-Type", "application/json")

@@ -162,9 +162,7 @@ async def test_the_runner_rides_out_a_broker_restart_in_the_middle_of_a_batch(
         group = own.group("index")
         task = asyncio.create_task(runner.run())
         try:
-            await asyncio.to_thread(
-                _produce, own, [b"{not json", *(r.to_bytes() for r in first)]
-            )
+            await asyncio.to_thread(_produce, own, [b"{not json", *(r.to_bytes() for r in first)])
             await asyncio.wait_for(sink.entered.wait(), 60)
             await asyncio.to_thread(services.stop_kafka, own)
             stopped = time.monotonic()

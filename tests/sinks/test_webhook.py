@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from pydantic import HttpUrl
 
 from core import outbound
 from core.config import SadaConfig, WebhookRoute
@@ -33,12 +34,12 @@ ALERT = Alert(
 async def test_an_alert_arrives_as_json_with_its_id_header() -> None:
     with Receiver() as receiver:
         async with httpx.AsyncClient() as client:
-            await webhook.notify(client, WebhookRoute(url=receiver.url), ALERT)
+            await webhook.notify(client, WebhookRoute(url=HttpUrl(receiver.url)), ALERT)
     assert receiver.received == [ALERT.model_dump(mode="json")]
 
 
 async def test_busy_receivers_mean_retry_and_refusals_mean_never(scripted: Scripted) -> None:
-    route = WebhookRoute(url=f"{scripted.base_url}/hook")
+    route = WebhookRoute(url=HttpUrl(f"{scripted.base_url}/hook"))
     scripted.answers += [
         Answer(429, "busy", {"Retry-After": "7"}),
         Answer(503, "down"),
@@ -58,7 +59,7 @@ async def test_an_unreachable_receiver_means_retry() -> None:
     async with httpx.AsyncClient() as client:
         with pytest.raises(RetryLater, match="unreachable"):
             await webhook.notify(
-                client, WebhookRoute(url="http://127.0.0.1:9/x", timeout_seconds=1), ALERT
+                client, WebhookRoute(url=HttpUrl("http://127.0.0.1:9/x"), timeout_seconds=1), ALERT
             )
 
 
@@ -111,7 +112,7 @@ async def test_a_redirect_to_a_private_address_is_refused_for_good(scripted: Scr
     async def resolve(host: str, port: int) -> list[str]:
         return [names[host]]
 
-    route = WebhookRoute(url=f"http://hooks.example:{port}/hook")
+    route = WebhookRoute(url=HttpUrl(f"http://hooks.example:{port}/hook"))
     async with outbound.client(
         resolver=resolve, exempt=frozenset({"127.0.0.1"}), follow_redirects=True
     ) as client:
