@@ -28,7 +28,7 @@ _TABLE_TA = str.maketrans(_LETTERS | {"ة": "ه"})
 _SPACE = re.compile(r"\s+")
 
 _EMOJI = "\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\u2300-\u23ff"
-_TOKEN = re.compile(rf"[#@$]\w+|[^\W_]+|[{_EMOJI}]")
+_TOKEN = re.compile(rf"(?<!\w)[#@$]\w+|[^\W_]+|[{_EMOJI}]")
 _WORD = re.compile(rf"[^\W_]+|[{_EMOJI}]")
 
 
@@ -54,7 +54,8 @@ def tokenize(text: str) -> list[str]:
     """Split normalised text into tokens, each emoji one; #, @ and $ stay on the name they mark.
 
     Underscores join words only inside hashtags and handles (`#vodafone_egypt`), where they are
-    part of the name.
+    part of the name. A marker right after a letter or digit marks nothing: `support@careem.com`
+    is an address, not the handle @careem, and `US$5` no cashtag.
     """
     return _TOKEN.findall(text)
 

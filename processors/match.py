@@ -8,12 +8,14 @@ number of brands; only brands with a term found are then evaluated (boolean, NEA
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from core.config import SadaConfig
 from core.errors import ConfigError, QueryError
-from core.events import Mention
+from core.events import Author, Mention
 from core.text import arabizi_key, normalize, tokenize
 from processors.language import detect_language
 from processors.query import (
@@ -25,6 +27,7 @@ from processors.query import (
     Or,
     Term,
     anchored,
+    leaves,
     parse,
     terms,
 )
@@ -38,6 +41,9 @@ _WITH_ARTICLE = (
     "ولل",
     "فلل",
 )
+_CLITICS = frozenset((*_PROCLITICS, *_WITH_ARTICLE))
+# a Latin word written straight after Arabic letters: بالiphone
+_GLUED = re.compile("([\u0600-\u06ff]+)([a-z0-9]+)")
 _CACHE_SIZE = 200_000
 _UNANCHORED = "expected a term outside NOT: field filters and NOT alone would match every post"
 
@@ -100,6 +106,15 @@ def clitic_forms(word: str) -> set[str]:
     return forms
 
 
+def _checked(query: str, kind: str) -> Node | str:
+    """The parsed query, or what is wrong with it: the position and what was expected there."""
+    try:
+        node = parse(query)
+    except QueryError as exc:
+        return str(exc)
+    return _UNANCHORED if kind == "include" and not anchored(node) else node
+
+
 def _parse_all(config: SadaConfig) -> tuple[list[_Rule], list[str]]:
     rules, errors = [], []
     for client in config.clients:
@@ -107,16 +122,12 @@ def _parse_all(config: SadaConfig) -> tuple[list[_Rule], list[str]]:
             parsed: dict[str, list[Node]] = {"include": [], "exclude": []}
             for kind, queries in (("include", brand.include), ("exclude", brand.exclude)):
                 for index, query in enumerate(queries):
-                    where = f"client {client.id!r}, brand {brand.id!r}, {kind}[{index}] {query!r}"
-                    try:
-                        node = parse(query)
-                    except QueryError as exc:
-                        errors.append(f"{where}: {exc}")
-                        continue
-                    if kind == "include" and not anchored(node):
-                        errors.append(f"{where}: {_UNANCHORED}")
-                        continue
-                    parsed[kind].append(node)
+                    found = _checked(query, kind)
+                    if isinstance(found, str):
+                        where = f"client {client.id!r}, brand {brand.id!r}, {kind}[{index}]"
+                        errors.append(f"{where} {query!r}: {found}")
+                    else:
+                        parsed[kind].append(found)
             rules.append(
                 _Rule(client.id, brand.id, tuple(parsed["include"]), tuple(parsed["exclude"]))
             )
@@ -178,10 +189,26 @@ def _candidates(matcher: Matcher, word: str) -> tuple[int, ...]:
         hits.extend(matcher.prefixes.get(word[:length], ()))
     if matcher.fuzzy and word.isascii():
         hits.extend(matcher.fuzzy.get(arabizi_key(word), ()))
+    glued = _GLUED.fullmatch(word) if _is_arabic(word) and word[-1].isascii() else None
+    if glued and glued.group(1) in _CLITICS:  # بالiphone, والiphone: a Latin word after a clitic
+        rest = _lookup(matcher, glued.group(2))
+        hits.extend(atom_id for atom_id in rest if not matcher.atoms[atom_id].marker)
     if len(matcher.cache) >= _CACHE_SIZE:
         matcher.cache.clear()
     found = matcher.cache[word] = tuple(dict.fromkeys(hits))
     return found
+
+
+def _lookup(matcher: Matcher, word: str) -> tuple[int, ...]:
+    found = matcher.cache.get(word)
+    return _candidates(matcher, word) if found is None else found
+
+
+def _follows(atom: _Atom, following: list[str]) -> bool:
+    """True when the words after the first are the atom's other words (Arabizi keys if fuzzy)."""
+    if atom.fuzzy:
+        following = [arabizi_key(w) for w in following]
+    return tuple(following) == atom.rest
 
 
 def _scan(matcher: Matcher, tokens: list[str]) -> dict[int, list[Span]]:
@@ -201,13 +228,27 @@ def _scan(matcher: Matcher, tokens: list[str]) -> dict[int, list[Span]]:
                 if end > len(tokens):
                     continue
                 bare = bare or [t.lstrip(_MARKERS) for t in tokens]
-                following = bare[i + 1 : end]
-                if atom.fuzzy:
-                    following = [arabizi_key(w) for w in following]
-                if tuple(following) != atom.rest:
+                if not _follows(atom, bare[i + 1 : end]):
                     continue
             hits.setdefault(atom_id, []).append((i, end))
+        if marker == "#" and "_" in word:
+            _scan_hashtag(matcher, word, i, hits)
     return hits
+
+
+def _scan_hashtag(matcher: Matcher, tag: str, at: int, hits: dict[int, list[Span]]) -> None:
+    """Plain terms among the words of a hashtag joined by underscores (#Samsung_Egypt,
+    #نانسي_عجرم): whole words only, a phrase wholly inside the tag; the span is the tag's."""
+    parts = [part for part in tag.split("_") if part]
+    for j, part in enumerate(parts):
+        for atom_id in _lookup(matcher, part):
+            atom = matcher.atoms[atom_id]
+            end = j + 1 + len(atom.rest)
+            if atom.marker or end > len(parts) or not _follows(atom, parts[j + 1 : end]):
+                continue
+            spans = hits.setdefault(atom_id, [])
+            if (at, at + 1) not in spans:
+                spans.append((at, at + 1))
 
 
 class _Context:
@@ -299,3 +340,86 @@ def match(mention: Mention, matcher: Matcher) -> list[BrandMatch]:
             hit = dict.fromkeys(t for query in matched for t in context.hit_terms(query))
             found.append(BrandMatch(rule.client, rule.brand, tuple(hit)))
     return found
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One term or field filter of a tried query: whether the text has it, and how or why not."""
+
+    part: str
+    present: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class Trial:
+    text: str
+    matched: bool
+    findings: tuple[Finding, ...]
+
+
+def compile_query(query: str) -> tuple[Node, Matcher]:
+    """One include query alone, as `sada query test` tries it; ConfigError worded as config
+    check's, with the character where the problem is."""
+    found = _checked(query, "include")
+    if isinstance(found, str):
+        raise ConfigError(f"query {query!r}: {found}")
+    return found, _compile([_Rule("", "", (found,), ())])
+
+
+def _how(term: Term, found: list[str]) -> str:
+    first = found[0]
+    word = first.lstrip(_MARKERS)
+    if first[0] == "#" and not term.marker and "_" in word:
+        return "inside a hashtag"
+    if term.wildcard:
+        return "by its prefix"
+    if term.fuzzy and [w.lstrip(_MARKERS) for w in found] != list(term.words):
+        return "an Arabizi spelling"
+    if word != term.words[0]:
+        return "after an Arabic clitic"
+    if first[0] in _MARKERS and not term.marker:
+        return "as a hashtag, handle or cashtag"
+    return "as written"
+
+
+def _finding(context: _Context, tokens: list[str], leaf: Term | Field, negated: bool) -> Finding:
+    part = ("NOT " if negated else "") + (
+        f"{leaf.name}:{leaf.value}" if isinstance(leaf, Field) else leaf.text
+    )
+    if isinstance(leaf, Field):
+        holds = context.field(leaf)
+        why = "a test text has no source, author, URL or followers"
+        if leaf.name == "lang":
+            why = f"the text's language is {detect_language(context.mention.text)}"
+        return Finding(part, holds, f"{'holds' if holds else 'does not hold'}: {why}")
+    spans = context.spans(leaf)
+    if not spans:
+        return Finding(part, False, "not found")
+    found = tokens[spans[0][0] : spans[0][1]]
+    return Finding(part, True, f"found {' '.join(found)!r}, {_how(leaf, found)}")
+
+
+def try_query(query: Node, matcher: Matcher, text: str) -> Trial:
+    """Whether a query from compile_query matches `text`, and what each term and filter found
+    there; NOT parts are marked, since a NOT term found is what rules a text out."""
+    at = datetime.now(UTC)
+    post = Mention.model_construct(  # unvalidated: a text to try may be of any length
+        uid="query-test",
+        source="query-test",
+        source_id="0",
+        author=Author(handle="query-test"),
+        text=text,
+        created_at=at,
+        fetched_at=at,
+    )
+    tokens = tokenize(normalize(text, fold_ta_marbuta=True))
+    context = _Context(matcher, _scan(matcher, tokens), post)
+    findings = tuple(_finding(context, tokens, leaf, neg) for leaf, neg in leaves(query))
+    return Trial(text, context.holds(query), findings)
+
+
+def describe(trial: Trial) -> list[str]:
+    """What `sada query test` prints for one text: the verdict, then each part, indented."""
+    verdict = "match" if trial.matched else "no match"
+    return [f"{verdict}: {trial.text}", *(f"  {f.part}: {f.detail}" for f in trial.findings)]

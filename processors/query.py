@@ -15,7 +15,7 @@ at the exact spot.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from core.errors import QueryError
 from core.text import is_arabizi_word, normalize, tokenize, words
@@ -161,6 +161,17 @@ def _field(name: str, value: str, position: int) -> Field:
     return Field(name, value, position)
 
 
+def _arabizi_siblings(children: list[Node]) -> tuple[Node, ...]:
+    """Give Arabizi variants to every plain term of an AND group that has an Arabizi word.
+
+    `3amr diab` is written in Arabizi as a whole, so `diab` varies (`dyab`) as `3amr` does.
+    """
+    plain = [c for c in children if isinstance(c, Term) and not c.marker and not c.wildcard]
+    if not any(term.fuzzy for term in plain):
+        return tuple(children)
+    return tuple(replace(c, fuzzy=True) if c in plain else c for c in children)
+
+
 def _positional(node: Node) -> bool:
     if isinstance(node, Or):
         return all(_positional(child) for child in node.children)
@@ -206,7 +217,7 @@ class _Parser:
             elif not (token.kind in ("word", "phrase", "(") or token.value == "NOT"):
                 break
             children.append(self.near())
-        return children[0] if len(children) == 1 else And(tuple(children))
+        return children[0] if len(children) == 1 else And(_arabizi_siblings(children))
 
     def near(self) -> Node:
         start = self.peek()
@@ -289,14 +300,18 @@ def anchored(node: Node) -> bool:
     return isinstance(node, Term | Near)
 
 
+def leaves(node: Node, negated: bool = False) -> list[tuple[Term | Field, bool]]:
+    """Every term and field filter in reading order, each with whether an odd number of NOTs
+    stands over it (it then rules a post out instead of in)."""
+    if isinstance(node, Term | Field):
+        return [(node, negated)]
+    if isinstance(node, Not):
+        return leaves(node.child, not negated)
+    if isinstance(node, Near):
+        return leaves(node.left, negated) + leaves(node.right, negated)
+    return [leaf for child in node.children for leaf in leaves(child, negated)]
+
+
 def terms(node: Node) -> list[Term]:
     """Every term of the query, NOT branches included, in reading order."""
-    if isinstance(node, Term):
-        return [node]
-    if isinstance(node, Not):
-        return terms(node.child)
-    if isinstance(node, Near):
-        return terms(node.left) + terms(node.right)
-    if isinstance(node, And | Or):
-        return [term for child in node.children for term in terms(child)]
-    return []
+    return [leaf for leaf, _ in leaves(node) if isinstance(leaf, Term)]

@@ -32,8 +32,10 @@ app = typer.Typer(
 )
 services_app = typer.Typer(help="The embedded local Kafka and Elasticsearch.", no_args_is_help=True)
 config_app = typer.Typer(help="The clients file.", no_args_is_help=True)
+query_app = typer.Typer(help="Brand queries.", no_args_is_help=True)
 app.add_typer(services_app, name="services")
 app.add_typer(config_app, name="config")
+app.add_typer(query_app, name="query")
 app.command("backtest")(backtest)
 app.add_typer(sentiment.app, name="sentiment", help="Train, evaluate and run the sentiment model.")
 
@@ -131,6 +133,28 @@ def config_test_route(
     except (RetryLater, Undeliverable) as exc:
         raise _fail(f"route {route!r}: {exc}") from exc
     typer.echo(f"route {route!r} ({owner.routes[route].type}): test alert delivered")
+
+
+@query_app.command("test")
+def query_test(
+    query: Annotated[str, typer.Argument(help="One query, as written in a brand's include list.")],
+    texts: Annotated[
+        list[str] | None, typer.Argument(help="Texts to try; default: each line of stdin.")
+    ] = None,
+) -> None:
+    """Try a query on texts: matched or not, and what each term found, and how."""
+    from processors.match import compile_query, describe, try_query
+
+    try:
+        node, matcher = compile_query(query)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from exc
+    tried = matched = 0
+    for text in texts or (line.rstrip("\r\n") for line in sys.stdin if line.strip()):
+        trial = try_query(node, matcher, text)
+        typer.echo("\n".join(describe(trial)))
+        tried, matched = tried + 1, matched + trial.matched
+    typer.echo(f"{matched} of {tried} texts matched")
 
 
 @app.command()

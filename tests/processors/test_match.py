@@ -10,7 +10,16 @@ from hypothesis import strategies as st
 from core.config import SadaConfig
 from core.errors import ConfigError
 from core.events import Author, Mention
-from processors.match import Matcher, build_matcher, check_queries, clitic_forms, match
+from processors.match import (
+    Matcher,
+    build_matcher,
+    check_queries,
+    clitic_forms,
+    compile_query,
+    describe,
+    match,
+    try_query,
+)
 
 BRANDS = [
     {
@@ -310,6 +319,52 @@ QUERIES = [
     ("5aled", "5aaled", True),
     ('"amr diab"', "3amr diab", False),
     ('"amr diab"', "amr diab", True),
+    # hashtags of words joined by underscores: whole words inside, the tag counts as one word
+    ("samsung", "#Samsung_Egypt", True),
+    ("samsung", "#Egypt_Samsung_Store", True),
+    ("samsung", "#Samsungite", False),
+    ("samsung", "#Samsung_Egyptian_Fans", True),
+    ("egypt", "#Samsung_Egyptian", False),
+    ("samsung", "#MySamsung_Egypt", False),
+    ('"نانسي عجرم"', "#نانسي_عجرم", True),
+    ('"نانسي عجرم"', "حفلة #نانسي_عجرم الليلة", True),
+    ('"نانسي عجرم"', "#عجرم_نانسي", False),
+    ('"نانسي عجرم"', "#نانسي_عجرمي", False),
+    ('"نانسي عجرم"', "#نانسي عجرم", True),
+    ("سامسونج", "#عروض_السامسونج", True),
+    ('"3amr diab"', "#3amr_diab", True),
+    ('"samsung egypt"', "#samsung_egypt", True),
+    ('"samsung store"', "#samsung_egypt store", False),
+    ("sams*", "#the_samsung_shop", True),
+    ("#samsung", "#samsung_egypt", False),
+    ("@samsung", "#samsung_egypt", False),
+    ("samsung NEAR/1 battery", "#samsung_egypt battery", True),
+    ("samsung", "@samsung_egypt", False),
+    # a Latin brand glued to an Arabic clitic
+    ("iphone", "بالiPhone", True),
+    ("iphone", "والiphone الجديد", True),
+    ("iphone", "للiphone", True),
+    ("iphone", "لـiPhone", True),
+    ('"iphone 15"', "بالiphone 15", True),
+    ("iph*", "بالiphone", True),
+    ("iphone", "بالiphones", False),
+    ("iphone", "مرحباiphone", False),
+    ("iphone", "زيiphone", False),
+    ("#iphone", "#بالiphone", False),
+    # a handle is not an e-mail address
+    ("@careem", "support@careem.com", False),
+    ("@careem", "@careem help me", True),
+    ("@careem", "(@careem) help", True),
+    ("careem", "write to support@careem.com", True),
+    ("$5", "it costs US$5", False),
+    ("#tag", "abc#tag", False),
+    # unquoted Arabizi: every plain word of the group varies
+    ("3amr diab", "Aamr Dyab live", True),
+    ("3amr diab", "dyab and 3amr", True),
+    ("3amr diab", "aamr alone", False),
+    ("3amr diab", "omar dyab", False),
+    ("amr diab", "aamr dyab", False),
+    ("3amr OR diab", "dyab", False),
     # emoji
     ("🍎 NEAR/1 iphone", "🍎 iphone", True),
     ("🍎", "green 🍏", False),
@@ -426,6 +481,48 @@ def test_check_queries_reports_every_error() -> None:
 def test_build_matcher_refuses_bad_queries() -> None:
     with pytest.raises(ConfigError, match="3 invalid queries"):
         build_matcher(SadaConfig.model_validate(BAD))
+
+
+def test_query_trial_says_what_each_part_found_and_how() -> None:
+    node, matcher = compile_query('"3amr diab" NOT fake lang:arz')
+    found = try_query(node, matcher, "#Amr_Dyab fake, ya3ni wallah")
+    assert not found.matched
+    assert describe(found) == [
+        "no match: #Amr_Dyab fake, ya3ni wallah",
+        "  \"3amr diab\": found '#amr_dyab', inside a hashtag",
+        "  NOT fake: found 'fake', as written",
+        "  lang:arz: holds: the text's language is arz",
+    ]
+    again = try_query(node, matcher, "3amr dyab")
+    assert again.matched
+    assert [f.detail for f in again.findings][:2] == [
+        "found '3amr dyab', an Arabizi spelling",
+        "not found",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("query", "text", "how"),
+    [
+        ("samsung", "samsung", "as written"),
+        ("samsung", "#samsung", "as a hashtag, handle or cashtag"),
+        ("سامسونج", "بالسامسونج", "after an Arabic clitic"),
+        ("iphone", "والiphone", "after an Arabic clitic"),
+        ("sams*", "samsonite", "by its prefix"),
+        ("samsung", "#samsung_egypt", "inside a hashtag"),
+    ],
+)
+def test_query_trial_names_how_a_term_was_found(query: str, text: str, how: str) -> None:
+    node, matcher = compile_query(query)
+    (finding,) = try_query(node, matcher, text).findings
+    assert finding.present and finding.detail.endswith(how)
+
+
+def test_query_trial_refuses_a_bad_query_as_config_check_does() -> None:
+    with pytest.raises(ConfigError, match=r"query '\(apple': at character 7: expected \"\)\""):
+        compile_query("(apple")
+    with pytest.raises(ConfigError, match="query 'NOT x': expected a term outside NOT"):
+        compile_query("NOT x")
 
 
 def test_clitic_forms() -> None:

@@ -14,6 +14,7 @@ from processors.query import (
     Or,
     Term,
     anchored,
+    leaves,
     parse,
     terms,
 )
@@ -99,6 +100,22 @@ def test_arabizi_terms_are_fuzzy(query: str, fuzzy: bool) -> None:
     assert node.fuzzy is fuzzy
 
 
+@pytest.mark.parametrize(
+    ("query", "fuzzy"),
+    [
+        ("3amr diab", [True, True]),
+        ("diab AND 3amr", [True, True]),
+        ("amr diab", [False, False]),
+        ("3amr #diab sa*", [True, False, False]),
+        ("3amr OR diab", [True, False]),
+        ("(3amr) diab", [True, True]),
+        ("(3amr OR amr) diab", [True, False, False]),
+    ],
+)
+def test_an_arabizi_word_gives_variants_to_its_and_group(query: str, fuzzy: list[bool]) -> None:
+    assert [term.fuzzy for term in terms(parse(query))] == fuzzy
+
+
 ERRORS = [
     ("", 0, "a term"),
     ("   ", 3, "a term"),
@@ -159,6 +176,16 @@ def test_errors_say_where_and_what(query: str, position: int, expected: str) -> 
 )
 def test_anchored(query: str, expected: bool) -> None:
     assert anchored(parse(query)) is expected
+
+
+def test_leaves_say_which_parts_are_under_not() -> None:
+    found = leaves(parse("a NOT (b OR NOT c) lang:ar"))
+    assert [(getattr(leaf, "text", "lang"), negated) for leaf, negated in found] == [
+        ("a", False),
+        ("b", True),
+        ("c", False),
+        ("lang", False),
+    ]
 
 
 def test_terms_in_reading_order() -> None:

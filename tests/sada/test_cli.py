@@ -170,3 +170,37 @@ def test_a_missing_clients_file_points_at_init_which_writes_it(tmp_path: Path) -
     assert "SADA_CONFIG=" not in wrote.output  # the stages find it without
     found = runner.invoke(app, ["ingest", "--dry-run"], env=env)
     assert "lists no sources" in found.output  # the sample watches no live source
+
+
+def test_query_test_says_which_texts_match_and_why() -> None:
+    result = runner.invoke(
+        app, ["query", "test", "iphone NOT @careem", "بالiPhone", "iphone via @careem"]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "match: بالiPhone",
+        "  iphone: found 'بالiphone', after an Arabic clitic",
+        "  NOT @careem: not found",
+        "no match: iphone via @careem",
+        "  iphone: found 'iphone', as written",
+        "  NOT @careem: found '@careem', as written",
+        "1 of 2 texts matched",
+    ]
+
+
+def test_query_test_reads_texts_from_stdin() -> None:
+    lines = "#Samsung_Egypt\n\nsupport@samsung.com\n"
+    result = runner.invoke(app, ["query", "test", "@samsung OR samsung_egypt"], input=lines)
+    assert result.exit_code == 0, result.output
+    assert "match: #Samsung_Egypt" in result.output
+    assert "no match: support@samsung.com" in result.output
+    assert result.output.endswith("1 of 2 texts matched\n")
+
+
+def test_query_test_reports_a_bad_query_as_config_check_does() -> None:
+    result = runner.invoke(app, ["query", "test", "(apple", "an apple"])
+    assert result.exit_code == 2
+    assert (
+        'error: query \'(apple\': at character 7: expected ")" to close the "(" at character 1'
+        in result.output
+    )
