@@ -1,0 +1,90 @@
+"""The English complaint model: logistic regression over the sentiment model's hashed n-grams.
+
+Rules miss most real complaints to customer-care accounts, which rarely use a listed problem
+word ("@Verizon three days and still nothing"). This model reads the same features as the
+sentiment model (`processors.sentiment.features.extract`), so it costs one more gather per
+mention. The decision threshold chosen by cross-validation is folded into the bias: a score of
+0.5 or more is a complaint. Trained by `sada triage train`; figures in docs/sentiment.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from processors.sentiment.features import Features, extract
+
+MODEL_PATH = Path(__file__).parent / "sentiment" / "model" / "complaint-en.npz"
+SHOWN = 2  # words named in an explanation
+
+
+@dataclass(frozen=True)
+class ComplaintModel:
+    """One weight per hash bucket and a bias; P(complaint) >= 0.5 means complaint."""
+
+    weights: np.ndarray  # (2**bits,) float32
+    bias: float
+
+    @property
+    def bits(self) -> int:
+        return len(self.weights).bit_length() - 1
+
+    @classmethod
+    def load(cls, path: Path = MODEL_PATH) -> ComplaintModel:
+        if not path.exists():
+            raise FileNotFoundError(
+                f"complaint model {path} not found; train one with "
+                "`sada triage train --data CSV --out PATH`"
+            )
+        with np.load(path) as data:
+            return cls(weights=data["weights"].astype(np.float32), bias=float(data["bias"]))
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as handle:
+            np.savez_compressed(
+                handle, weights=self.weights.astype(np.float16), bias=np.float32(self.bias)
+            )
+
+    def logits(self, features: Features) -> np.ndarray:
+        return (
+            np.bincount(
+                features.rows,
+                weights=self.weights[features.buckets] * features.values,
+                minlength=features.n_docs,
+            )
+            + self.bias
+        )
+
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        """P(complaint) per text, shape (len(texts),)."""
+        if not texts:
+            return np.zeros(0)
+        return sigmoid(self.logits(extract(texts, bits=self.bits)))
+
+    def score(self, text: str) -> float:
+        """P(complaint) of one text."""
+        return float(self.probabilities([text])[0])
+
+    def why(self, text: str) -> tuple[float, list[str]]:
+        """P(complaint) and the words whose removal lowers it most (occlusion)."""
+        words = text.split()
+        without = [" ".join(words[:i] + words[i + 1 :]) for i in range(len(words))]
+        probabilities = self.probabilities([text, *without])
+        falls = probabilities[0] - probabilities[1:]
+        strongest = np.argsort(-falls, kind="stable")[:SHOWN]
+        return float(probabilities[0]), [words[i] for i in strongest if falls[i] > 0]
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+@lru_cache(maxsize=1)
+def default_model() -> ComplaintModel:
+    """The shipped model, loaded once per process."""
+    return ComplaintModel.load()
