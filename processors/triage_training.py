@@ -62,7 +62,8 @@ def fit(
     learning_rate: float = 0.05,
 ) -> ComplaintModel:
     """Class-balanced logistic loss + L2 by full-batch Adam (no framework at train time)."""
-    balance = np.where(labels == 1, 0.5 / labels.mean(), 0.5 / (1 - labels.mean()))
+    share = np.clip(labels.mean(), 1 / len(labels), 1 - 1 / len(labels))  # one class: no 1/0
+    balance = np.where(labels == 1, 0.5 / share, 0.5 / (1 - share))
     scale = balance / len(labels)
     w = np.zeros(1 << bits, dtype=np.float32)
     b = np.zeros(1)

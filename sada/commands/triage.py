@@ -41,8 +41,8 @@ def train_command(
             complaints, others = mine & (labelled.labels == 1), mine & (labelled.labels == 0)
             typer.echo(
                 f"left out {domain}: {int(complaints.sum())} complaints, "
-                f"{np.mean(predicted[complaints]) if complaints.any() else float('nan'):.3f} "
-                f"found; {int(others.sum())} others, {np.mean(~predicted[others]):.3f} kept out"
+                f"{_share(predicted[complaints])} found; {int(others.sum())} others, "
+                f"{_share(~predicted[others])} kept out"
             )
         overall = scores(labelled.labels, predicted)
         typer.echo(
@@ -51,3 +51,7 @@ def train_command(
         )
     train(labelled).save(out)
     typer.echo(f"wrote {out}")
+
+
+def _share(hits: np.ndarray) -> str:
+    return f"{np.mean(hits):.3f}" if len(hits) else "-"

@@ -42,6 +42,13 @@ def _sentiment(label: str) -> Sentiment:
         ("طلبات", "negative", "other"),  # a brand, not the service noun طلب
         ("Mondays are the worst", "negative", "other"),
         ("كنت في المول اليوم", "neutral", "other"),
+        ("Verizon charged me twice for the same bill", "neutral", "complaint"),  # words between
+        ("البنك خصموا مني فلوس من غير سبب", "neutral", "complaint"),  # a bank, Egyptian
+        ("البنك سحب مني رسوم بدون ما يخبرني", "negative", "complaint"),  # a bank, Levantine
+        ("el banka ma ye5demch el carte mte3i", "neutral", "complaint"),  # Tunisian Arabizi
+        ("@zain_jo زفت", "negative", "complaint"),  # addressed to the brand, no listed word
+        ("@Verizon three days and still nothing, worst service ever", "negative", "complaint"),
+        ("@Aramex what time do you open tomorrow?", "neutral", "question"),
     ],
 )
 def test_rules(text: str, sentiment: str, expected: str) -> None:
@@ -61,6 +68,17 @@ def test_rules(text: str, sentiment: str, expected: str) -> None:
             "negative",
             "rule 2: negative sentiment (0.90) about 'والخدمه'",
         ),  # folded, with its clitic
+        (
+            "they charged my card twice this month",
+            "neutral",
+            "rule 1: problem word 'charged my card twice' and neutral sentiment (0.90)",
+        ),
+        (
+            "@Verizon three days and still nothing, worst service ever",
+            "negative",
+            "complaint model 0.99: words 'worst', 'nothing,'",
+        ),
+        ("@zain_jo زفت", "negative", "rule 2: negative sentiment (0.90) about '@'"),
         ("ليش ما في دفع كاش", "neutral", "rule 3: asks ('ليش')"),
         ("I love how fast it is", "positive", "rule 4: positive sentiment (0.90)"),
         (
@@ -105,7 +123,9 @@ def test_accuracy_on_the_labelled_set() -> None:
         triage(row["text"], sentiment) == row["triage"]
         for row, sentiment in zip(rows, sentiments, strict=True)
     ]
-    assert sum(hits) / len(hits) >= 0.80
+    assert sum(hits) / len(hits) >= 0.83
+    complaints = [hit for hit, row in zip(hits, rows, strict=True) if row["triage"] == "complaint"]
+    assert sum(complaints) / len(complaints) >= 0.9  # 95 of 104 when measured
     for variety in ("msa", "gulf", "levant", "egypt", "en"):
         mine = [hit for hit, row in zip(hits, rows, strict=True) if row["variety"] == variety]
         assert sum(mine) / len(mine) >= 0.65, variety
