@@ -367,14 +367,14 @@ def compile_query(query: str) -> tuple[Node, Matcher]:
     return found, _compile([_Rule("", "", (found,), ())])
 
 
-def _how(term: Term, found: list[str]) -> str:
+def _how(term: Term, fuzzy: bool, found: list[str]) -> str:
     first = found[0]
     word = first.lstrip(_MARKERS)
     if first[0] == "#" and not term.marker and "_" in word:
         return "inside a hashtag"
     if term.wildcard:
         return "by its prefix"
-    if term.fuzzy and [w.lstrip(_MARKERS) for w in found] != list(term.words):
+    if fuzzy and [w.lstrip(_MARKERS) for w in found] != list(term.words):
         return "an Arabizi spelling"
     if word != term.words[0]:
         return "after an Arabic clitic"
@@ -397,7 +397,8 @@ def _finding(context: _Context, tokens: list[str], leaf: Term | Field, negated: 
     if not spans:
         return Finding(part, False, "not found")
     found = tokens[spans[0][0] : spans[0][1]]
-    return Finding(part, True, f"found {' '.join(found)!r}, {_how(leaf, found)}")
+    how = _how(leaf, context.matcher.atoms[context.matcher.atom_of[leaf]].fuzzy, found)
+    return Finding(part, True, f"found {' '.join(found)!r}, {how}")
 
 
 def try_query(query: Node, matcher: Matcher, text: str) -> Trial:

@@ -162,11 +162,15 @@ def _field(name: str, value: str, position: int) -> Field:
 
 
 def _arabizi_siblings(children: list[Node]) -> tuple[Node, ...]:
-    """Give Arabizi variants to every plain term of an AND group that has an Arabizi word.
+    """Give Arabizi variants to every plain Latin term of an AND group that has an Arabizi word.
 
     `3amr diab` is written in Arabizi as a whole, so `diab` varies (`dyab`) as `3amr` does.
     """
-    plain = [c for c in children if isinstance(c, Term) and not c.marker and not c.wildcard]
+    plain = [
+        c
+        for c in children
+        if isinstance(c, Term) and not c.marker and not c.wildcard and c.text.isascii()
+    ]
     if not any(term.fuzzy for term in plain):
         return tuple(children)
     return tuple(replace(c, fuzzy=True) if c in plain else c for c in children)

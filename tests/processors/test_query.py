@@ -110,6 +110,7 @@ def test_arabizi_terms_are_fuzzy(query: str, fuzzy: bool) -> None:
         ("3amr OR diab", [True, False]),
         ("(3amr) diab", [True, True]),
         ("(3amr OR amr) diab", [True, False, False]),
+        ("3amr سامسونج", [True, False]),
     ],
 )
 def test_an_arabizi_word_gives_variants_to_its_and_group(query: str, fuzzy: list[bool]) -> None:
