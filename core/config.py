@@ -222,7 +222,7 @@ class DetectionConfig(Strict):
     min_ratio: float = Field(
         default=1.5, gt=1, description="Observed/expected below this never alerts."
     )
-    open_z: float = Field(default=6.0, gt=0, description="Least surprise (z) that opens an alert.")
+    open_z: float = Field(default=7.0, gt=0, description="Least surprise (z) that opens an alert.")
     memory_hours: float = Field(
         default=240.0,
         gt=0,

@@ -23,6 +23,7 @@ from processors.detect import Detector, Observation
 from processors.detect_state import BrandState
 
 Window = tuple[datetime, datetime]
+_WEEK = 7 * 86_400
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,7 @@ class Summary:
     caught: int
     delays_minutes: list[float]  # first alert after each caught window's start
     false_alerts: int  # alert rows outside every window
+    quiet_weeks: float  # time outside every window: the false-alarm rate's denominator
 
     def lines(self) -> list[str]:
         out = [
@@ -53,8 +55,10 @@ class Summary:
                 if self.delays_minutes
                 else "no delay"
             )
+            rate = self.false_alerts / max(self.quiet_weeks, 1e-9)
             out.append(
-                f"incidents caught {self.caught}/{self.windows} ({delay}); false alerts {self.false_alerts}"
+                f"incidents caught {self.caught}/{self.windows} ({delay}); false alerts "
+                f"{self.false_alerts} ({rate:.1f} per week outside the windows)"
             )
         return out
 
@@ -109,9 +113,19 @@ def summarise(rows: Sequence[Row], windows: Iterable[Window] = ()) -> Summary:
         hits = [at for at in alerts if start <= at <= end]
         if hits:
             delays.append((hits[0] - start).total_seconds() / 60)
-    outside = sum(1 for at in alerts if not any(s <= at <= e for s, e in windows))
-    weeks = (rows[-1].at - rows[0].at).total_seconds() / (7 * 86_400) if rows else 0.0
-    return Summary(weeks, len(alerts), len(windows), len(delays), delays, outside)
+    quiet = [not any(s <= r.at <= e for s, e in windows) for r in rows]
+    outside = sum(1 for r, q in zip(rows, quiet, strict=True) if r.alert and q)
+    span = (rows[-1].at - rows[0].at).total_seconds() if rows else 0.0
+    step = span / (len(rows) - 1) if len(rows) > 1 else 0.0
+    return Summary(
+        span / _WEEK,
+        len(alerts),
+        len(windows),
+        len(delays),
+        delays,
+        outside,
+        sum(quiet) * step / _WEEK,
+    )
 
 
 def read_windows(path: Path, series: Path) -> list[Window]:
