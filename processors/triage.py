@@ -15,6 +15,7 @@ Rules, in order (documented in docs/sentiment.md):
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from core.events import Sentiment, TriageLabel
 from processors.language import detect_language
@@ -122,18 +123,36 @@ def triage(text: str, sentiment: Sentiment) -> TriageLabel:
 
 def triage_why(text: str, sentiment: Sentiment) -> tuple[TriageLabel, str]:
     """The triage label and, in words, the rule that gave it (`triage_rule`, `--explain`)."""
+    return triage_batch([text], [sentiment])[0]
+
+
+def triage_batch(
+    texts: Sequence[str], sentiments: Sequence[Sentiment]
+) -> list[tuple[TriageLabel, str]]:
+    """`triage_why` for a batch: the complaint model scores all English texts in one call,
+    several times faster than one by one."""
+    english = [detect_language(text) == "en" for text in texts]
+    model = complaint_model()
+    scores = iter(model.probabilities([t for t, en in zip(texts, english, strict=True) if en]))
+    return [
+        _triage(text, sentiment, next(scores) if en else None)
+        for text, sentiment, en in zip(texts, sentiments, english, strict=True)
+    ]
+
+
+def _triage(text: str, sentiment: Sentiment, complaint: float | None) -> tuple[TriageLabel, str]:
+    """The rules; `complaint` is the complaint model's probability, None when not English."""
     folded = fold(text)
     negative, positive = sentiment.label == "negative", sentiment.label == "positive"
     asks = _QUESTION.search(folded)
     if (problem := _PROBLEM.search(folded)) and (negative or not (positive or asks)):
         return "complaint", f"rule 1: problem word {_said(problem)} and {_mood(sentiment)}"
     # English has a trained complaint model, better than rule 2 on real customer-care tweets.
-    english = detect_language(text) == "en"
-    if english and (model := complaint_model()).score(text) >= 0.5:
-        probability, words = model.why(text)
-        return "complaint", f"complaint model {probability:.2f}: words {_quoted(words)}"
+    if complaint is not None and complaint >= 0.5:
+        words = _quoted(complaint_model().words(text))
+        return "complaint", f"complaint model {complaint:.2f}: words {words}"
     sure = sentiment.probability >= _SURE
-    addressed = None if english else _ADDRESSED.search(folded)
+    addressed = None if complaint is not None else _ADDRESSED.search(folded)
     if negative and (sure or not asks) and addressed:
         return "complaint", f"rule 2: {_mood(sentiment)} about {_said(addressed)}"
     if asks:

@@ -66,18 +66,11 @@ class ComplaintModel:
             return np.zeros(0)
         return sigmoid(self.logits(extract(texts, bits=self.bits)))
 
-    def score(self, text: str) -> float:
-        """P(complaint) of one text."""
-        return float(self.probabilities([text])[0])
-
-    def why(self, text: str) -> tuple[float, list[str]]:
-        """P(complaint) and the words whose removal lowers it most (occlusion)."""
-        words = text.split()
-        without = [" ".join(words[:i] + words[i + 1 :]) for i in range(len(words))]
-        probabilities = self.probabilities([text, *without])
-        falls = probabilities[0] - probabilities[1:]
-        strongest = np.argsort(-falls, kind="stable")[:SHOWN]
-        return float(probabilities[0]), [words[i] for i in strongest if falls[i] > 0]
+    def words(self, text: str) -> list[str]:
+        """The words that read most like a complaint on their own (highest own score)."""
+        words = list(dict.fromkeys(text.split()))
+        own = self.logits(extract(words, bits=self.bits)) if words else np.zeros(0)
+        return [words[i] for i in np.argsort(-own, kind="stable")[:SHOWN] if own[i] > self.bias]
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:

@@ -8,7 +8,7 @@ import pytest
 
 from core.events import Sentiment
 from processors.sentiment import score
-from processors.triage import triage, triage_why
+from processors.triage import triage, triage_batch, triage_why
 
 LABELLED = Path(__file__).parents[1] / "data" / "triage_labelled.jsonl"
 
@@ -129,3 +129,22 @@ def test_accuracy_on_the_labelled_set() -> None:
     for variety in ("msa", "gulf", "levant", "egypt", "en"):
         mine = [hit for hit, row in zip(hits, rows, strict=True) if row["variety"] == variety]
         assert sum(mine) / len(mine) >= 0.65, variety
+
+
+def test_a_batch_gives_what_one_by_one_gives() -> None:
+    texts = [
+        "@Verizon three days and still nothing, worst service ever",
+        "الطلب ما وصل",
+        "@Aramex what time do you open tomorrow?",
+        "I love this phone",
+    ]
+    sentiments = score(texts)
+    assert triage_batch(texts, sentiments) == [
+        triage_why(text, s) for text, s in zip(texts, sentiments, strict=True)
+    ]
+    assert [label for label, _ in triage_batch(texts, sentiments)] == [
+        "complaint",
+        "complaint",
+        "question",
+        "praise",
+    ]
