@@ -51,7 +51,7 @@ def main() -> None:
 def _run(backend: SentimentBackend, count: int, batch_size: int) -> None:
     wall, cpu = time.perf_counter(), time.process_time()
     from processors.sentiment import load_scorer, score
-    from processors.triage import triage
+    from processors.triage import triage_batch
 
     model = load_scorer(backend)
     score(["warm up"], model=model)  # the e5 encoder loads on first use
@@ -64,7 +64,7 @@ def _run(backend: SentimentBackend, count: int, batch_size: int) -> None:
     for start in range(0, len(mentions), batch_size):
         batch = mentions[start : start + batch_size]
         sentiments = score(batch, model=model)
-        labels += [triage(text, s) for text, s in zip(batch, sentiments, strict=True)]
+        labels += [label for label, _ in triage_batch(batch, sentiments)]
     elapsed = time.process_time() - cpu
 
     print(f"[{backend}] model load and first call: {load_wall:.2f} s wall, {load_cpu:.2f} s CPU")
