@@ -121,34 +121,43 @@ START = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday
 class Synthetic(NamedTuple):
     name: str
     values: list[float]
-    spikes: list[int]  # planted spike rows
+    spikes: dict[int, float]  # planted spike row -> its peak, in multiples of the usual count
     step: int  # seconds per row
 
 
-def synthetic(name: str, seed: int, *, base: float, days: int = 28, step: int = 300) -> Synthetic:
-    """Poisson-gamma counts with a daily and weekly shape, a trend, a lasting level shift, a
-    holiday (a day at a third of the usual volume) and four planted spikes of 20-40 minutes."""
+SIZES = (2.0, 3.0, 5.0, 8.0, 13.0, 21.0)  # peak of a planted spike, x the usual count
+SPIKE_DAYS = (6, 10, 15, 21, 26, 31)  # one spike somewhere in each of these days
+SHIFT_DAY, HOLIDAY = 12.5, 18  # more than a day from every spike: their alerts are false
+
+
+def synthetic(name: str, seed: int, *, base: float, days: int = 35, step: int = 300) -> Synthetic:
+    """Poisson-gamma counts around `base` with a daily and weekly shape, a trend, a lasting
+    level shift (x1.8), a holiday (a day at a third of the usual volume) and one spike of each
+    of SIZES, in random order, decaying over 20-40 minutes."""
     rng = random.Random(seed)
     per_day = 86_400 // step
     n = days * per_day
-    shift_at, holiday = rng.randrange(8, 12) * per_day, rng.randrange(14, 18)
-    spikes = sorted(rng.randrange(d * per_day, (d + 1) * per_day) for d in (5, 12, 19, 25))
-    values = []
+    means = []
     for i in range(n):
-        t = i * step
-        hour, weekday = t % 86_400 / 3600, (t // 86_400) % 7
+        day, hour = divmod(i * step / 3600, 24)
         mean = base * (1 + 0.6 * math.sin(2 * math.pi * (hour - 9) / 24))
-        mean *= 0.7 if weekday >= 5 else 1.0
+        mean *= 0.7 if day % 7 >= 5 else 1.0  # weekends
         mean *= 1 + 0.5 * i / n  # trend: half as much again by the end
-        mean *= 1.8 if i >= shift_at else 1.0  # a lasting change of level, not an incident
-        mean *= 0.33 if i // per_day == holiday else 1.0
-        mean *= rng.gammavariate(10.0, 0.1)  # over-dispersion
-        values.append(float(_poisson(rng, mean)))
-    for at in spikes:
-        size = rng.uniform(4.0, 8.0)
+        mean *= 1.8 if day >= SHIFT_DAY else 1.0  # a lasting change of level, not an incident
+        mean *= 0.33 if int(day) == HOLIDAY else 1.0
+        means.append(mean * rng.gammavariate(10.0, 0.1))  # over-dispersion
+    spikes = dict(
+        zip(
+            (d * per_day + rng.randrange(per_day) for d in SPIKE_DAYS),
+            rng.sample(SIZES, len(SIZES)),
+            strict=True,
+        )
+    )
+    for at, size in spikes.items():
+        usual = means[at]
         for k in range(rng.randrange(4, 9)):
-            values[at + k] += float(_poisson(rng, base * size * (0.7**k)))
-    return Synthetic(name, values, spikes, step)
+            means[at + k] += usual * (size - 1) * 0.7**k
+    return Synthetic(name, [float(_poisson(rng, m)) for m in means], spikes, step)
 
 
 def _poisson(rng: random.Random, mean: float) -> int:
@@ -162,22 +171,18 @@ def _poisson(rng: random.Random, mean: float) -> int:
         k += 1
 
 
-def bench_synthetic(series: Synthetic, config: DetectionConfig) -> tuple[int, int, float]:
-    """Planted spikes caught (an alert within an hour of the start), false alarms on quiet
-    stretches (more than a day from every spike, after the warm-up) and their weeks."""
-    rows = [
-        Row(
-            (START + timedelta(seconds=i * series.step)).isoformat(),
-            START + timedelta(seconds=i * series.step),
-            v,
-        )
-        for i, v in enumerate(series.values)
-    ]
-    scored = run(rows, name=series.name, config=config)
-    alerts = [i for i, r in enumerate(scored) if r.alert]
+def bench_synthetic(series: Synthetic, config: DetectionConfig) -> tuple[list[float], int, float]:
+    """The sizes of the planted spikes caught (an alert within an hour of the start), and the
+    false alarms on quiet stretches (more than a day from every spike, after the warm-up) with
+    the weeks those stretches last."""
+    at = [START + timedelta(seconds=i * series.step) for i in range(len(series.values))]
+    rows = [Row(t.isoformat(), t, v) for t, v in zip(at, series.values, strict=True)]
+    alerts = [i for i, r in enumerate(run(rows, name=series.name, config=config)) if r.alert]
     hour, day = 3600 // series.step, 86_400 // series.step
     warm = math.ceil(config.warmup_hours * 3600 / series.step)
-    caught = sum(1 for s in series.spikes if any(s <= a <= s + hour for a in alerts))
+    caught = sorted(
+        size for s, size in series.spikes.items() if any(s <= a <= s + hour for a in alerts)
+    )
     quiet = [i >= warm and all(abs(i - s) > day for s in series.spikes) for i in range(len(rows))]
     false = sum(1 for a in alerts if quiet[a])
     return caught, false, sum(quiet) * series.step / WEEK
@@ -201,9 +206,10 @@ def main(argv: list[str] | None = None) -> None:
     for name, seed, base in SYNTHETIC:
         s = synthetic(name, seed, base=base)
         caught, false, weeks = bench_synthetic(s, config)
+        sizes = ", ".join(f"{x:g}x" for x in caught) or "none"
         print(
-            f"{name:8} base {base:6g}/bucket: spikes caught {caught}/{len(s.spikes)}, "
-            f"false alarms {false} in {weeks:.1f} quiet weeks ({false / weeks:.1f}/week)"
+            f"{name:8} {base:6g} a bucket: spikes caught {len(caught)}/{len(s.spikes)} ({sizes}); "
+            f"false alarms {false} in {weeks:.1f} quiet weeks ({false / weeks:.1f} a week)"
         )
     if not (args.data / "windows.json").exists() or not args.scorer.exists():
         print(f"== NAB leave-one-series-out skipped: {args.data} or {args.scorer} not found")
