@@ -149,15 +149,16 @@ class ElasticsearchSink(Generic[R]):
         busy = 0
         for record, item in zip(batch, response["items"], strict=True):
             result = item["index"]
-            if result.get("status", 500) == 429 or _blocked(result.get("error", {}).get("type")):
-                busy += 1
+            status = result.get("status", 500)
+            if status == 429 or status >= 500 or _blocked(result.get("error", {}).get("type")):
+                busy += 1  # busy, read-only, or a shard not yet allocated: never dead-lettered
             elif "error" in result:
                 error = result["error"]
                 rejected.append((record, f"Elasticsearch refused the document: {error}"))
         if busy:
             raise RetryLater(
-                f"Elasticsearch at {self.url} is overloaded or read-only (a full disk: the "
-                f"flood-stage watermark) and refused {busy} documents for now"
+                f"Elasticsearch at {self.url} is overloaded, read-only (a full disk: the "
+                f"flood-stage watermark) or missing a shard, and refused {busy} documents for now"
             )
         metrics.INDEXED.inc(len(batch) - len(rejected))
         return rejected

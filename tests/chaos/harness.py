@@ -287,13 +287,13 @@ def flood_stage(settings: Settings, on: bool) -> None:
             "cluster.routing.allocation.disk.watermark.low": value,
             "cluster.routing.allocation.disk.watermark.high": value,
             "cluster.routing.allocation.disk.watermark.flood_stage": value,
-            "cluster.info.update.interval": "1s" if on else None,
+            "cluster.info.update.interval": "10s" if on else None,  # its least
         }
     }
     httpx.put(f"{settings.es_url}/_cluster/settings", json=body, timeout=30).raise_for_status()
     if not on:
         httpx.put(
-            f"{settings.es_url}/_all/_settings",
+            f"{settings.es_url}/{settings.namespace}-*/_settings",
             json={"index.blocks.read_only_allow_delete": None},
             timeout=30,
         ).raise_for_status()

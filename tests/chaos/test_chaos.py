@@ -111,7 +111,7 @@ def test_d_flood_stage_watermark(chaos_services: Settings, tmp_path: Path) -> No
         _midstream(run)
         harness.flood_stage(run.settings, on=True)
         try:
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + 60
             while not harness.blocked(run.settings):
                 assert time.monotonic() < deadline, "Elasticsearch never applied the block"
                 time.sleep(0.5)
