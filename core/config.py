@@ -214,7 +214,7 @@ class DetectionConfig(Strict):
     seasonal_half_life_cycles: float = Field(
         default=4.0, gt=0, description="Memory of the hour-of-day (days) and weekday (weeks) shape."
     )
-    spread_half_life_hours: float = Field(default=24.0, gt=0, description="Noise-level memory.")
+    spread_half_life_hours: float = Field(default=72.0, gt=0, description="Noise-level memory.")
     spike_minutes: float = Field(
         default=5.0, gt=0, description="Span of the volume test (at least one bucket)."
     )
