@@ -11,7 +11,7 @@ from processors.dedupe import Deduper
 from processors.language import detect_language
 from processors.match import BrandMatch, Matcher, match
 from processors.sentiment import Scorer, score, score_for_brand
-from processors.triage import triage_why
+from processors.triage import triage_batch
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +77,11 @@ def _records(
     language = detect_language(mention.text)
     text_normalized = normalize(mention.text)
     sentiments = [whole] if whole else _by_brand(mention.text, matches, model)
+    triaged = triage_batch(
+        [mention.text] * len(sentiments), sentiments, [language] * len(sentiments)
+    )
     records = []
-    for m, sentiment in zip(matches, sentiments, strict=True):
-        label, rule = triage_why(mention.text, sentiment)
+    for m, sentiment, (label, rule) in zip(matches, sentiments, triaged, strict=True):
         records.append(
             ScoredMention(
                 mention=mention,

@@ -127,11 +127,15 @@ def triage_why(text: str, sentiment: Sentiment) -> tuple[TriageLabel, str]:
 
 
 def triage_batch(
-    texts: Sequence[str], sentiments: Sequence[Sentiment]
+    texts: Sequence[str],
+    sentiments: Sequence[Sentiment],
+    languages: Sequence[str] | None = None,
 ) -> list[tuple[TriageLabel, str]]:
     """`triage_why` for a batch: the complaint model scores all English texts in one call,
-    several times faster than one by one."""
-    english = [detect_language(text) == "en" for text in texts]
+    several times faster than one by one. `languages`: each text's, when the caller has
+    detected them already (the pipeline does, once per mention)."""
+    languages = languages or [detect_language(text) for text in texts]
+    english = [language == "en" for language in languages]
     model = complaint_model()
     scores = iter(model.probabilities([t for t, en in zip(texts, english, strict=True) if en]))
     return [
