@@ -32,7 +32,7 @@ test: install
 # Every fault scenario at full length, on a Kafka and an Elasticsearch of its own (tests/chaos);
 # `make test` runs the short versions.
 chaos: install
-	SADA_CHAOS=full $(PY) -m pytest -q -s tests/chaos
+	SADA_CHAOS=full $(PY) -m pytest -q -s --basetemp=/tmp/sada-chaos tests/chaos  # logs kept there
 
 unit: install
 	$(PY) -m pytest -q -m "not integration"

@@ -60,10 +60,13 @@ def test_a_sigkill_each_stage_mid_stream(chaos_services: Settings, tmp_path: Pat
             restarted = time.monotonic()
             while (position := run.position(stage))[0] <= before and position[0] < position[1]:
                 waited = time.monotonic() - restarted
-                assert waited < STALL_SECONDS, (
-                    f"kill {number + 1} ({stage}): no new commit {waited:.0f}s after the restart; "
-                    f"lags {lags(run.settings, split=True)}; logs in {run.log_dir}"
-                )
+                if waited >= STALL_SECONDS:
+                    run.workers[stage].send_signal(signal.SIGUSR1)  # its tasks' stacks to its log
+                    time.sleep(2)
+                    pytest.fail(
+                        f"kill {number + 1} ({stage}): no new commit {waited:.0f}s after the "
+                        f"restart; lags {lags(run.settings, split=True)}; logs in {run.log_dir}"
+                    )
                 time.sleep(0.5)
             print(
                 f"kill {number + 1}/{len(kills)} ({stage}): committing again after "
