@@ -23,7 +23,7 @@ from types import ModuleType
 from typing import NamedTuple
 
 from core.config import DetectionConfig
-from sada.commands.backtest import Row, parse_time, read_series, run, summarise
+from sada.commands.backtest import Row, bucket_seconds, parse_time, read_series, run, summarise
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 NAB_DEV = SHARED / "data" / "spikes" / "nab_realtweets_dev"
@@ -93,8 +93,7 @@ def evaluate(
         row = []
         for name in names:
             rows = series[name]
-            step = int((rows[1].at - rows[0].at).total_seconds())
-            config = DetectionConfig(bucket_seconds=step, **overrides)  # type: ignore[arg-type]
+            config = DetectionConfig(bucket_seconds=bucket_seconds(rows), **overrides)  # type: ignore[arg-type]
             row.append(fold(nab, run(rows, name=name, config=config), windows[name]))
         table.append(row)
     return names, configs, table
