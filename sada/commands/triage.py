@@ -9,7 +9,6 @@ import numpy as np
 import typer
 
 from processors.triage_model import MODEL_PATH
-from processors.triage_training import load_csv, out_of_fold, scores, stratified_folds, train
 
 app = typer.Typer(help="Train the triage complaint model.", no_args_is_help=True)
 
@@ -23,6 +22,14 @@ def train_command(
     ] = True,
 ) -> None:
     """Print 5-fold (and leave-one-domain-out) figures, then train on all of DATA."""
+    from processors.sentiment.training.complaints import (  # training stays off the run path
+        load_csv,
+        out_of_fold,
+        scores,
+        stratified_folds,
+        train,
+    )
+
     try:
         labelled = load_csv(data)
     except (OSError, ValueError) as exc:

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 
 from processors.sentiment.features import extract
-from processors.triage_model import ComplaintModel, default_model
-from processors.triage_training import (
+from processors.sentiment.training.complaints import (
     fit,
     load_csv,
     scores,
     stratified_folds,
     with_threshold,
 )
+from processors.triage_model import ComplaintModel, default_model
 
 COMPLAINTS = [
     "@Acme my order never came, terrible",
