@@ -391,7 +391,7 @@ class Settings(Strict):
     sentiment_backend: SentimentBackend = Field(
         default="linear",
         description="SADA_SENTIMENT_BACKEND: `linear` (fast: tens of thousands of mentions/s "
-        "per core) or `e5` (more accurate, about 50 mentions/s per core; needs the `e5` extra). "
+        "per core) or `e5` (more accurate, 20-50 mentions/s per core, by the machine; needs the `e5` extra). "
         "See processors/sentiment/model/MODEL_CARD.md.",
     )
     sentiment_model_dir: Path | None = Field(
