@@ -27,7 +27,7 @@ from ingest.convert import canonical_url, html_to_text
 from ingest.cursor import CursorStore, Progress
 from ingest.http import HttpPolicy, Polite, Sleep, SourceConfig
 from ingest.parsing import Item, each, field, text_of
-from ingest.polling import accept_page, each_target, observe
+from ingest.polling import accept_page, each_target
 from ingest.source import Source
 
 log = logging.getLogger(__name__)
@@ -173,14 +173,11 @@ async def fetch(
                 raise RetryLater(
                     f"{NAME}: GDELT rate limit: {response.text[:200].strip()!r}", after_seconds=5.0
                 )
-            items = observe(
+            items = accept_page(
                 NAME,
-                accept_page(
-                    NAME,
-                    str(response.url),
-                    parse(response.content, fetched_at=now()),
-                    response.content,
-                ),
+                str(response.url),
+                parse(response.content, fetched_at=now()),
+                response.content,
             )
             latest = start
             for item in items:

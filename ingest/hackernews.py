@@ -25,7 +25,7 @@ from ingest.convert import canonical_url, from_epoch, from_iso, html_to_text
 from ingest.cursor import CursorStore, Progress
 from ingest.http import HttpPolicy, Polite, Sleep, SourceConfig
 from ingest.parsing import Item, each, field, load_json, text_of
-from ingest.polling import accept_page, each_target, observe
+from ingest.polling import accept_page, each_target
 from ingest.source import Source
 
 log = logging.getLogger(__name__)
@@ -120,14 +120,11 @@ async def fetch(
                     "page": page,
                 },
             )
-            items = observe(
+            items = accept_page(
                 NAME,
-                accept_page(
-                    NAME,
-                    str(response.url),
-                    parse(response.content, fetched_at=now()),
-                    response.content,
-                ),
+                str(response.url),
+                parse(response.content, fetched_at=now()),
+                response.content,
             )
             for item in items:
                 if isinstance(item, Rejected) or window.admit(

@@ -26,7 +26,7 @@ from ingest.convert import canonical_url, from_iso, html_to_text
 from ingest.cursor import CursorStore, Progress
 from ingest.http import HttpPolicy, Polite, Sleep, SourceConfig
 from ingest.parsing import Item, each, field, load_json, text_of
-from ingest.polling import accept_page, each_target, observe
+from ingest.polling import accept_page, each_target
 from ingest.source import Source
 
 NAME = "mastodon"
@@ -193,14 +193,11 @@ async def fetch(
                         status=401,
                     ) from exc
                 raise
-            items = observe(
+            items = accept_page(
                 NAME,
-                accept_page(
-                    NAME,
-                    str(response.url),
-                    parse(response.content, instance=instance, fetched_at=now()),
-                    response.content,
-                ),
+                str(response.url),
+                parse(response.content, instance=instance, fetched_at=now()),
+                response.content,
             )
             for item in items:
                 yield item

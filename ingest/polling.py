@@ -60,7 +60,8 @@ def observe(source: str, items: list[Item]) -> list[Item]:
 
 
 def accept_page(source: str, url: str, items: list[Item], payload: bytes) -> list[Item]:
-    """The items of a page, or RetryLater if the page as a whole is not what the source sends.
+    """The items of a page (its freshness observed), or RetryLater if the page as a whole is not
+    what the source sends.
 
     An HTML error page, an error object or a body cut short is the server's problem, not an
     item's: the cursor stays where it was and the next round reads the page again, so nothing
@@ -75,7 +76,7 @@ def accept_page(source: str, url: str, items: list[Item], payload: bytes) -> lis
             f"{items[0].reason} (from {url.split('?', 1)[0]}); the cursor stays, "
             "this page is read again next round"
         )
-    return items
+    return observe(source, items)
 
 
 async def each_target(

@@ -25,7 +25,7 @@ from ingest.convert import canonical_url, from_epoch
 from ingest.cursor import CursorStore, Progress
 from ingest.http import HttpPolicy, Polite, Sleep, SourceConfig
 from ingest.parsing import Item, each, field, load_json, text_of
-from ingest.polling import accept_page, each_target, observe
+from ingest.polling import accept_page, each_target
 from ingest.source import Source
 
 log = logging.getLogger(__name__)
@@ -180,14 +180,11 @@ async def fetch(
         }
         for _ in range(config.max_pages_per_poll):
             response = await get(params)
-            items = observe(
+            items = accept_page(
                 NAME,
-                accept_page(
-                    NAME,
-                    str(response.url),
-                    parse(response.content, fetched_at=now()),
-                    response.content,
-                ),
+                str(response.url),
+                parse(response.content, fetched_at=now()),
+                response.content,
             )
             reached_cursor = False
             for item in items:

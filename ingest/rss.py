@@ -33,7 +33,7 @@ from ingest.convert import canonical_url, html_to_text, parse_feed_date
 from ingest.cursor import CursorStore, Progress
 from ingest.http import HttpPolicy, Polite, Sleep, SourceConfig
 from ingest.parsing import Item, each, text_of
-from ingest.polling import accept_page, each_target, observe
+from ingest.polling import accept_page, each_target
 from ingest.source import Source
 
 NAME = "rss"
@@ -243,19 +243,16 @@ async def fetch(
         response = await polite.get(url, headers=headers)
         if response.status_code == 304:
             return
-        items = observe(
+        items = accept_page(
             NAME,
-            accept_page(
-                NAME,
-                url,
-                parse(
-                    response.content,
-                    feed_url=url,
-                    fetched_at=now(),
-                    charset=response.charset_encoding,
-                ),
+            url,
+            parse(
                 response.content,
+                feed_url=url,
+                fetched_at=now(),
+                charset=response.charset_encoding,
             ),
+            response.content,
         )
         seen: dict[str, float] = state["seen"]
         oldest = time.time() - max_age

@@ -17,8 +17,11 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from kafka import KafkaConsumer
+from kafka.consumer.fetcher import ConsumerRecord
 
 from core.config import Settings
+from core.topics import Topic
 from sada import SAMPLE_CONFIG
 
 
@@ -102,3 +105,19 @@ def config_with_webhook(url: str, path: Path) -> Path:
             route.update(url=url, allow_private=True)
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return path
+
+
+def read_topic(
+    settings: Settings, topic: Topic, *, wait_seconds: float = 3.0
+) -> list[ConsumerRecord]:
+    """Every record on `topic` from its start, once nothing new came for `wait_seconds`."""
+    consumer = KafkaConsumer(
+        settings.topic(topic),
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=int(wait_seconds * 1000),
+    )
+    try:
+        return list(consumer)
+    finally:
+        consumer.close()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaProducer
 
 from core import topics
 from core.config import Settings
@@ -23,7 +23,7 @@ from ingest.producer import KafkaEmitter
 from ingest.runner import Job, run
 from sada.receiver import Receiver
 from sada.topics import backlog, ensure_topics
-from tests.conftest import config_with_webhook, eventually, pipeline_workers
+from tests.conftest import config_with_webhook, eventually, pipeline_workers, read_topic
 
 MALFORMED = '{"uid": "broken-1", "text": 42}'
 GARBAGE = b"\x00 not json at all"
@@ -65,19 +65,6 @@ def _count(settings: Settings) -> int:
 
 def _drained(settings: Settings, split: bool) -> bool:
     return backlog(settings, split=split) == 0
-
-
-def _dead_letters(settings: Settings) -> list[dict[str, str]]:
-    consumer = KafkaConsumer(
-        settings.topic(topics.DEADLETTER),
-        bootstrap_servers=settings.kafka_bootstrap,
-        auto_offset_reset="earliest",
-        consumer_timeout_ms=3000,
-    )
-    try:
-        return [json.loads(message.value) for message in consumer]
-    finally:
-        consumer.close()
 
 
 @pytest.mark.parametrize("split", [False, True], ids=["one-worker", "split-stages"])
@@ -131,7 +118,10 @@ def test_replay_through_the_whole_pipeline(settings: Settings, tmp_path: Path, s
 
             # The malformed line and the garbage record are in the dead-letter topic, whole,
             # each with the stage that refused it and why.
-            letters = {letter["stage"]: letter for letter in _dead_letters(settings)}
+            letters = {
+                letter["stage"]: letter
+                for letter in (json.loads(m.value) for m in read_topic(settings, topics.DEADLETTER))
+            }
             assert set(letters) == {"ingest:replay", "score"}
             assert letters["ingest:replay"]["payload"] == MALFORMED
             assert f"{path}:1001: not a valid Mention" in letters["ingest:replay"]["reason"]

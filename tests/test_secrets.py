@@ -24,7 +24,6 @@ import pytest
 import yaml
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
-from kafka import KafkaConsumer
 from typer.testing import CliRunner
 
 from core import topics
@@ -33,7 +32,7 @@ from sada import SAMPLE_CONFIG
 from sada.cli import app
 from sada.topics import backlog, ensure_topics
 from sada.workers import spawn, stop
-from tests.conftest import eventually, pipeline_workers
+from tests.conftest import eventually, pipeline_workers, read_topic
 from tests.sinks.support import Answer, Inbox, Scripted, free_port, local_name
 from tests.test_end_to_end import _count, _replay_file
 
@@ -189,24 +188,11 @@ def _smtp_refusing_logins(port: int) -> Controller:
     return controller
 
 
-def _dead_letters(settings: Settings) -> list[bytes]:
-    consumer = KafkaConsumer(
-        settings.topic(topics.DEADLETTER),
-        bootstrap_servers=settings.kafka_bootstrap,
-        auto_offset_reset="earliest",
-        consumer_timeout_ms=3000,
-    )
-    try:
-        return [message.value for message in consumer]
-    finally:
-        consumer.close()
-
-
 def _notify_refusals(settings: Settings) -> set[str]:
     """Routes named in the notify stage's dead letters."""
     return {
         route.split("'")[1]
-        for letter in map(json.loads, _dead_letters(settings))
+        for letter in (json.loads(m.value) for m in read_topic(settings, topics.DEADLETTER))
         if letter["stage"] == "notify"
         for route in letter["reason"].split("; route ")
     }
@@ -281,7 +267,9 @@ def test_no_secret_reaches_a_log_a_dead_letter_or_an_index(
 
     logs = {path.name: path.read_text(errors="replace") for path in tmp_path.glob("*.log")}
     assert set(logs) >= {"ingest.log", "process-stage-all.log", "sinks.log"}
-    letters = b"".join(_dead_letters(settings)).decode(errors="replace")
+    letters = b"".join(m.value for m in read_topic(settings, topics.DEADLETTER)).decode(
+        errors="replace"
+    )
     indexed = _indexed(settings)
     found = [
         (secret, where)

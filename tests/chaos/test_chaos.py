@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import pytest
-from kafka import KafkaConsumer
 
 from core import topics
 from core.config import Settings
@@ -23,6 +22,7 @@ from core.events import DEAD_LETTER_PAYLOAD_BYTES
 from sada.topics import lags
 from tests.chaos import harness
 from tests.chaos.harness import Run, full, pipeline
+from tests.conftest import read_topic
 
 pytestmark = pytest.mark.integration  # real services of its own
 RATE = 100.0  # mentions/s: the stream lasts long enough for the fault to land mid-stream
@@ -154,23 +154,10 @@ def test_f_oversize_line_and_garbage(chaos_services: Settings, tmp_path: Path) -
         run.stream(RATE * 5, bad)
         recovery = run.wait_caught_up(began, timeout=240)
         outcome = harness.verify(run, recovery)
-        letters = _dead_letters(run.settings)
+        letters = [m.value for m in read_topic(run.settings, topics.DEADLETTER)]
         _report("(f) 20 MB line and garbage", outcome)
     assert run.ingest is not None and run.ingest.returncode == 0
     assert len(letters) == len(garbage) + 1, [json.loads(v)["reason"][:200] for v in letters]
     assert all(len(value) < 2 * DEAD_LETTER_PAYLOAD_BYTES for value in letters)
     oversize = [json.loads(v) for v in letters if json.loads(v)["truncated"]]
     assert len(oversize) == 1 and oversize[0]["payload_bytes"] > 20_000_000
-
-
-def _dead_letters(settings: Settings) -> list[bytes]:
-    consumer = KafkaConsumer(
-        settings.topic(topics.DEADLETTER),
-        bootstrap_servers=settings.kafka_bootstrap,
-        auto_offset_reset="earliest",
-        consumer_timeout_ms=3000,
-    )
-    try:
-        return [message.value for message in consumer]
-    finally:
-        consumer.close()

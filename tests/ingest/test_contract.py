@@ -13,7 +13,6 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from kafka import KafkaConsumer
 
 from core import topics
 from core.config import Settings
@@ -28,6 +27,7 @@ from core.events import (
 )
 from ingest.producer import KafkaEmitter
 from sada.topics import ensure_topics
+from tests.conftest import read_topic
 from tests.ingest.support import FIXTURES, OWN_FIXTURES, PARSERS, SHARED
 
 
@@ -129,24 +129,11 @@ def test_a_record_too_large_for_kafka_is_dead_lettered_not_raised(settings: Sett
     emitter.mention("replay", huge)
     emitter.mention("replay", fine)
     emitter.close()
-    raw = [Mention.from_bytes(v).uid for v in _read(settings, topics.RAW)]
-    letters = [DeadLetter.from_bytes(v) for v in _read(settings, topics.DEADLETTER)]
+    raw = [Mention.from_bytes(m.value).uid for m in read_topic(settings, topics.RAW)]
+    letters = [DeadLetter.from_bytes(m.value) for m in read_topic(settings, topics.DEADLETTER)]
     assert raw == ["fine"]
     assert [letter.stage for letter in letters] == ["ingest:replay"]
     assert letters[0].reason.startswith("record of 2000") and "1000000-byte limit" in (
         letters[0].reason
     )
     assert letters[0].truncated and letters[0].payload_bytes > RECORD_MAX_BYTES
-
-
-def _read(settings: Settings, topic: topics.Topic) -> list[bytes]:
-    consumer = KafkaConsumer(
-        settings.topic(topic),
-        bootstrap_servers=settings.kafka_bootstrap,
-        auto_offset_reset="earliest",
-        consumer_timeout_ms=3000,
-    )
-    try:
-        return [message.value for message in consumer]
-    finally:
-        consumer.close()

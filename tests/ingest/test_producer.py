@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import pytest
-from kafka import KafkaConsumer
 
 from core import health, topics
 from core.config import Settings
@@ -17,21 +16,8 @@ from ingest import synthetic
 from ingest.producer import KafkaEmitter
 from sada import services
 from sada.topics import ensure_topics
-from tests.conftest import eventually
+from tests.conftest import eventually, read_topic
 from tests.own_kafka import own_kafka
-
-
-def _keys(settings: Settings, topic: topics.Topic) -> list[bytes]:
-    consumer = KafkaConsumer(
-        settings.topic(topic),
-        bootstrap_servers=settings.kafka_bootstrap,
-        auto_offset_reset="earliest",
-        consumer_timeout_ms=3000,
-    )
-    try:
-        return [message.key for message in consumer]
-    finally:
-        consumer.close()
 
 
 def test_a_flush_waits_out_a_broker_restart_and_nothing_is_lost_or_repeated(
@@ -57,7 +43,7 @@ def test_a_flush_waits_out_a_broker_restart_and_nothing_is_lost_or_repeated(
         flushing.join(timeout=60)
         assert not flushing.is_alive()
         assert "ingest" not in health.waits()
-        keys = _keys(own, topics.RAW)
+        keys = [m.key for m in read_topic(own, topics.RAW)]
         assert sorted(keys) == sorted(m.uid.encode() for m in mentions)  # each exactly once
 
 

@@ -11,7 +11,6 @@ from typing import cast
 
 import httpx
 import pytest
-from kafka import KafkaConsumer
 
 from core import topics
 from core.config import Settings
@@ -22,6 +21,7 @@ from ingest.cursor import CursorStore, default_store, set_default_store
 from ingest.parsing import Item
 from ingest.producer import KafkaEmitter
 from sada.topics import ensure_topics
+from tests.conftest import read_topic
 from tests.ingest.support import fixture
 
 BATCH = fixture("push_batch.json")
@@ -230,16 +230,7 @@ async def test_a_202_means_kafka_already_has_the_records(
             )
         assert answer.status_code == 202
         assert flushes == [2]  # answered after a flush that covered both records
-        consumer = KafkaConsumer(
-            settings.topic(topics.RAW),
-            bootstrap_servers=settings.kafka_bootstrap,
-            auto_offset_reset="earliest",
-            consumer_timeout_ms=3000,
-        )
-        try:
-            uids = {Mention.from_bytes(message.value).source_id for message in consumer}
-        finally:
-            consumer.close()
+        uids = {Mention.from_bytes(m.value).source_id for m in read_topic(settings, topics.RAW)}
         assert uids == {
             "support-desk:ticket-88412",
             "whatsapp-bridge:wamid.HBgLOTcxNTAxMjM0NTY3FQIAERgSQ0Y5",

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from kafka import KafkaConsumer
 
 from core import topics
 from core.config import Settings
@@ -20,6 +19,7 @@ from core.events import DEAD_LETTER_PAYLOAD_BYTES, RECORD_MAX_BYTES, DeadLetter,
 from ingest import replay, runner, synthetic
 from ingest.producer import PrintEmitter
 from ingest.runner import Job, run
+from tests.conftest import read_topic
 from tests.ingest.support import write_hostile_replay
 
 
@@ -164,9 +164,13 @@ def test_a_20mb_line_and_garbage_are_dead_lettered_and_every_good_line_produced_
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     tally = f"replay: {len(hostile.good)} mentions, {len(hostile.bad)} dead-lettered"
     assert tally in done.stderr.decode()
-    raw = _read_topic(settings, topics.RAW)
-    letters = [DeadLetter.from_bytes(value) for value in _read_topic(settings, topics.DEADLETTER)]
-    produced = [Mention.from_bytes(value).uid for value in raw]
+    produced = [
+        Mention.from_bytes(m.value).uid for m in read_topic(settings, topics.RAW, wait_seconds=5)
+    ]
+    letters = [
+        DeadLetter.from_bytes(m.value)
+        for m in read_topic(settings, topics.DEADLETTER, wait_seconds=5)
+    ]
     assert sorted(produced) == sorted(m.uid for m in hostile.good)  # all, each once
     assert len(letters) == len(hostile.bad)  # one partition: in file order
     for letter, says in zip(letters, hostile.bad, strict=True):
@@ -177,17 +181,3 @@ def test_a_20mb_line_and_garbage_are_dead_lettered_and_every_good_line_produced_
     line = hostile.path.read_bytes().splitlines()[10]
     assert oversize.payload_sha256 == hashlib.sha256(line).hexdigest()
     assert took < 90, f"took {took:.1f}s"
-
-
-def _read_topic(settings: Settings, topic: topics.Topic) -> list[bytes]:
-    consumer = KafkaConsumer(
-        settings.topic(topic),
-        bootstrap_servers=settings.kafka_bootstrap,
-        auto_offset_reset="earliest",
-        consumer_timeout_ms=5000,
-        fetch_max_bytes=2_000_000,
-    )
-    try:
-        return [message.value for message in consumer]
-    finally:
-        consumer.close()

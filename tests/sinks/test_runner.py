@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaProducer
 
 from core import health, topics
 from core.config import Settings
@@ -22,6 +22,7 @@ from sada import services
 from sada.topics import ensure_topics, lag
 from sinks.elasticsearch import ElasticsearchSink, mentions_sink
 from sinks.runner import SinkRunner
+from tests.conftest import read_topic
 from tests.own_kafka import own_kafka
 from tests.sinks.test_elasticsearch import _scored
 
@@ -52,19 +53,6 @@ def _produce(settings: Settings, values: list[bytes]) -> None:
         producer.send(settings.topic(topics.SCORED), value=value)
     producer.flush()
     producer.close()
-
-
-def _dead_letters(settings: Settings) -> list[dict[str, str]]:
-    consumer = KafkaConsumer(
-        settings.topic(topics.DEADLETTER),
-        auto_offset_reset="earliest",
-        bootstrap_servers=settings.kafka_bootstrap,
-        consumer_timeout_ms=2000,
-    )
-    try:
-        return [json.loads(m.value) for m in consumer]
-    finally:
-        consumer.close()
 
 
 async def _drain(runner: SinkRunner, expected: int) -> None:
@@ -102,7 +90,7 @@ async def test_bad_records_are_dead_lettered_and_the_rest_indexed(settings: Sett
         httpx.post(f"{settings.es_url}/{settings.mentions_index}/_refresh")
         count = httpx.get(f"{settings.es_url}/{settings.mentions_index}/_count").json()["count"]
         assert count == 10
-        letters = _dead_letters(settings)
+        letters = [json.loads(m.value) for m in read_topic(settings, topics.DEADLETTER)]
         assert [(d["stage"], d["payload"]) for d in letters] == [("index", "{not json")]
         assert "not a valid record for index" in letters[0]["reason"]
         assert letters[0]["source_topic"] == settings.topic(topics.SCORED)
@@ -184,7 +172,8 @@ async def test_the_runner_rides_out_a_broker_restart_in_the_middle_of_a_batch(
             httpx.post(f"{own.es_url}/{own.mentions_index}/_refresh")
             count = httpx.get(f"{own.es_url}/{own.mentions_index}/_count").json()["count"]
             assert count == 200
-            assert [d["payload"] for d in _dead_letters(own)] == ["{not json"]
+            letters = read_topic(own, topics.DEADLETTER)
+            assert [json.loads(m.value)["payload"] for m in letters] == ["{not json"]
         finally:
             runner.stop()
             await asyncio.wait_for(task, 60)
@@ -231,7 +220,7 @@ async def test_a_read_only_index_is_waited_out_and_nothing_is_dead_lettered(
         )
         httpx.post(f"{index}/_refresh")
         assert httpx.get(f"{index}/_count").json()["count"] == 40
-        assert _dead_letters(settings) == []
+        assert read_topic(settings, topics.DEADLETTER) == []
         assert "ro" not in health.waits()
     finally:
         runner.stop()
