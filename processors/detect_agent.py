@@ -14,9 +14,9 @@ partition and offset) in a header; a table value records, per raw partition, the
 it has applied, in the same changelog record as the numbers, and a record at or below that mark
 is skipped. A brand's records reach its scored partition in raw-offset order from each raw
 partition, so everything at or below the mark was applied already, in its own (event-time)
-window too. Faust flushes the producer before committing offsets, so no committed record is
-missing from a changelog (caveat: its queue of table writes gives up waiting after 0.1 s without
-a send). Alerts are sent, and acknowledged, before the detector state that raised them is
+window too. The producer is flushed before offsets are committed, so no committed record is
+missing from a changelog (Faust's own flush gives up after 0.1 s without a send; ours waits:
+`processors.faust_fixes.Producer`). Alerts are sent, and acknowledged, before the detector state that raised them is
 written: a crash in between re-sends the same alert (same deterministic id), never loses it.
 
 A restarted worker never sits on uncommitted records: see `processors.faust_fixes.Consumer`.
