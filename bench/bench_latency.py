@@ -30,7 +30,7 @@ import yaml
 from confluent_kafka import Producer
 from kafka import KafkaConsumer, TopicPartition
 
-from core import topics
+from core import connect, topics
 from core.config import DetectionConfig, Settings
 from core.events import Author, Mention, ScoredMention, Sentiment, make_uid
 from ingest import synthetic
@@ -127,7 +127,7 @@ class AlertWatcher(threading.Thread):
         self.seen: dict[str, float] = {}
         self.done = threading.Event()
         self._consumer = KafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap, fetch_max_wait_ms=10, group_id=None
+            **connect.kafka_python(settings), fetch_max_wait_ms=10, group_id=None
         )
         name = settings.topic(topics.ALERTS)
         parts = [TopicPartition(name, p) for p in range(topics.ALERTS.partitions)]
@@ -170,7 +170,7 @@ def latency(
     raw = settings.topic(topics.RAW)
     producer = Producer(
         {
-            "bootstrap.servers": settings.kafka_bootstrap,
+            **connect.confluent(settings),
             "acks": "all",
             "linger.ms": 5,
             "enable.idempotence": True,
@@ -329,7 +329,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="`sada process` workers per stage")
     args = parser.parse_args()
     settings = Settings.from_env()
-    if not services.kafka_reachable(settings.kafka_bootstrap):
+    if not services.kafka_reachable(settings):
         services.up(settings)
     for layout in args.layout:
         for rate in args.rate:

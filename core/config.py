@@ -360,6 +360,23 @@ def _secrets(value: object, key: str = "") -> Iterator[str]:
         yield from (s for s in parts.path.split("/") if len(s) >= _LONG_SEGMENT)
 
 
+KafkaProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+_SECRETS = ("kafka_password", "kafka_key_password", "es_api_key", "es_password")
+"""Settings that are secrets: each may also come from a file (SADA_<NAME>_FILE), the way
+container platforms mount them, and is registered with `redact` as soon as it is read."""
+
+
+def _read_secret(env: dict[str, str], variable: str) -> str:
+    """A secret from the file `variable` names (trailing newline dropped)."""
+    try:
+        return Path(env[variable]).read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as exc:
+        raise ConfigError(
+            f"environment: {variable}: cannot read {env[variable]}: {exc.strerror}"
+        ) from exc
+
+
 class Settings(Strict):
     """Process settings, read from SADA_* environment variables."""
 
@@ -368,6 +385,64 @@ class Settings(Strict):
     )
     es_url: str = Field(
         default="http://127.0.0.1:9200", description="SADA_ES_URL: Elasticsearch URL."
+    )
+    kafka_security_protocol: KafkaProtocol = Field(
+        default="PLAINTEXT",
+        description="SADA_KAFKA_SECURITY_PROTOCOL: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL "
+        "(managed clusters: SASL_SSL).",
+    )
+    kafka_sasl_mechanism: SaslMechanism = Field(
+        default="PLAIN",
+        description="SADA_KAFKA_SASL_MECHANISM: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.",
+    )
+    kafka_username: str | None = Field(
+        default=None, description="SADA_KAFKA_USERNAME: the SASL user (an API key's id)."
+    )
+    kafka_password: SecretStr | None = Field(
+        default=None,
+        description="SADA_KAFKA_PASSWORD (or SADA_KAFKA_PASSWORD_FILE): the SASL password.",
+    )
+    kafka_ca_file: Path | None = Field(
+        default=None,
+        description="SADA_KAFKA_CA_FILE: CA certificates (PEM) the brokers' certificates are "
+        "checked against; the system's when unset.",
+    )
+    kafka_cert_file: Path | None = Field(
+        default=None, description="SADA_KAFKA_CERT_FILE: a client certificate (PEM), for mTLS."
+    )
+    kafka_key_file: Path | None = Field(
+        default=None, description="SADA_KAFKA_KEY_FILE: the client certificate's key (PEM)."
+    )
+    kafka_key_password: SecretStr | None = Field(
+        default=None,
+        description="SADA_KAFKA_KEY_PASSWORD (or ..._FILE): the client key's password.",
+    )
+    es_cloud_id: str | None = Field(
+        default=None,
+        description="SADA_ES_CLOUD_ID: an Elastic Cloud deployment's Cloud ID, instead of "
+        "SADA_ES_URL.",
+    )
+    es_api_key: SecretStr | None = Field(
+        default=None,
+        description="SADA_ES_API_KEY (or SADA_ES_API_KEY_FILE): an API key (its encoded form).",
+    )
+    es_username: str | None = Field(
+        default=None, description="SADA_ES_USERNAME: basic-auth user (instead of an API key)."
+    )
+    es_password: SecretStr | None = Field(
+        default=None,
+        description="SADA_ES_PASSWORD (or SADA_ES_PASSWORD_FILE): that user's password.",
+    )
+    es_ca_file: Path | None = Field(
+        default=None,
+        description="SADA_ES_CA_FILE: CA certificates (PEM) for an https SADA_ES_URL; the "
+        "system's when unset.",
+    )
+    es_fingerprint: str | None = Field(
+        default=None,
+        pattern=r"^[0-9A-Fa-f:]{64,95}$",
+        description="SADA_ES_FINGERPRINT: the SHA-256 fingerprint of the node's certificate "
+        "(what Elasticsearch prints at first start), instead of a CA file.",
     )
     namespace: Slug = Field(
         default="sada",
@@ -418,6 +493,32 @@ class Settings(Strict):
     )
 
     @model_validator(mode="after")
+    def _complete_credentials(self) -> Settings:
+        problems = []
+        sasl = self.kafka_security_protocol.startswith("SASL_")
+        if sasl and (self.kafka_username is None or self.kafka_password is None):
+            problems.append(
+                f"SADA_KAFKA_SECURITY_PROTOCOL {self.kafka_security_protocol} needs "
+                "SADA_KAFKA_USERNAME and SADA_KAFKA_PASSWORD"
+            )
+        if not sasl and (self.kafka_username or self.kafka_password):
+            problems.append(
+                "SADA_KAFKA_USERNAME/PASSWORD are only used with SADA_KAFKA_SECURITY_PROTOCOL "
+                f"SASL_PLAINTEXT or SASL_SSL, not {self.kafka_security_protocol}"
+            )
+        if (self.kafka_cert_file is None) != (self.kafka_key_file is None):
+            problems.append("give both SADA_KAFKA_CERT_FILE and SADA_KAFKA_KEY_FILE, or neither")
+        if (self.es_username is None) != (self.es_password is None):
+            problems.append("give both SADA_ES_USERNAME and SADA_ES_PASSWORD, or neither")
+        if self.es_username and self.es_api_key:
+            problems.append("give SADA_ES_API_KEY or SADA_ES_USERNAME/PASSWORD, not both")
+        if self.es_ca_file and self.es_fingerprint:
+            problems.append("give SADA_ES_CA_FILE or SADA_ES_FINGERPRINT, not both")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
     def _one_sentiment_model(self) -> Settings:
         if self.sentiment_model_dir is not None and self.sentiment_backend != "linear":
             raise ValueError(
@@ -429,31 +530,32 @@ class Settings(Strict):
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
-        values = {
+        values: dict[str, object] = {
             name: env[f"SADA_{name.upper()}"]
-            for name in (
-                "kafka_bootstrap",
-                "es_url",
-                "namespace",
-                "cache_dir",
-                "state_dir",
-                "metrics_port",
-                "sentiment_backend",
-                "sentiment_model_dir",
-                "sentiment_max_delay_seconds",
-                "deadletter_max_share",
-            )
-            if f"SADA_{name.upper()}" in env
+            for name in cls.model_fields
+            if name != "config_path" and f"SADA_{name.upper()}" in env
         }
         if "SADA_CONFIG" in env:
             values["config_path"] = env["SADA_CONFIG"]
         try:
+            for name in _SECRETS:
+                if f"SADA_{name.upper()}_FILE" in env:
+                    values[name] = _read_secret(env, f"SADA_{name.upper()}_FILE")
+            redact.register(str(values[name]) for name in _SECRETS if name in values)
             return cls.model_validate(values)
         except ValidationError as exc:
             problems = "; ".join(
-                f"SADA_{_path(e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+                f"SADA_{_path(e['loc']).upper()}: {e['msg']}" if e["loc"] else e["msg"]
+                for e in exc.errors()
             )
             raise ConfigError(f"environment: {problems}") from exc
+
+    @property
+    def es_where(self) -> str:
+        """Where Elasticsearch is, for messages: the URL, or the Cloud deployment."""
+        return (
+            f"Elastic Cloud ({self.es_cloud_id.split(':')[0]})" if self.es_cloud_id else self.es_url
+        )
 
     def topic(self, topic: Topic) -> str:
         return topic.name(self.namespace)

@@ -16,7 +16,7 @@ from typing import Protocol, TextIO
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from core import health, metrics, topics
+from core import connect, health, metrics, topics
 from core.breaker import DeadLetterBreaker
 from core.config import Settings
 from core.errors import DeliveryError, Rejected
@@ -45,7 +45,7 @@ def create_producer(settings: Settings) -> Producer:
     """
     return Producer(
         {
-            "bootstrap.servers": settings.kafka_bootstrap,
+            **connect.confluent(settings),
             "client.id": f"{settings.namespace}-ingest",
             "acks": "all",
             "enable.idempotence": True,

@@ -14,7 +14,7 @@ from typing import Literal
 
 import faust
 
-from core import topics
+from core import connect, topics
 from core.config import SadaConfig, Settings
 from processors.deadletter import DeadLetters
 from processors.detect_agent import add_detect_agent
@@ -58,6 +58,20 @@ def create_app(settings: Settings, config: SadaConfig, stage: Stage = "all") -> 
     return app
 
 
+def _credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
+    """The settings' Kafka security, as Faust's aiokafka client takes it."""
+    context = connect.kafka_ssl_context(settings)
+    if settings.kafka_security_protocol.startswith("SASL_"):
+        password = settings.kafka_password
+        return faust.SASLCredentials(
+            username=settings.kafka_username,
+            password=password.get_secret_value() if password else None,
+            ssl_context=context,
+            mechanism=settings.kafka_sasl_mechanism,
+        )
+    return None if context is None else faust.SSLCredentials(context)
+
+
 def _faust_app(settings: Settings, name: str) -> faust.App:
     """The app (`name`: its id, the consumer group) with its settings, each measured or chosen
     for a reason, and our Kafka transport (`processors.faust_fixes`)."""
@@ -65,7 +79,8 @@ def _faust_app(settings: Settings, name: str) -> faust.App:
     datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         name,
-        broker=f"kafka://{settings.kafka_bootstrap}",
+        broker=[f"kafka://{server}" for server in settings.kafka_bootstrap.split(",")],
+        broker_credentials=_credentials(settings),
         store="memory://",
         datadir=str(datadir),
         topic_partitions=topics.SCORED.partitions,

@@ -272,7 +272,7 @@ def ingest(
     if dry_run:
         emitter = PrintEmitter()  # cursors stay in memory: a dry run moves nothing forward
     else:
-        _prepare(settings, lambda: services.kafka_reachable(settings.kafka_bootstrap))
+        _prepare(settings, lambda: services.kafka_reachable(settings))
         emitter = KafkaEmitter(settings)
         set_default_store(CursorStore(settings.state_dir, barrier=emitter.flush))
     try:
@@ -303,7 +303,7 @@ def process(
         raise _fail(f"--stage must be all, score or detect, not {stage!r}")
     settings = _settings()
     config = _load(settings)
-    _prepare(settings, lambda: services.kafka_reachable(settings.kafka_bootstrap))
+    _prepare(settings, lambda: services.kafka_reachable(settings))
     # Faust spends much of each record in asyncio itself; on uvloop a worker needs ~10% less CPU.
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     faust_app = create_app(settings, config, cast(Stage, stage))
@@ -332,7 +332,7 @@ def sinks() -> None:
 
     settings = _settings()
     config = _load(settings)
-    _prepare(settings, lambda: services.es_reachable(settings.es_url))
+    _prepare(settings, lambda: services.es_reachable(settings))
     try:
         asyncio.run(run_sinks(settings, config))
     except Fatal as exc:

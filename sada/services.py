@@ -24,11 +24,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-import httpx
+from elasticsearch import (
+    ApiError,
+    AuthenticationException,
+    AuthorizationException,
+    TransportError,
+)
 
-from core import health
+from core import connect, health
 from core.config import Settings
-from core.errors import ServiceError
+from core.errors import ConfigError, ServiceError
 from core.retry import backoff_seconds
 
 LOCAL = Path(__file__).with_name("local")  # pom.xml, server.properties, log4j2: package data
@@ -61,41 +66,55 @@ def _host_port(bootstrap: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
-def kafka_reachable(bootstrap: str, timeout: float = 2.0) -> bool:
-    """True if the broker accepts a metadata request (a TCP connect alone can be a half-started JVM)."""
+def kafka_reachable(settings: Settings, timeout: float = 2.0) -> bool:
+    """True if the broker accepts a metadata request (a TCP connect alone can be a half-started
+    JVM), with the settings' credentials."""
     from kafka import KafkaAdminClient
-    from kafka.errors import KafkaError
+    from kafka.errors import AuthorizationError, KafkaError, SaslAuthenticationFailedError
 
     try:
-        with socket.create_connection(_host_port(bootstrap), timeout=timeout):
+        with socket.create_connection(_host_port(settings.kafka_bootstrap), timeout=timeout):
             pass
         admin = KafkaAdminClient(
-            bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 3000)
+            **connect.kafka_python(settings), request_timeout_ms=int(timeout * 3000)
         )
         try:
             admin.list_topics()
         finally:
             admin.close()
         return True
+    except (SaslAuthenticationFailedError, AuthorizationError) as exc:
+        raise ConfigError(
+            f"Kafka at {settings.kafka_bootstrap} refused Sada's credentials "
+            f"(SADA_KAFKA_USERNAME / SADA_KAFKA_PASSWORD): {exc}"
+        ) from exc
     except (OSError, KafkaError):
         return False
 
 
-def es_reachable(url: str, timeout: float = 2.0) -> bool:
+def es_reachable(settings: Settings, timeout: float = 2.0) -> bool:
+    """True if the cluster answers, with the settings' credentials, and is green or yellow."""
+    client = connect.elasticsearch(settings).options(request_timeout=timeout, max_retries=0)
     try:
-        response = httpx.get(f"{url}/_cluster/health", timeout=timeout)
-        return response.status_code == 200 and response.json()["status"] in ("green", "yellow")
-    except (httpx.HTTPError, ValueError, KeyError):
+        return client.cluster.health()["status"] in ("green", "yellow")
+    except (AuthenticationException, AuthorizationException) as exc:
+        raise ConfigError(
+            f"Elasticsearch at {settings.es_where} refused Sada's credentials "
+            f"(SADA_ES_API_KEY or SADA_ES_USERNAME / SADA_ES_PASSWORD): {exc.message}"
+        ) from exc
+    except (ApiError, TransportError):
         return False
+    finally:
+        client.close()
 
 
 def require(settings: Settings) -> None:
     """Fail with a clear message, naming the URL and the fix, unless both services answer."""
     problems = []
-    if not kafka_reachable(settings.kafka_bootstrap):
+    if not kafka_reachable(settings):
         problems.append(f"Kafka is not reachable at {settings.kafka_bootstrap}")
-    if not es_reachable(settings.es_url):
-        problems.append(f"Elasticsearch is not reachable at {settings.es_url}")
+    if not es_reachable(settings):
+        problems.append(f"Elasticsearch is not reachable at {settings.es_where}")
     if problems:
         raise ServiceError(
             "; ".join(problems) + ". Start the local services with `sada services up` "
@@ -225,7 +244,7 @@ def _wait(check: Callable[[], bool], what: str, log: Path, timeout: float = 120.
 
 def start_kafka(settings: Settings) -> None:
     """Start the broker of these settings (its port, its cache dir) unless one answers there."""
-    if kafka_reachable(settings.kafka_bootstrap):
+    if kafka_reachable(settings):
         return
     paths = Paths.for_settings(settings)
     paths.kafka.mkdir(parents=True, exist_ok=True)
@@ -266,7 +285,7 @@ def start_kafka(settings: Settings) -> None:
             start_new_session=True,
         )
     (paths.kafka / "kafka.pid").write_text(str(proc.pid))
-    _wait(lambda: kafka_reachable(settings.kafka_bootstrap), f"Kafka at {host}:{port}", log)
+    _wait(lambda: kafka_reachable(settings), f"Kafka at {host}:{port}", log)
 
 
 def _es_user() -> list[str]:
@@ -293,7 +312,7 @@ def _es_user() -> list[str]:
 
 def start_elasticsearch(settings: Settings) -> None:
     """Start the node of these settings (its HTTP port, its data dir) unless one answers there."""
-    if es_reachable(settings.es_url):
+    if es_reachable(settings):
         return
     paths = Paths.for_settings(settings)
     as_user = _es_user()
@@ -340,7 +359,7 @@ def start_elasticsearch(settings: Settings) -> None:
             start_new_session=True,
         )
     (paths.es_node / "elasticsearch.pid").write_text(str(proc.pid))
-    _wait(lambda: es_reachable(settings.es_url), f"Elasticsearch at {settings.es_url}", log)
+    _wait(lambda: es_reachable(settings), f"Elasticsearch at {settings.es_url}", log)
 
 
 def up(settings: Settings) -> None:
@@ -395,12 +414,12 @@ def status(settings: Settings) -> dict[str, str]:
 
     return {
         "kafka": describe(
-            kafka_reachable(settings.kafka_bootstrap),
+            kafka_reachable(settings),
             paths.kafka / "kafka.pid",
             settings.kafka_bootstrap,
         ),
         "elasticsearch": describe(
-            es_reachable(settings.es_url),
+            es_reachable(settings),
             paths.es_node / "elasticsearch.pid",
             settings.es_url,
         ),

@@ -14,7 +14,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-from core import topics
+from core import connect, topics
 from core.config import Settings
 from core.retry import until_deadline
 
@@ -27,7 +27,7 @@ def ensure_topics(settings: Settings) -> list[str]:
 
 
 def _ensure_topics(settings: Settings) -> list[str]:
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = KafkaAdminClient(**connect.kafka_python(settings))
     try:
         existing = set(admin.list_topics())
         every = [
@@ -65,7 +65,7 @@ def end_offsets(settings: Settings, topic: topics.Topic) -> int:
 def _end_offsets(settings: Settings, topic: topics.Topic) -> int:
     name = settings.topic(topic)
     consumer = KafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False
+        **connect.kafka_python(settings), group_id=None, enable_auto_commit=False
     )
     try:
         parts = [TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or ()]
@@ -83,8 +83,8 @@ def lag(settings: Settings, group: str, topic: topics.Topic) -> int:
 
 def _lag(settings: Settings, group: str, topic: topics.Topic) -> int:
     name = settings.topic(topic)
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    admin = KafkaAdminClient(**connect.kafka_python(settings))
+    consumer = KafkaConsumer(**connect.kafka_python(settings), enable_auto_commit=False)
     try:
         parts = [TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or ()]
         ends = consumer.end_offsets(parts)
@@ -132,7 +132,7 @@ def delete_namespace(settings: Settings, timeout_seconds: float = 60.0) -> None:
 
 def _delete_namespace(settings: Settings, timeout_seconds: float) -> None:
     prefixes = (f"{settings.namespace}.", f"{settings.namespace}-")
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = KafkaAdminClient(**connect.kafka_python(settings))
     try:
         doomed = [t for t in admin.list_topics() if t.startswith(prefixes)]
         if doomed:

@@ -21,7 +21,7 @@ from kafka.errors import CommitFailedError, KafkaTimeoutError, RebalanceInProgre
 from kafka.producer.future import FutureRecordMetadata
 from pydantic import ValidationError
 
-from core import health, metrics
+from core import connect, health, metrics
 from core.breaker import DeadLetterBreaker
 from core.config import Settings
 from core.events import dead_letter
@@ -147,7 +147,7 @@ class SinkRunner:
         if self._producer is None:
             self._producer = await asyncio.to_thread(
                 KafkaProducer,
-                bootstrap_servers=self._settings.kafka_bootstrap,
+                **connect.kafka_python(self._settings),
                 acks="all",
                 enable_idempotence=True,
                 max_block_ms=int(KAFKA_TIMEOUT_SECONDS * 1000),
@@ -157,7 +157,7 @@ class SinkRunner:
 
     def _new_consumer(self) -> KafkaConsumer:
         consumer = KafkaConsumer(
-            bootstrap_servers=self._settings.kafka_bootstrap,
+            **connect.kafka_python(self._settings),
             group_id=self._settings.group(self.stage),
             enable_auto_commit=False,
             auto_offset_reset="earliest",

@@ -20,6 +20,7 @@ import yaml
 from kafka import KafkaConsumer
 from kafka.consumer.fetcher import ConsumerRecord
 
+from core import connect
 from core.config import Settings
 from core.topics import Topic
 from sada import SAMPLE_CONFIG
@@ -30,10 +31,7 @@ def local_services() -> Iterator[Settings]:
     from sada import services
 
     settings = Settings.from_env({k: v for k, v in os.environ.items() if k != "SADA_NAMESPACE"})
-    started = not (
-        services.kafka_reachable(settings.kafka_bootstrap)
-        and services.es_reachable(settings.es_url)
-    )
+    started = not (services.kafka_reachable(settings) and services.es_reachable(settings))
     if started:
         services.up(settings)
     yield settings
@@ -113,7 +111,7 @@ def read_topic(
     """Every record on `topic` from its start, once nothing new came for `wait_seconds`."""
     consumer = KafkaConsumer(
         settings.topic(topic),
-        bootstrap_servers=settings.kafka_bootstrap,
+        **connect.kafka_python(settings),
         auto_offset_reset="earliest",
         consumer_timeout_ms=int(wait_seconds * 1000),
     )

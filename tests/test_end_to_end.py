@@ -16,7 +16,7 @@ import httpx
 import pytest
 from kafka import KafkaProducer
 
-from core import topics
+from core import connect, topics
 from core.config import Settings
 from ingest import replay, synthetic
 from ingest.producer import KafkaEmitter
@@ -45,7 +45,7 @@ def _replay_file(path: Path) -> tuple[Path, int, set[str]]:
 
 
 def _produce_raw(settings: Settings, value: bytes) -> None:
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
+    producer = KafkaProducer(**connect.kafka_python(settings))
     producer.send(settings.topic(topics.RAW), value=value).get(timeout=10)
     producer.close()
 

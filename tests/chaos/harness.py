@@ -25,7 +25,7 @@ from urllib.parse import urlparse
 import httpx
 from kafka import KafkaAdminClient
 
-from core import topics
+from core import connect, topics
 from core.config import Settings, load_config
 from core.events import Mention
 from ingest import synthetic
@@ -124,7 +124,7 @@ class Run:
             "detect": (self.settings.processor_group("detect"), topics.SCORED),
             "sinks": (self.settings.group("index-mentions"), topics.SCORED),
         }[stage]
-        admin = KafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap)
+        admin = KafkaAdminClient(**connect.kafka_python(self.settings))
         try:
             offsets = admin.list_group_offsets({group: None}).get(group, {})
         finally:

@@ -24,6 +24,7 @@ from typing import Any
 
 from kafka import KafkaConsumer
 
+from core import connect
 from core.config import Settings, load_config
 from core.events import Mention
 from ingest import synthetic
@@ -70,7 +71,7 @@ def changelog_counts(settings: Settings) -> Counts:
     """The counts table as its changelog holds it: the last value written for each key."""
     consumer = KafkaConsumer(
         f"{settings.group('processors')}-mention-counts-changelog",
-        bootstrap_servers=settings.kafka_bootstrap,
+        **connect.kafka_python(settings),
         auto_offset_reset="earliest",
         consumer_timeout_ms=3000,
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
-from core import topics
+from core import connect, topics
 from core.config import Settings, load_config
 from core.events import Author, Mention, ScoredMention
 from processors.app import Stage, create_app
@@ -59,7 +59,7 @@ def test_the_score_stage_scores_with_the_e5_backend_on_kafka(
         "قهوة هاوس الطلب ما وصل والخدمة زفت": "negative",
     }
     ensure_topics(settings)
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
+    producer = KafkaProducer(**connect.kafka_python(settings))
     at = datetime(2026, 3, 1, 12, tzinfo=UTC)
     for n, text in enumerate(texts):
         mention = Mention(
@@ -75,7 +75,7 @@ def test_the_score_stage_scores_with_the_e5_backend_on_kafka(
     producer.close()
     consumer = KafkaConsumer(
         settings.topic(topics.SCORED),
-        bootstrap_servers=settings.kafka_bootstrap,
+        **connect.kafka_python(settings),
         auto_offset_reset="earliest",
         consumer_timeout_ms=1000,
     )
@@ -116,7 +116,7 @@ def test_a_slow_backend_that_fell_behind_lets_the_linear_model_catch_up(
         }
     )
     ensure_topics(settings)
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
+    producer = KafkaProducer(**connect.kafka_python(settings))
     at = datetime(2026, 3, 1, 12, tzinfo=UTC)
     two_minutes_ago = int((time.time() - 120) * 1000)
     for n, text in enumerate(["Skyline Air lost my bag", "Qahwa House coffee is great"]):
@@ -135,7 +135,7 @@ def test_a_slow_backend_that_fell_behind_lets_the_linear_model_catch_up(
     producer.close()
     consumer = KafkaConsumer(
         settings.topic(topics.SCORED),
-        bootstrap_servers=settings.kafka_bootstrap,
+        **connect.kafka_python(settings),
         auto_offset_reset="earliest",
         consumer_timeout_ms=1000,
     )

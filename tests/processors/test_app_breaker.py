@@ -7,7 +7,7 @@ from pathlib import Path
 
 from kafka import KafkaConsumer, KafkaProducer
 
-from core import topics
+from core import connect, topics
 from core.config import Settings
 from sada import SAMPLE_CONFIG
 from sada.topics import ensure_topics, lag
@@ -25,7 +25,7 @@ def test_a_worker_fed_mostly_garbage_stops_with_one_clear_line(
         }
     )
     ensure_topics(settings)
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
+    producer = KafkaProducer(**connect.kafka_python(settings))
     for n in range(300):
         producer.send(settings.topic(topics.RAW), key=str(n).encode(), value=b"<html>oops")
     producer.flush()
@@ -42,7 +42,7 @@ def test_a_worker_fed_mostly_garbage_stops_with_one_clear_line(
     assert errors[0].startswith("error: score: ") and "SADA_DEADLETTER_MAX_SHARE" in errors[0]
     consumer = KafkaConsumer(
         settings.topic(topics.DEADLETTER),
-        bootstrap_servers=settings.kafka_bootstrap,
+        **connect.kafka_python(settings),
         auto_offset_reset="earliest",
         consumer_timeout_ms=3000,
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from kafka import KafkaConsumer, KafkaProducer
 
-from core import topics
+from core import connect, topics
 from core.config import Settings
 from core.events import Author, DeadLetter, Mention, ScoredMention
 from sada import SAMPLE_CONFIG as SAMPLE
@@ -52,7 +52,7 @@ def test_the_score_stage_dead_letters_newer_schemas_and_out_of_bounds_fields(
         ),
     }
     ensure_topics(settings)
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
+    producer = KafkaProducer(**connect.kafka_python(settings))
     for uid, (record, _) in bad.items():
         value = json.dumps({**record, "uid": uid}).encode()
         producer.send(settings.topic(topics.RAW), value=value).get(timeout=10)
@@ -88,7 +88,7 @@ def test_the_score_stage_dead_letters_newer_schemas_and_out_of_bounds_fields(
 def _consumer(settings: Settings, topic: topics.Topic) -> KafkaConsumer:
     return KafkaConsumer(
         settings.topic(topic),
-        bootstrap_servers=settings.kafka_bootstrap,
+        **connect.kafka_python(settings),
         auto_offset_reset="earliest",
         consumer_timeout_ms=1000,
     )

@@ -15,7 +15,7 @@ from tests.own_kafka import own_kafka
 def test_a_stage_waits_for_a_broker_that_is_not_up_yet(settings: Settings, tmp_path: Path) -> None:
     with own_kafka(settings, tmp_path / "cache") as own:
         assert services.stop_kafka(own)
-        assert not services.kafka_reachable(own.kafka_bootstrap)
+        assert not services.kafka_reachable(own)
         waiting = threading.Thread(target=services.wait_until_reachable, args=(own,), daemon=True)
         waiting.start()
         eventually(lambda: "services" in health.waits(), timeout=30, what="not ready")

@@ -9,7 +9,7 @@ from pathlib import Path
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import ConfigResource, ConfigResourceType
 
-from core import topics
+from core import connect, topics
 from core.config import Settings
 from sada.topics import (
     backlog,
@@ -36,7 +36,7 @@ def test_a_broker_started_for_the_first_time_is_waited_for(
         assert lag(fresh, fresh.processor_group("all"), topics.RAW) == 0
         assert backlog(fresh) == 0
         print(f"coordinator ready {time.monotonic() - started:.1f}s after the broker started")
-        producer = KafkaProducer(bootstrap_servers=fresh.kafka_bootstrap)
+        producer = KafkaProducer(**connect.kafka_python(fresh))
         for n in range(5):
             producer.send(fresh.topic(topics.RAW), value=b"{}", key=str(n).encode())
         producer.flush()
@@ -50,7 +50,7 @@ def test_a_broker_started_for_the_first_time_is_waited_for(
 def test_the_detector_changelogs_are_made_with_faust_s_own_settings(settings: Settings) -> None:
     """A detect worker killed in its first seconds must not leave them half-made."""
     ensure_topics(settings)
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = KafkaAdminClient(**connect.kafka_python(settings))
     try:
         for changelog in topics.CHANGELOGS:
             name = changelog_name(settings, changelog)

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from kafka import KafkaProducer
 
-from core import health, topics
+from core import connect, health, topics
 from core.config import Settings
 from core.errors import Fatal, RetryLater
 from core.events import ScoredMention
@@ -48,7 +48,7 @@ class FlakySink:
 
 
 def _produce(settings: Settings, values: list[bytes]) -> None:
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
+    producer = KafkaProducer(**connect.kafka_python(settings))
     for value in values:
         producer.send(settings.topic(topics.SCORED), value=value)
     producer.flush()
