@@ -30,6 +30,7 @@ from pydantic import (
 from core import outbound, redact
 from core.errors import ConfigError
 from core.events import Severity
+from core.topics import ALL as ALL_TOPICS
 from core.topics import Topic
 
 SentimentBackend = Literal["linear", "e5"]
@@ -360,6 +361,35 @@ def _secrets(value: object, key: str = "") -> Iterator[str]:
         yield from (s for s in parts.path.split("/") if len(s) >= _LONG_SEGMENT)
 
 
+def _per_name(names: tuple[str, ...], least: int = 1) -> AfterValidator:
+    """A setting given per topic (or index): `3`, `3,deadletter=1` or `mentions.raw=12`: an
+    optional default for all, then `name=value` for those that differ. Parsed to a dict whose
+    key "*" holds the default."""
+
+    def parse(value: object) -> dict[str, int]:
+        if isinstance(value, dict):
+            return value
+        parsed: dict[str, int] = {}
+        for part in str(value).replace(" ", "").split(","):
+            name, _, number = part.rpartition("=")
+            if name and name not in names:
+                raise ValueError(f"{name!r} is not one of {', '.join(names)}")
+            if not number.isdigit() or int(number) < least:
+                raise ValueError(f"{part!r}: expected a whole number from {least}, or name=number")
+            parsed[name or "*"] = int(number)
+        return parsed
+
+    return AfterValidator(parse)
+
+
+TOPIC_NAMES = tuple(t.suffix for t in ALL_TOPICS) + ("changelogs",)
+INDEX_NAMES = ("mentions", "alerts")
+PerTopic = Annotated[str | dict[str, int], _per_name(TOPIC_NAMES)]
+Partitions = Annotated[str | dict[str, int], _per_name(TOPIC_NAMES[:-1])]
+PerIndex = Annotated[str | dict[str, int], _per_name(INDEX_NAMES)]
+Replicas = Annotated[str | dict[str, int], _per_name(INDEX_NAMES, least=0)]
+
+
 KafkaProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 _SECRETS = ("kafka_password", "kafka_key_password", "es_api_key", "es_password")
@@ -444,6 +474,33 @@ class Settings(Strict):
         description="SADA_ES_FINGERPRINT: the SHA-256 fingerprint of the node's certificate "
         "(what Elasticsearch prints at first start), instead of a CA file.",
     )
+    kafka_partitions: Partitions = Field(
+        default={},
+        description="SADA_KAFKA_PARTITIONS: partitions per topic where Sada's own do not fit "
+        "(`mentions.raw=12,mentions.scored=8`; changelogs follow mentions.scored); topics: "
+        + ", ".join(TOPIC_NAMES[:-1])
+        + ".",
+    )
+    kafka_replication_factor: PerTopic = Field(
+        default={"*": 1},
+        description="SADA_KAFKA_REPLICATION_FACTOR: copies of each partition (`3`, or "
+        "`3,deadletter=2` per topic; `changelogs` names the detector's state); at most the "
+        "number of brokers.",
+    )
+    kafka_min_insync_replicas: PerTopic = Field(
+        default={},
+        description="SADA_KAFKA_MIN_INSYNC_REPLICAS: copies a write needs before it counts "
+        "(with acks=all); the broker's default when unset; at most the replication factor.",
+    )
+    es_shards: PerIndex = Field(
+        default={"*": 1},
+        description="SADA_ES_SHARDS: primary shards of each new index (`1`, or `1,mentions=3`).",
+    )
+    es_replicas: Replicas = Field(
+        default={"*": 0},
+        description="SADA_ES_REPLICAS: replicas of each new index (`1`, or `1,alerts=2`); "
+        "fewer than the cluster's data nodes.",
+    )
     namespace: Slug = Field(
         default="sada",
         description="SADA_NAMESPACE: prefix of topics, indices and consumer groups.",
@@ -512,6 +569,17 @@ class Settings(Strict):
             problems.append("give both SADA_ES_USERNAME and SADA_ES_PASSWORD, or neither")
         if self.es_username and self.es_api_key:
             problems.append("give SADA_ES_API_KEY or SADA_ES_USERNAME/PASSWORD, not both")
+        unwritable = [
+            f"{topic} ({isr} > {copies})"
+            for topic in TOPIC_NAMES
+            if (isr := self.min_insync_replicas(topic))
+            and isr > (copies := self.replication_factor(topic))
+        ]
+        if unwritable:
+            problems.append(
+                "SADA_KAFKA_MIN_INSYNC_REPLICAS is above the replication factor of "
+                f"{', '.join(unwritable)}: no write could ever succeed"
+            )
         if self.es_ca_file and self.es_fingerprint:
             problems.append("give SADA_ES_CA_FILE or SADA_ES_FINGERPRINT, not both")
         if problems:
@@ -545,7 +613,8 @@ class Settings(Strict):
             return cls.model_validate(values)
         except ValidationError as exc:
             problems = "; ".join(
-                f"SADA_{_path(e['loc']).upper()}: {e['msg']}" if e["loc"] else e["msg"]
+                f"SADA_{_path(e['loc']).upper()}: " * bool(e["loc"])
+                + e["msg"].removeprefix("Value error, ")
                 for e in exc.errors()
             )
             raise ConfigError(f"environment: {problems}") from exc
@@ -559,6 +628,28 @@ class Settings(Strict):
 
     def topic(self, topic: Topic) -> str:
         return topic.name(self.namespace)
+
+    @staticmethod
+    def _per(values: str | dict[str, int], name: str) -> int | None:
+        assert isinstance(values, dict)  # parsed by the validator
+        return values.get(name, values.get("*"))
+
+    def partitions(self, topic: Topic) -> int:
+        return self._per(self.kafka_partitions, topic.suffix) or topic.partitions
+
+    def replication_factor(self, topic: str) -> int:
+        """Of a topic by its name without the namespace, or of "changelogs"."""
+        return self._per(self.kafka_replication_factor, topic) or 1
+
+    def min_insync_replicas(self, topic: str) -> int | None:
+        return self._per(self.kafka_min_insync_replicas, topic)
+
+    def shards(self, index: str) -> int:
+        """Of "mentions" or "alerts" indices."""
+        return self._per(self.es_shards, index) or 1
+
+    def replicas(self, index: str) -> int:
+        return self._per(self.es_replicas, index) or 0
 
     def group(self, stage: str) -> str:
         """Kafka consumer group of a stage (the Faust app id for `processors`)."""
