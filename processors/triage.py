@@ -17,10 +17,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+import numpy as np
+
 from core.events import Sentiment, TriageLabel
 from processors.language import detect_language
-from processors.sentiment.features import fold
+from processors.sentiment.features import Features, fold
 from processors.triage_model import default_model as complaint_model
+from processors.triage_model import sigmoid
 
 _PROBLEM_CUES = (
     "refund;refunded;reimburse;broke;delayed;delay;late again;broken;damaged;defective;faulty;"
@@ -130,22 +133,35 @@ def triage_batch(
     texts: Sequence[str],
     sentiments: Sequence[Sentiment],
     languages: Sequence[str] | None = None,
+    features: Features | None = None,
 ) -> list[tuple[TriageLabel, str]]:
     """`triage_why` for a batch: the complaint model scores all English texts in one call,
     several times faster than one by one. `languages`: each text's, when the caller has
-    detected them already (the pipeline does, once per mention)."""
+    detected them already (the pipeline does, once per mention). `features`: the texts' hashed
+    features as the sentiment model extracted them (`score_with_features`); the complaint
+    model then only adds a sparse dot product, with the same scores as hashing again."""
     languages = languages or [detect_language(text) for text in texts]
     english = [language == "en" for language in languages]
     model = complaint_model()
-    scores = iter(model.probabilities([t for t, en in zip(texts, english, strict=True) if en]))
+    if features is None:
+        found = model.probabilities([t for t, en in zip(texts, english, strict=True) if en])
+    else:
+        found = sigmoid(model.logits(features))[np.flatnonzero(english)]
+    english_texts = [t for t, en in zip(texts, english, strict=True) if en]
+    flagged = [t for t, p in zip(english_texts, found, strict=True) if p >= 0.5]
+    words = dict(zip(flagged, model.words_batch(flagged), strict=True))
+    scores = iter(found.tolist())
     return [
-        _triage(text, sentiment, next(scores) if en else None)
+        _triage(text, sentiment, next(scores) if en else None, words.get(text, []))
         for text, sentiment, en in zip(texts, sentiments, english, strict=True)
     ]
 
 
-def _triage(text: str, sentiment: Sentiment, complaint: float | None) -> tuple[TriageLabel, str]:
-    """The rules; `complaint` is the complaint model's probability, None when not English."""
+def _triage(
+    text: str, sentiment: Sentiment, complaint: float | None, words: list[str]
+) -> tuple[TriageLabel, str]:
+    """The rules; `complaint` is the complaint model's probability, None when not English, and
+    `words` the words that read most like a complaint when it is 0.5 or more."""
     folded = fold(text)
     negative, positive = sentiment.label == "negative", sentiment.label == "positive"
     asks = _QUESTION.search(folded)
@@ -153,8 +169,7 @@ def _triage(text: str, sentiment: Sentiment, complaint: float | None) -> tuple[T
         return "complaint", f"rule 1: problem word {_said(problem)} and {_mood(sentiment)}"
     # English has a trained complaint model, better than rule 2 on real customer-care tweets.
     if complaint is not None and complaint >= 0.5:
-        words = _quoted(complaint_model().words(text))
-        return "complaint", f"complaint model {complaint:.2f}: words {words}"
+        return "complaint", f"complaint model {complaint:.2f}: words {_quoted(words)}"
     sure = sentiment.probability >= _SURE
     addressed = None if complaint is not None else _ADDRESSED.search(folded)
     if negative and (sure or not asks) and addressed:

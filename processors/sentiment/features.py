@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -179,13 +179,22 @@ def _script(text: str) -> str:
 class Features:
     """A batch as sparse rows: feature `buckets[k]` of document `rows[k]` with weight `values[k]`;
     optionally a dense block (n_docs, d) whose columns follow the hashed buckets (the e5
-    backend's sentence embeddings)."""
+    backend's sentence embeddings). `bits`: the buckets' width, 2**bits of them."""
 
     rows: np.ndarray
     buckets: np.ndarray
     values: np.ndarray
     n_docs: int
     dense: np.ndarray | None = None
+    bits: int = HASH_BITS
+
+    def narrowed(self, bits: int) -> Features:
+        """The same features in 2**bits buckets, exactly as `extract(..., bits=bits)` gives
+        them: a bucket is the top bits of the hash, so a narrower model (the complaint model)
+        reuses a wider model's features by dropping low bits instead of hashing again."""
+        if bits > self.bits:
+            raise ValueError(f"cannot widen {self.bits}-bit features to {bits} bits")
+        return replace(self, buckets=self.buckets >> (self.bits - bits), bits=bits)
 
 
 def extract(texts: Sequence[str], *, bits: int = HASH_BITS) -> Features:
@@ -230,9 +239,8 @@ def hash_prepared(prepared: Sequence[str], *, bits: int = HASH_BITS) -> Features
     raw = np.full(len(all_rows), WORD_WEIGHT, dtype=np.float32)
     raw[:n_chars] = 1.0
     norms = np.sqrt(np.bincount(all_rows, weights=raw * raw, minlength=n_docs))
-    return Features(
-        all_rows, buckets, raw / np.maximum(norms, 1.0)[all_rows].astype(np.float32), n_docs
-    )
+    values = raw / np.maximum(norms, 1.0)[all_rows].astype(np.float32)
+    return Features(all_rows, buckets, values, n_docs, bits=bits)
 
 
 def _prefix_hashes(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -84,7 +84,11 @@ class LinearModel:
         """Calibrated class probabilities, shape (len(texts), 3)."""
         if not texts:
             return np.zeros((0, 3))
-        return softmax(self.logits(extract(texts, bits=self.bits)) / self.temperature)
+        return self.calibrated(extract(texts, bits=self.bits))
+
+    def calibrated(self, features: Features) -> np.ndarray:
+        """Calibrated class probabilities of already extracted features."""
+        return softmax(self.logits(features) / self.temperature)
 
     def score(self, texts: Sequence[str]) -> list[Sentiment]:
         """Score a batch of texts; one call per batch is what makes the model fast."""

@@ -11,7 +11,8 @@ import numpy as np
 
 from core.config import SentimentBackend
 from core.events import Sentiment
-from processors.sentiment.linear import default_model
+from processors.sentiment.features import Features, extract
+from processors.sentiment.linear import LinearModel, default_model, sentiments
 
 
 class Scorer(Protocol):
@@ -53,3 +54,15 @@ def keeping_up(model: Scorer, waited_seconds: float, max_delay_seconds: float) -
 def score(texts: Sequence[str], *, model: Scorer | None = None) -> list[Sentiment]:
     """Score a batch of texts with `model`, the shipped model by default."""
     return (model or default_model()).score(texts)
+
+
+def score_with_features(
+    texts: Sequence[str], *, model: Scorer | None = None
+) -> tuple[list[Sentiment], Features | None]:
+    """`score`, and the hashed features the linear model read (None for another backend), so
+    that triage's complaint model reuses them instead of preparing and hashing each text again."""
+    model = model or default_model()
+    if not isinstance(model, LinearModel) or not texts:
+        return model.score(texts), None
+    features = extract(texts, bits=model.bits)
+    return sentiments(model.calibrated(features), model.model_id), features

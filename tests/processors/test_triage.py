@@ -1,16 +1,25 @@
 from __future__ import annotations
 
+import csv
 import json
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from core.events import Sentiment
+from processors.language import detect_language
 from processors.sentiment import score
+from processors.sentiment.features import extract
+from processors.sentiment.scorer import score_with_features
 from processors.triage import triage, triage_batch, triage_why
+from processors.triage_model import default_model as complaint_model
 
 LABELLED = Path(__file__).parents[1] / "data" / "triage_labelled.jsonl"
+COMPLAINTS = (
+    Path(__file__).parents[3] / "shared" / "data" / "triage" / "complaints_en" / "train.csv"
+)
 
 
 def _sentiment(label: str) -> Sentiment:
@@ -148,3 +157,30 @@ def test_a_batch_gives_what_one_by_one_gives() -> None:
         "question",
         "praise",
     ]
+
+
+def _assert_shared_features_change_nothing(texts: list[str]) -> None:
+    """The hot path (features and languages shared) against each text triaged alone, where the
+    complaint model hashes the text itself and the language is detected again."""
+    languages = [detect_language(text) for text in texts]
+    sentiments, features = score_with_features(texts)
+    assert features is not None and sentiments == score(texts)
+    english = [t for t, language in zip(texts, languages, strict=True) if language == "en"]
+    assert len(english) >= 40
+    model = complaint_model()
+    shared = model.logits(features)[[language == "en" for language in languages]]
+    assert np.array_equal(shared, model.logits(extract(english, bits=model.bits)))
+    assert triage_batch(texts, sentiments, languages, features) == [
+        triage_why(text, sentiment) for text, sentiment in zip(texts, sentiments, strict=True)
+    ]
+
+
+def test_shared_features_give_the_same_decisions_on_the_labelled_set() -> None:
+    _assert_shared_features_change_nothing([row["text"] for row in _labelled()])
+
+
+@pytest.mark.skipif(not COMPLAINTS.exists(), reason="../shared data not available")
+def test_shared_features_give_the_same_decisions_on_real_care_tweets() -> None:
+    with COMPLAINTS.open(encoding="utf-8", newline="") as handle:
+        texts = [row["text"] for row in csv.DictReader(handle)][::5]
+    _assert_shared_features_change_nothing(texts)

@@ -44,6 +44,20 @@ def test_words_names_the_words_that_read_like_a_complaint() -> None:
     assert default_model().words("") == []
 
 
+def test_words_of_a_batch_are_each_words_own_scores_ranked() -> None:
+    shipped = default_model()
+    model = ComplaintModel(weights=shipped.weights, bias=shipped.bias)  # nothing known yet
+    texts = ["@Verizon worst service ever, still no signal", "charged twice, awful", "ok ok"]
+    found = model.words_batch(texts)
+    for text, words in zip(texts, found, strict=True):
+        unique = list(dict.fromkeys(text.split()))
+        own = {w: float(model.logits(extract([w], bits=model.bits))[0]) for w in unique}
+        ranked = sorted((w for w in unique if own[w] > model.bias), key=lambda w: -own[w])
+        assert words == ranked[:2]
+    assert found[0] and model.words_batch(texts) == found  # again, from the kept scores
+    assert set(model.known) == {w for text in texts for w in text.split()}
+
+
 def test_fit_learns_and_a_saved_model_loads_the_same(tmp_path: Path) -> None:
     texts = COMPLAINTS + OTHERS
     labels = np.array([1] * len(COMPLAINTS) + [0] * len(OTHERS))

@@ -140,4 +140,5 @@ def _rows(features: Features, keep: np.ndarray) -> Features:
         features.buckets[mask],
         features.values[mask],
         int(keep.sum()),
+        bits=features.bits,
     )

@@ -52,6 +52,7 @@ def featurize(examples: Sequence[Example], *, bits: int, chunk: int = 4000) -> F
         buckets=np.concatenate([p.buckets for p in parts]),
         values=np.concatenate([p.values for p in parts]),
         n_docs=len(examples),
+        bits=bits,
     )
 
 

@@ -108,3 +108,17 @@ def test_an_arabizi_post_gets_its_arabic_spelling() -> None:
     tokens = prepare("el akl 7elw ktir").split()
     assert "حلو" in tokens and "_arabizi" in tokens
     assert "حلو" not in prepare("the food is good").split()
+
+
+def test_narrowed_features_are_those_hashed_at_fewer_bits() -> None:
+    texts = ["@Verizon charged me twice!!", "الطلب ما وصل 😡", "7elwa awi"]
+    wide = extract(texts)
+    narrow = extract(texts, bits=14)
+    assert (wide.bits, narrow.bits) == (20, 14)
+    same = wide.narrowed(14)
+    assert same.bits == 14
+    assert np.array_equal(same.buckets, narrow.buckets)
+    assert np.array_equal(same.values, narrow.values)
+    assert np.array_equal(same.rows, narrow.rows)
+    with pytest.raises(ValueError, match="cannot widen 14-bit features to 20 bits"):
+        narrow.narrowed(20)
