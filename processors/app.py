@@ -32,7 +32,7 @@ def _raw_topic(app: faust.App, settings: Settings, topic: topics.Topic) -> faust
         value_type=bytes,
         key_serializer="raw",
         value_serializer="raw",
-        partitions=topic.partitions,
+        partitions=settings.partitions(topic),
         internal=False,
     )
 
@@ -54,7 +54,8 @@ def create_app(settings: Settings, config: SadaConfig, stage: Stage = "all") -> 
     if stage in ("all", "score"):
         add_score_agent(app, settings, config, raw, scored, letters["score"])
     if stage in ("all", "detect"):
-        add_detect_agent(app, config, scored, alerts, letters["detect"])
+        sources = settings.partitions(topics.RAW)
+        add_detect_agent(app, config, scored, alerts, letters["detect"], sources)
     return app
 
 
@@ -83,7 +84,7 @@ def _faust_app(settings: Settings, name: str) -> faust.App:
         broker_credentials=_credentials(settings),
         store="memory://",
         datadir=str(datadir),
-        topic_partitions=topics.SCORED.partitions,
+        topic_partitions=settings.partitions(topics.SCORED),
         topic_allow_declare=True,
         web_enabled=False,
         producer_acks=-1,

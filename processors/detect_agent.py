@@ -48,17 +48,19 @@ def add_detect_agent(
     scored: faust.TopicT,
     alerts: faust.TopicT,
     letters: DeadLetters,
+    raw_partitions: int,
 ) -> None:
-    """Add `detect_spikes` and its two tables to `app`: it reads `scored`, sends to `alerts`."""
+    """Add `detect_spikes` and its two tables to `app`: it reads `scored`, sends to `alerts`;
+    `raw_partitions` (of the raw topic, each a source of event time) close minutes."""
     # No key/value types on the tables: plain JSON; Faust would rebuild a `dict` as a model.
     detector_state = app.Table(
-        topics.DETECTOR_STATE.table, default=dict, partitions=topics.SCORED.partitions
+        topics.DETECTOR_STATE.table, default=dict, partitions=scored.partitions
     )
     minutes = EventTimeWindow(
-        MINUTE_SECONDS, expires=topics.COUNTS_EXPIRES_SECONDS, sources=topics.RAW.partitions
+        MINUTE_SECONDS, expires=topics.COUNTS_EXPIRES_SECONDS, sources=raw_partitions
     )
     mention_counts = app.Table(
-        topics.MENTION_COUNTS.table, default=dict, partitions=topics.SCORED.partitions
+        topics.MENTION_COUNTS.table, default=dict, partitions=scored.partitions
     ).using_window(minutes)
     detector = detect.Detector(config.detection)
 

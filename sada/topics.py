@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
@@ -16,39 +17,100 @@ from kafka.errors import TopicAlreadyExistsError
 
 from core import connect, topics
 from core.config import Settings
+from core.errors import ConfigError
 from core.retry import until_deadline
 
 
 def ensure_topics(settings: Settings) -> list[str]:
-    """Create any missing topic; return the names created (existing ones are left alone)."""
+    """Create any missing topic with the settings' topology; return the names created.
+
+    Existing topics are left alone, but checked: a partition count or replication factor that
+    differs from the settings, or a replication factor above the brokers the cluster has, is a
+    ConfigError saying what differs (not a hang, and not a silent second layout)."""
     return until_deadline(
         lambda: _ensure_topics(settings), what=f"creating topics at {settings.kafka_bootstrap}"
     )
 
 
+def wanted_topics(settings: Settings) -> list[NewTopic]:
+    """Every topic of the namespace as the settings lay it out (changelogs as mentions.scored,
+    whose keys they share)."""
+    scored = settings.partitions(topics.SCORED)
+    layout: list[tuple[str, int, str, dict[str, str]]] = [
+        (settings.topic(t), settings.partitions(t), t.suffix, {}) for t in topics.ALL
+    ] + [
+        (changelog_name(settings, c), scored, "changelogs", dict(c.config))
+        for c in topics.CHANGELOGS
+    ]
+    return [
+        NewTopic(
+            name,
+            num_partitions=partitions,
+            replication_factor=settings.replication_factor(kind),
+            topic_configs=configs | _min_insync(settings, kind),
+        )
+        for name, partitions, kind, configs in layout
+    ]
+
+
+def _min_insync(settings: Settings, kind: str) -> dict[str, str]:
+    isr = settings.min_insync_replicas(kind)
+    return {} if isr is None else {"min.insync.replicas": str(isr)}
+
+
 def _ensure_topics(settings: Settings) -> list[str]:
     admin = KafkaAdminClient(**connect.kafka_python(settings))
     try:
-        existing = set(admin.list_topics())
-        every = [
-            NewTopic(settings.topic(t), num_partitions=t.partitions, replication_factor=1)
-            for t in topics.ALL
+        wanted = wanted_topics(settings)
+        brokers = len(admin.describe_cluster()["brokers"])
+        existing = {
+            t["name"]: t
+            for t in admin.describe_topics([t.name for t in wanted])
+            if t["error_code"] == 0
+        }
+        problems = [
+            f"{t.name} wants replication factor {t.replication_factor}"
+            for t in wanted
+            if t.name not in existing and t.replication_factor > brokers
         ] + [
-            NewTopic(
-                changelog_name(settings, c),
-                num_partitions=topics.SCORED.partitions,
-                replication_factor=1,
-                topic_configs=dict(c.config),
-            )
-            for c in topics.CHANGELOGS
+            problem
+            for t in wanted
+            if t.name in existing
+            for problem in _differs(t, existing[t.name])
         ]
-        wanted = [t for t in every if t.name not in existing]
-        if wanted:
+        if problems:
+            raise ConfigError(
+                f"Kafka at {settings.kafka_bootstrap} ({brokers} broker(s)): "
+                + "; ".join(problems)
+                + ". Set SADA_KAFKA_PARTITIONS / SADA_KAFKA_REPLICATION_FACTOR to match the "
+                "cluster, or move the topics (kafka-reassign-partitions) or use a new "
+                "SADA_NAMESPACE"
+            )
+        missing = [t for t in wanted if t.name not in existing]
+        if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # another process was first
-                admin.create_topics(wanted)
-        return [t.name for t in wanted]
+                admin.create_topics(missing)
+        return [t.name for t in missing]
     finally:
         admin.close()
+
+
+def _differs(wanted: NewTopic, existing: dict[str, Any]) -> list[str]:
+    partitions = existing["partitions"]
+    copies = {len(p["replica_nodes"]) for p in partitions}
+    problems = []
+    if len(partitions) != wanted.num_partitions:
+        problems.append(
+            f"{wanted.name} has {len(partitions)} partitions, the settings say "
+            f"{wanted.num_partitions}"
+        )
+    if copies != {wanted.replication_factor}:
+        found = "/".join(str(c) for c in sorted(copies))
+        problems.append(
+            f"{wanted.name} has replication factor {found}, the settings say "
+            f"{wanted.replication_factor}"
+        )
+    return problems
 
 
 def changelog_name(settings: Settings, changelog: topics.Changelog) -> str:

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from core import topics
 from core.config import ROUTES, Settings, load_config
 from core.errors import ConfigError
 from sada import SAMPLE_CONFIG as SAMPLE
@@ -164,3 +165,38 @@ clients:
         load_config(path)
     message = str(raised.value)
     assert "clients[0]: Value error, brand ids within a client must be unique: ['w']" in message
+
+
+def test_topology_is_a_default_then_per_topic_overrides() -> None:
+    settings = Settings.from_env(
+        {
+            "SADA_KAFKA_PARTITIONS": "mentions.raw=12",
+            "SADA_KAFKA_REPLICATION_FACTOR": "3,deadletter=2",
+            "SADA_KAFKA_MIN_INSYNC_REPLICAS": "2",
+            "SADA_ES_REPLICAS": "1,alerts=0",
+        }
+    )
+    assert settings.partitions(topics.RAW) == 12
+    assert settings.partitions(topics.SCORED) == topics.SCORED.partitions  # Sada's own
+    assert settings.replication_factor("alerts") == 3
+    assert settings.replication_factor("deadletter") == 2
+    assert settings.min_insync_replicas("changelogs") == 2
+    assert (settings.replicas("mentions"), settings.replicas("alerts")) == (1, 0)
+    assert Settings.from_env({}).min_insync_replicas("alerts") is None  # the broker's default
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"SADA_KAFKA_PARTITIONS": "mentions=3"}, "'mentions' is not one of mentions.raw"),
+        ({"SADA_KAFKA_REPLICATION_FACTOR": "0"}, "whole number from 1"),
+        ({"SADA_ES_SHARDS": "mentions=two"}, "SADA_ES_SHARDS: 'mentions=two'"),
+        (
+            {"SADA_KAFKA_MIN_INSYNC_REPLICAS": "2", "SADA_KAFKA_REPLICATION_FACTOR": "3,alerts=1"},
+            r"above the replication factor of alerts \(2 > 1\)",
+        ),
+    ],
+)
+def test_a_bad_topology_is_named(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env(env)

@@ -6,11 +6,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import ConfigResource, ConfigResourceType
 
 from core import connect, topics
 from core.config import Settings
+from core.errors import ConfigError
 from sada.topics import (
     backlog,
     changelog_name,
@@ -61,3 +63,40 @@ def test_the_detector_changelogs_are_made_with_faust_s_own_settings(settings: Se
             assert {k: values[k]["value"] for k, _ in changelog.config} == dict(changelog.config)
     finally:
         admin.close()
+
+
+def test_topics_follow_the_settings_topology(settings: Settings) -> None:
+    laid_out = settings.model_copy(
+        update={
+            "kafka_partitions": {"mentions.raw": 6, "mentions.scored": 2},
+            "kafka_min_insync_replicas": {"*": 1},
+        }
+    )
+    ensure_topics(laid_out)
+    admin = KafkaAdminClient(**connect.kafka_python(laid_out))
+    try:
+        names = [laid_out.topic(topics.RAW), changelog_name(laid_out, topics.DETECTOR_STATE)]
+        raw, changelog = admin.describe_topics(names)
+        assert len(raw["partitions"]) == 6
+        assert len(changelog["partitions"]) == 2  # the changelogs follow mentions.scored
+        resource = ConfigResource(ConfigResourceType.TOPIC, names[0])
+        values = admin.describe_configs([resource])["topic"][names[0]]
+        assert values["min.insync.replicas"]["value"] == "1"
+    finally:
+        admin.close()
+
+
+def test_more_copies_than_brokers_is_a_clear_error_not_a_hang(settings: Settings) -> None:
+    started = time.monotonic()
+    with pytest.raises(ConfigError, match=r"\(1 broker\(s\)\): .*wants replication factor 3"):
+        ensure_topics(settings.model_copy(update={"kafka_replication_factor": {"*": 3}}))
+    assert time.monotonic() - started < 10
+
+
+def test_an_existing_topic_laid_out_otherwise_is_named_with_both_layouts(
+    settings: Settings,
+) -> None:
+    ensure_topics(settings)
+    changed = settings.model_copy(update={"kafka_partitions": {"alerts": 8}})
+    with pytest.raises(ConfigError, match=r"\.alerts has 4 partitions, the settings say 8"):
+        ensure_topics(changed)
