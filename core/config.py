@@ -370,7 +370,7 @@ def _per_name(names: tuple[str, ...], least: int = 1) -> AfterValidator:
         if isinstance(value, dict):
             return value
         parsed: dict[str, int] = {}
-        for part in str(value).replace(" ", "").split(","):
+        for part in filter(None, str(value).replace(" ", "").split(",")):
             name, _, number = part.rpartition("=")
             if name and name not in names:
                 raise ValueError(f"{name!r} is not one of {', '.join(names)}")
@@ -618,6 +618,21 @@ class Settings(Strict):
                 for e in exc.errors()
             )
             raise ConfigError(f"environment: {problems}") from exc
+
+    def to_env(self) -> dict[str, str]:
+        """The environment that gives a child process these settings (`from_env` reversed),
+        secrets included: for the stages Sada starts itself, never for printing."""
+        env = {"SADA_CONFIG": str(self.config_path)}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if name == "config_path" or value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            elif isinstance(value, dict):
+                value = ",".join(f"{k}={v}" if k != "*" else str(v) for k, v in value.items())
+            env[f"SADA_{name.upper()}"] = str(value)
+        return env
 
     @property
     def es_where(self) -> str:

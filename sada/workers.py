@@ -67,19 +67,7 @@ def processor_stages(split: bool) -> list[str]:
 def spawn(stage: str, settings: Settings, log_dir: Path, *options: str) -> subprocess.Popen[bytes]:
     """Start `python -m sada <stage> [options]` as its own process with these settings, logging
     to a file."""
-    env = {
-        **os.environ,
-        "SADA_NAMESPACE": settings.namespace,
-        "SADA_CONFIG": str(settings.config_path),
-        "SADA_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-        "SADA_ES_URL": settings.es_url,
-        "SADA_CACHE_DIR": str(settings.cache_dir),
-        "SADA_SENTIMENT_BACKEND": settings.sentiment_backend,
-        "SADA_SENTIMENT_MAX_DELAY_SECONDS": str(settings.sentiment_max_delay_seconds),
-        "SADA_DEADLETTER_MAX_SHARE": str(settings.deadletter_max_share),
-    }
-    if settings.sentiment_model_dir is not None:
-        env["SADA_SENTIMENT_MODEL_DIR"] = str(settings.sentiment_model_dir)
+    env = {**os.environ, **settings.to_env()}
     words = [stage, *(option.lstrip("-") for option in options)]
     name = re.sub(r"[^\w.=-]+", "_", "-".join(words))[:120]  # a path in an option is not a dir
     log = (log_dir / f"{name}.log").open("ab")

@@ -200,3 +200,17 @@ def test_topology_is_a_default_then_per_topic_overrides() -> None:
 def test_a_bad_topology_is_named(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         Settings.from_env(env)
+
+
+def test_a_child_process_gets_the_same_settings_back(tmp_path: Path) -> None:
+    env = {
+        "SADA_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "SADA_KAFKA_USERNAME": "sada",
+        "SADA_KAFKA_PASSWORD": "kafka-pass-123",
+        "SADA_KAFKA_REPLICATION_FACTOR": "3,deadletter=2",
+        "SADA_ES_API_KEY": "a2V5OnNlY3JldA==",
+        "SADA_CONFIG": str(tmp_path / "clients.yaml"),
+        "SADA_METRICS_PORT": "9500",
+    }
+    settings = Settings.from_env(env)
+    assert Settings.from_env(settings.to_env()) == settings
