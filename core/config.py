@@ -261,6 +261,12 @@ class Client(Strict):
     routes: dict[str, Route] = Field(
         default={}, description=f"Named alert destinations: {', '.join(ROUTES)}."
     )
+    retention_days: int | None = Field(
+        default=None,
+        gt=0,
+        description="Days this client's mentions and alerts are kept: `sada retention apply` "
+        "deletes a month's indices once the whole month is older; unset: kept forever.",
+    )
 
     @model_validator(mode="after")
     def _routes_exist(self) -> Client:

@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from core import topics
+from core import connect, topics
 from core.config import Settings
 from core.display import isolate
 from ingest import synthetic
@@ -26,6 +25,7 @@ from ingest.producer import KafkaEmitter
 from ingest.runner import Job, run
 from sada import SAMPLE_CONFIG
 from sada.receiver import Receiver
+from sada.retention import delete_indices
 from sada.topics import backlog, delete_namespace, end_offsets, ensure_topics
 from sada.workers import spawn, stop
 
@@ -63,8 +63,9 @@ class Progress:
 
 
 def _count(settings: Settings, index: str) -> int:
-    response = httpx.get(f"{settings.es_url}/{index}/_count", timeout=5)
-    return int(response.json()["count"]) if response.status_code == 200 else 0
+    with connect.elasticsearch(settings) as es:
+        response = es.options(ignore_status=404).count(index=index)  # none yet: 0
+    return int(response.body.get("count", 0))
 
 
 def _print_alert(alert: dict[str, Any]) -> None:
@@ -81,8 +82,7 @@ def run_demo(settings: Settings, *, count: int, rate: float) -> Progress:
         update={"namespace": f"{settings.namespace}-demo", "config_path": SAMPLE_CONFIG}
     )
     delete_namespace(settings)
-    for index in (settings.mentions_index, settings.alerts_index):
-        httpx.delete(f"{settings.es_url}/{index}", timeout=30)
+    delete_indices(settings)
     ensure_topics(settings)
     log_dir = settings.cache_dir / "demo"
     log_dir.mkdir(parents=True, exist_ok=True)

@@ -20,19 +20,20 @@ from sinks.runner import SinkRunner
 
 
 def sink_runners(settings: Settings, config: SadaConfig) -> list[SinkRunner]:
-    """Scored mentions -> ES; alerts -> ES (for dashboards) and -> each brand's routes."""
+    """Scored mentions -> ES; alerts -> ES (for dashboards) and -> each brand's routes (each
+    client's own: indices and routes are never shared between clients)."""
     return [
         SinkRunner(
             settings,
             topics.SCORED,
-            mentions_sink(settings.es_url, settings.mentions_index),
+            mentions_sink(settings),
             ScoredMention.from_bytes,
             stage="index-mentions",
         ),
         SinkRunner(
             settings,
             topics.ALERTS,
-            alerts_sink(settings.es_url, settings.alerts_index),
+            alerts_sink(settings),
             Alert.from_bytes,
             stage="index-alerts",
         ),

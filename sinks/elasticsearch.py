@@ -1,30 +1,41 @@
 """Index scored mentions (and alerts) into Elasticsearch with the bulk API.
 
-Every document's `_id` is deterministic (the mention uid with its brand, the alert id), so a
-replay overwrites instead of duplicating. The bundled server has no analysis-common module (no
+Each client's documents live in monthly indices of its own, `<ns>-mentions-<client>-<YYYY.MM>`
+(the month of the mention's `created_at`, of the alert's `window_start`, in UTC), made from an
+index template per kind, so a client can be given read access to its own indices only
+(`sada clients grant`) and old months dropped whole (`sada retention apply`). Aliases:
+`<ns>-mentions` over every client (operators, the demo) and `<ns>-mentions-<client>` over one.
+
+Every document's `_id` is deterministic (the mention uid with its brand, the alert id) and so is
+its month, so a replay overwrites instead of duplicating. The bundled server has no analysis-common module (no
 Arabic analyzer), so searches use `text_normalized`, which the pipeline fills with its own
 normalisation: Kibana finds a word the way the matcher does.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
-from datetime import datetime
+from datetime import UTC, datetime
 from types import UnionType
 from typing import Annotated, Any, Generic, Literal, TypeVar, Union, get_args, get_origin
 
-from elasticsearch import ApiError, AsyncElasticsearch, BadRequestError
+from elasticsearch import ApiError, BadRequestError
 from elasticsearch import TransportError as ESTransportError
 from pydantic import BaseModel
 
-from core import metrics
+from core import connect, metrics
+from core.config import Settings
 from core.errors import Fatal, RetryLater
 from core.events import Alert, Mention, Record, ScoredMention
 from core.retry import retry_after
 
 R = TypeVar("R", bound=Record)
+Kind = Literal["mentions", "alerts"]
+KINDS: tuple[Kind, ...] = ("mentions", "alerts")
+TEMPLATE_PRIORITY = 200  # above the stack's own templates, should a pattern ever overlap
 
 KEYWORD = {"type": "keyword"}
 # Strings are keywords (exact filters, aggregations) except these, analysed for full-text search.
@@ -95,52 +106,142 @@ def alert_document(alert: Alert) -> tuple[str, dict[str, Any]]:
     return alert.id, alert.model_dump(mode="json", exclude=ALERT_SKIPPED)
 
 
+def group_alias(namespace: str, kind: Kind) -> str:
+    """The alias over every client's indices of a kind (`Settings.mentions_index`)."""
+    return f"{namespace}-{kind}"
+
+
+def client_alias(namespace: str, kind: Kind, client: str) -> str:
+    return f"{namespace}-{kind}-{client}"
+
+
+def monthly_index(namespace: str, kind: Kind, client: str, at: datetime) -> str:
+    return f"{client_alias(namespace, kind, client)}-{at.astimezone(UTC):%Y.%m}"
+
+
+def client_index_regex(namespace: str, kind: Kind, client: str) -> str:
+    """A role's index pattern for one client's monthly indices: a Lucene regex, because a
+    wildcard `<ns>-mentions-acme-*` would also match client acme-eu's indices. Ids and
+    namespaces are slugs ([a-z0-9_-]), which need no escaping."""
+    return f"/{client_alias(namespace, kind, client)}-[0-9]{{4}}\\.[0-9]{{2}}/"
+
+
+def parse_index(namespace: str, name: str) -> tuple[Kind, str, int, int] | None:
+    """(kind, client, year, month) of one of Sada's monthly indices; None for any other name."""
+    found = re.fullmatch(
+        rf"{re.escape(namespace)}-(mentions|alerts)-([a-z0-9][a-z0-9_-]*)-(\d{{4}})\.(\d{{2}})",
+        name,
+    )
+    if found is None:
+        return None
+    kind, client, year, month = found.groups()
+    return kind, client, int(year), int(month)  # type: ignore[return-value]
+
+
 class ElasticsearchSink(Generic[R]):
-    """Bulk-indexes one record type into one index, creating the index with its mapping."""
+    """Bulk-indexes one record type into its clients' monthly indices, keeping the index
+    template (mapping, shards, replicas, the group alias) up to date."""
 
     def __init__(
         self,
-        url: str,
-        index: str,
+        settings: Settings,
+        kind: Kind,
         mapping: dict[str, Any],
         to_document: Callable[[R], tuple[str, dict[str, Any]]],
+        placed: Callable[[R], tuple[str, datetime]],
     ) -> None:
-        self.url, self.index, self._mapping, self._to_document = url, index, mapping, to_document
-        self._client = AsyncElasticsearch(url, request_timeout=30)
+        self.settings, self.kind, self._mapping = settings, kind, mapping
+        self._to_document, self._placed = to_document, placed
+        self.alias = group_alias(settings.namespace, kind)
+        self._ready: set[str] = set()  # monthly indices known to exist, with their client alias
+        self._client = connect.async_elasticsearch(settings)
+
+    def index(self, record: R) -> str:
+        """The monthly index a record belongs in."""
+        client, at = self._placed(record)
+        return monthly_index(self.settings.namespace, self.kind, client, at)
 
     async def start(self) -> None:
-        """Create the index, or add to an existing one the fields a newer Sada writes (a
-        strict mapping would reject them); a field whose type changed is an error to fix."""
+        """Check the cluster can hold the replicas, put the index template, and add to the
+        existing indices the fields a newer Sada writes (a strict mapping would reject them);
+        a field whose type changed is an error to fix."""
+        doing = "starting"
         try:
-            if await self._client.indices.exists(index=self.index):
-                await self._client.indices.put_mapping(
-                    index=self.index, properties=self._mapping["properties"]
+            await self._check_topology()
+            resolved = await self._client.indices.resolve_index(name=f"{self.alias}*")
+            if any(found["name"] == self.alias for found in resolved["indices"]):
+                raise Fatal(
+                    f"Elasticsearch at {self.settings.es_where} has an index {self.alias} (from "
+                    f"an earlier Sada); {self.kind} now live in monthly indices per client behind "
+                    f"the alias {self.alias}, which cannot share its name: reindex it into them "
+                    f"(POST _reindex with a script setting each document's _index to "
+                    f"{self.alias}-<client>-<YYYY.MM>) or delete it, then restart"
                 )
-                return
-            await self._client.indices.create(
-                index=self.index,
-                mappings=self._mapping,
-                settings={"number_of_shards": 1, "number_of_replicas": 0},
+            doing = "putting the index template"
+            await self._client.indices.put_index_template(
+                name=self.alias,
+                index_patterns=[f"{self.alias}-*"],
+                priority=TEMPLATE_PRIORITY,
+                template={
+                    "settings": {
+                        "number_of_shards": self.settings.shards(self.kind),
+                        "number_of_replicas": self.settings.replicas(self.kind),
+                    },
+                    "mappings": self._mapping,
+                    "aliases": {self.alias: {}},
+                },
+                meta={"managed_by": "sada"},
             )
+            for found in resolved["indices"]:
+                if parse_index(self.settings.namespace, found["name"]):
+                    doing = f"extending the mapping of {found['name']}"
+                    await self._client.indices.put_mapping(
+                        index=found["name"], properties=self._mapping["properties"]
+                    )
         except BadRequestError as exc:
             if exc.error == "illegal_argument_exception":
                 raise Fatal(
-                    f"index {self.index} at {self.url} has a mapping this version of Sada cannot "
-                    f"extend ({exc.message}: {exc.info}); reindex into a new index or point "
-                    "the index setting at a new name"
+                    f"Elasticsearch at {self.settings.es_where}, {doing}: the index has a mapping "
+                    f"this version of Sada cannot extend ({exc.message}: {exc.info}); reindex "
+                    "into a new index or delete it"
                 ) from exc
-            if exc.error != "resource_already_exists_exception":  # another indexer won the race
-                raise
+            raise
         except (ApiError, ESTransportError) as exc:
-            raise self._failure(exc, "creating the index") from exc
+            raise self._failure(exc, doing) from exc
+
+    async def _check_topology(self) -> None:
+        """Replicas are never placed on their primary's node: with too few data nodes the
+        indices would stay yellow (and writes wait for copies that never come)."""
+        replicas = self.settings.replicas(self.kind)
+        nodes = (await self._client.cluster.health())["number_of_data_nodes"]
+        if replicas >= nodes:
+            raise Fatal(
+                f"SADA_ES_REPLICAS {replicas} for {self.kind} needs {replicas + 1} data nodes; "
+                f"Elasticsearch at {self.settings.es_where} has {nodes}: lower SADA_ES_REPLICAS "
+                "or add nodes"
+            )
+
+    async def _prepare(self, index: str, client: str) -> None:
+        """Create a monthly index with its client alias (an alias named after the client
+        cannot come from the template), or add the alias if another indexer made it first."""
+        alias = client_alias(self.settings.namespace, self.kind, client)
+        try:
+            await self._client.indices.create(index=index, aliases={alias: {}})
+        except BadRequestError as exc:
+            if exc.error != "resource_already_exists_exception":
+                raise
+            await self._client.indices.put_alias(index=index, name=alias)
+        self._ready.add(index)
 
     async def write(self, batch: Sequence[R]) -> list[tuple[R, str]]:
         operations: list[dict[str, Any]] = []
-        for record in batch:
-            doc_id, document = self._to_document(record)
-            operations += [{"index": {"_index": self.index, "_id": doc_id}}, document]
-        started = time.perf_counter()
         try:
+            for record in batch:
+                index, (doc_id, document) = self.index(record), self._to_document(record)
+                if index not in self._ready:
+                    await self._prepare(index, self._placed(record)[0])
+                operations += [{"index": {"_index": index, "_id": doc_id}}, document]
+            started = time.perf_counter()
             response = await self._client.bulk(operations=operations)
         except (ApiError, ESTransportError) as exc:
             raise self._failure(exc, "indexing") from exc
@@ -157,8 +258,9 @@ class ElasticsearchSink(Generic[R]):
                 rejected.append((record, f"Elasticsearch refused the document: {error}"))
         if busy:
             raise RetryLater(
-                f"Elasticsearch at {self.url} is overloaded, read-only (a full disk: the "
-                f"flood-stage watermark) or missing a shard, and refused {busy} documents for now"
+                f"Elasticsearch at {self.settings.es_where} is overloaded, read-only (a full "
+                "disk: the flood-stage watermark) or missing a shard, and refused "
+                f"{busy} documents for now"
             )
         metrics.INDEXED.inc(len(batch) - len(rejected))
         return rejected
@@ -176,13 +278,14 @@ class ElasticsearchSink(Generic[R]):
     def _failure(self, exc: ApiError | ESTransportError, doing: str) -> Exception:
         """A failed request as Fatal (credentials refused: retrying will not help), RetryLater
         (away, busy, read-only: it will pass), or itself (a bug to see)."""
-        where = f"Elasticsearch at {self.url}, {doing} {self.index}"
+        where = f"Elasticsearch at {self.settings.es_where}, {doing} {self.alias}"
         if isinstance(exc, ESTransportError):
             return RetryLater(f"{where}: unreachable ({exc})")
         if exc.status_code in (401, 403) and not _blocked(exc.error):
             return Fatal(
-                f"{where}: refused with {exc.status_code} ({exc.error}); give Sada credentials "
-                "that may write this index (user:password in SADA_ES_URL) and restart"
+                f"{where}: refused with {exc.status_code} ({exc.error}) for "
+                f"{credentials(self.settings)}; give Sada credentials that may write "
+                f"{self.alias}-* and manage its index template (docs/isolation.md), and restart"
             )
         if exc.status_code == 429 or exc.status_code >= 500 or _blocked(exc.error):
             wait = retry_after(exc.meta.headers.get("retry-after"))
@@ -192,15 +295,33 @@ class ElasticsearchSink(Generic[R]):
         return exc
 
 
+def credentials(settings: Settings) -> str:
+    """Which credentials were used, for an error message (never the secret itself)."""
+    if settings.es_api_key:
+        return "the API key in SADA_ES_API_KEY"
+    if settings.es_username:
+        return f"user {settings.es_username} (SADA_ES_USERNAME/SADA_ES_PASSWORD)"
+    return "no credentials (neither SADA_ES_API_KEY nor SADA_ES_USERNAME/SADA_ES_PASSWORD is set)"
+
+
 def _blocked(error_type: object) -> bool:
     """An index or cluster block (read-only after the flood-stage disk watermark, or set by an
     operator): writes wait until it is lifted; the documents are not at fault."""
     return error_type == "cluster_block_exception"
 
 
-def mentions_sink(url: str, index: str) -> ElasticsearchSink[ScoredMention]:
-    return ElasticsearchSink(url, index, MENTION_MAPPING, mention_document)
+def mentions_sink(settings: Settings) -> ElasticsearchSink[ScoredMention]:
+    return ElasticsearchSink(
+        settings,
+        "mentions",
+        MENTION_MAPPING,
+        mention_document,
+        lambda record: (record.client, record.mention.created_at),
+    )
 
 
-def alerts_sink(url: str, index: str) -> ElasticsearchSink[Alert]:
-    return ElasticsearchSink(url, index, ALERT_MAPPING, alert_document)
+def alerts_sink(settings: Settings) -> ElasticsearchSink[Alert]:
+    """Alerts by the month their incident began: every step of a thread shares it."""
+    return ElasticsearchSink(
+        settings, "alerts", ALERT_MAPPING, alert_document, lambda a: (a.client, a.window_start)
+    )

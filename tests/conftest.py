@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
 from kafka import KafkaConsumer
@@ -42,6 +41,7 @@ def local_services() -> Iterator[Settings]:
 @pytest.fixture
 def settings(local_services: Settings) -> Iterator[Settings]:
     """Settings with a namespace of the test's own, whose topics and indices go afterwards."""
+    from sada.retention import delete_indices
     from sada.topics import delete_namespace
 
     namespace = f"t{uuid.uuid4().hex[:10]}"
@@ -49,8 +49,7 @@ def settings(local_services: Settings) -> Iterator[Settings]:
     for own in (namespace, f"{namespace}-demo"):  # the demo works in `<namespace>-demo`
         leftover = local_services.model_copy(update={"namespace": own})
         delete_namespace(leftover)
-        for index in (leftover.mentions_index, leftover.alerts_index):
-            httpx.delete(f"{leftover.es_url}/{index}", timeout=30)
+        delete_indices(leftover)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

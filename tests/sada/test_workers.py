@@ -14,7 +14,8 @@ from sada.workers import spawn, stop
 def test_a_mapping_clash_stops_the_sinks_with_one_line_that_says_what_to_do(
     settings: Settings, tmp_path: Path
 ) -> None:
-    index = f"{settings.es_url}/{settings.mentions_index}"
+    monthly = f"{settings.namespace}-mentions-acme-2026.01"
+    index = f"{settings.es_url}/{monthly}"
     clash = {"mappings": {"properties": {"uid": {"type": "long"}}}}  # Sada's uid is a keyword
     assert httpx.put(index, json=clash, timeout=30).status_code == 200
     own = {"cache_dir": tmp_path, "config_path": SAMPLE_CONFIG}
@@ -27,6 +28,6 @@ def test_a_mapping_clash_stops_the_sinks_with_one_line_that_says_what_to_do(
     errors = [line for line in log.splitlines() if line.startswith("error: ")]
     assert code == 2, log[-2000:]
     assert len(errors) == 1, log[-2000:]
-    assert f"index {settings.mentions_index}" in errors[0]
+    assert f"mapping of {monthly}" in errors[0]
     assert "reindex into a new index" in errors[0]
     assert "Traceback" not in log

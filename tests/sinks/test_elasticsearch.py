@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import httpx
 import pytest
+from elasticsearch import Elasticsearch
 from pydantic import BaseModel
 
+from core import connect
 from core.config import Settings
 from core.errors import Fatal
 from core.events import Alert, Author, Engagement, Mention, ScoredMention, Sentiment
@@ -171,91 +172,133 @@ def test_a_scored_mention_and_its_mention_share_no_field_name() -> None:
     assert mention & (set(ScoredMention.model_fields) - SCORED_SKIPPED) == set()
 
 
+def _es(settings: Settings) -> Elasticsearch:
+    return connect.elasticsearch(settings)
+
+
 @pytest.mark.parametrize("kind", ["mentions", "alerts"])
 async def test_the_index_holds_the_mapping_and_the_documents_as_built(
     settings: Settings, kind: str
 ) -> None:
-    url = settings.es_url
     if kind == "mentions":
-        index, mapping = settings.mentions_index, MENTION_MAPPING
-        sink: Any = mentions_sink(url, index)
-        record: Any = _full_mention()
+        mapping, sink, record = MENTION_MAPPING, mentions_sink(settings), _full_mention()
         doc_id, document = mention_document(record)
     else:
-        index, mapping = settings.alerts_index, ALERT_MAPPING
-        sink, record = alerts_sink(url, index), _full_alert()
+        mapping, sink, record = ALERT_MAPPING, alerts_sink(settings), _full_alert()
         doc_id, document = alert_document(record)
+    index = f"{settings.namespace}-{kind}-acme-2026.01"
     try:
         await sink.start()
         assert await sink.write([record]) == []
-        stored = httpx.get(f"{url}/{index}/_mapping").json()[index]["mappings"]
-        assert stored == mapping
-        assert httpx.get(f"{url}/{index}/_doc/{doc_id}").json()["_source"] == document
+        es = _es(settings)
+        assert es.indices.get_mapping(index=index)[index]["mappings"] == mapping
+        assert es.get(index=index, id=doc_id)["_source"] == document
+        aliases = es.indices.get_alias(index=index)[index]["aliases"]
+        assert set(aliases) == {f"{settings.namespace}-{kind}", f"{settings.namespace}-{kind}-acme"}
+        copies = es.indices.get_settings(index=index)[index]["settings"]["index"]
+        assert (copies["number_of_shards"], copies["number_of_replicas"]) == ("1", "0")
     finally:
         await sink.close()
-        httpx.delete(f"{url}/{index}")
 
 
-async def test_bulk_indexing_is_idempotent_and_searchable(settings: Settings) -> None:
-    sink = mentions_sink(settings.es_url, settings.mentions_index)
+async def test_each_client_and_month_has_an_index_and_a_replay_overwrites(
+    settings: Settings,
+) -> None:
+    """Client ids may share a prefix (acme, acme-eu): each still gets its own indices."""
+    batch = _scored(6)
+    for i, record in enumerate(batch):
+        mention = record.mention.model_copy(
+            update={"created_at": datetime(2026, 1 + i % 2, 9, tzinfo=UTC)}
+        )
+        batch[i] = record.model_copy(
+            update={"client": ["acme", "acme-eu"][i // 3], "mention": mention}
+        )
+    sink = mentions_sink(settings)
     await sink.start()
-    await sink.start()  # a second indexer starting finds the index there
+    await sink.start()  # a second indexer starting finds the template there
     try:
         assert await sink.check()
-        batch = _scored(50)
         assert await sink.write(batch) == []
-        assert await sink.write(batch[:20]) == []  # a replay overwrites
-        httpx.post(f"{settings.es_url}/{settings.mentions_index}/_refresh")
-        count = httpx.get(f"{settings.es_url}/{settings.mentions_index}/_count").json()["count"]
-        assert count == 50
-        mapping = httpx.get(f"{settings.es_url}/{settings.mentions_index}/_mapping").json()
-        properties = mapping[settings.mentions_index]["mappings"]["properties"]
-        assert properties["created_at"]["type"] == "date"
-        assert properties["brand"]["type"] == "keyword"
+        assert await sink.write(batch[:4]) == []  # a replay overwrites, in the same month
+        es, ns = _es(settings), settings.namespace
+        es.indices.refresh(index=settings.mentions_index)
+        assert es.count(index=settings.mentions_index)["count"] == 6
+        placed = {
+            hit["_id"]: hit["_index"]
+            for hit in es.search(index=settings.mentions_index, size=10)["hits"]["hits"]
+        }
+        assert placed == {
+            r.doc_id: f"{ns}-mentions-{r.client}-{r.mention.created_at:%Y.%m}" for r in batch
+        }
+        assert es.count(index=f"{ns}-mentions-acme")["count"] == 3
+        assert es.count(index=f"{ns}-mentions-acme-eu")["count"] == 3
     finally:
         await sink.close()
-        httpx.delete(f"{settings.es_url}/{settings.mentions_index}")
 
 
 async def test_an_index_made_by_an_older_version_gets_the_new_fields(settings: Settings) -> None:
     """The mapping is strict: without the new fields, every new document would be rejected."""
-    url, index = settings.es_url, settings.mentions_index
+    index = f"{settings.namespace}-mentions-acme-2026.01"
     older = {
         **MENTION_MAPPING,
         "properties": {
             k: v for k, v in MENTION_MAPPING["properties"].items() if k != "triage_rule"
         },
     }
-    httpx.put(f"{url}/{index}", json={"mappings": older}).raise_for_status()
-    sink = mentions_sink(url, index)
+    es = _es(settings)
+    es.indices.create(index=index, mappings=older)
+    sink = mentions_sink(settings)
     try:
         await sink.start()
         assert await sink.write(_scored(3)) == []
-        httpx.post(f"{url}/{index}/_refresh")
-        hits = httpx.post(
-            f"{url}/{index}/_search", json={"query": {"match": {"triage_rule": "question"}}}
-        ).json()["hits"]["hits"]
+        es.indices.refresh(index=index)
+        hits = es.search(
+            index=f"{settings.namespace}-mentions-acme",
+            query={"match": {"triage_rule": "question"}},
+        )["hits"]["hits"]
         assert len(hits) == 3
     finally:
         await sink.close()
-        httpx.delete(f"{url}/{index}")
 
 
 async def test_an_index_whose_field_changed_type_is_a_clear_fatal_error(settings: Settings) -> None:
-    url, index = settings.es_url, settings.mentions_index
-    clashing = {"properties": {"triage": {"type": "long"}}}
-    httpx.put(f"{url}/{index}", json={"mappings": clashing}).raise_for_status()
-    sink = mentions_sink(url, index)
+    index = f"{settings.namespace}-mentions-acme-2026.01"
+    _es(settings).indices.create(index=index, mappings={"properties": {"triage": {"type": "long"}}})
+    sink = mentions_sink(settings)
     try:
-        with pytest.raises(Fatal, match=f"index {index} .* cannot extend"):
+        with pytest.raises(Fatal, match=f"mapping of {index}: .* cannot extend"):
             await sink.start()
     finally:
         await sink.close()
-        httpx.delete(f"{url}/{index}")
+
+
+async def test_a_single_index_from_an_earlier_version_is_a_clear_fatal_error(
+    settings: Settings,
+) -> None:
+    _es(settings).indices.create(index=settings.mentions_index)
+    sink = mentions_sink(settings)
+    try:
+        with pytest.raises(Fatal, match=f"an index {settings.mentions_index} .* reindex .* delete"):
+            await sink.start()
+    finally:
+        await sink.close()
+
+
+async def test_more_replicas_than_the_cluster_can_place_is_a_clear_fatal_error(
+    settings: Settings,
+) -> None:
+    sink = alerts_sink(settings.model_copy(update={"es_replicas": {"*": 0, "alerts": 1}}))
+    try:
+        with pytest.raises(
+            Fatal, match="SADA_ES_REPLICAS 1 for alerts needs 2 data nodes; .* has 1"
+        ):
+            await sink.start()
+    finally:
+        await sink.close()
 
 
 async def test_an_unreachable_server_is_not_ready() -> None:
-    sink = mentions_sink("http://127.0.0.1:9", "nowhere")
+    sink = mentions_sink(Settings(es_url="http://127.0.0.1:9"))
     try:
         assert not await sink.check()
     finally:
@@ -286,13 +329,28 @@ class _Refusing(BaseHTTPRequestHandler):
         return
 
 
-async def test_refused_credentials_are_fatal_with_what_to_do() -> None:
+@pytest.mark.parametrize(
+    ("credentials", "named"),
+    [
+        ({}, "no credentials"),
+        ({"es_api_key": "c2VjcmV0LWtleQ=="}, "the API key in SADA_ES_API_KEY"),
+        ({"es_username": "sada", "es_password": "pa55word"}, r"user sada \(SADA_ES_USERNAME"),
+    ],
+    ids=["none", "api-key", "user"],
+)
+async def test_refused_credentials_are_fatal_with_what_to_do(
+    credentials: dict[str, str], named: str
+) -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Refusing)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    sink = mentions_sink(f"http://127.0.0.1:{server.server_address[1]}", "sada-mentions")
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    sink = mentions_sink(Settings.model_validate({"es_url": url, **credentials}))
     try:
-        with pytest.raises(Fatal, match=r"refused with 401 .*credentials .*SADA_ES_URL"):
+        with pytest.raises(
+            Fatal, match=rf"at {url}, starting .*refused with 401 .*{named}"
+        ) as info:
             await sink.start()
+        assert "c2VjcmV0" not in str(info.value) and "pa55word" not in str(info.value)
         with pytest.raises(Fatal, match="refused with 401"):
             await sink.write(_scored(1))
     finally:

@@ -82,7 +82,7 @@ async def test_bad_records_are_dead_lettered_and_the_rest_indexed(settings: Sett
     ensure_topics(settings)
     good = _scored(10)
     _produce(settings, [good[0].to_bytes(), b"{not json", *[r.to_bytes() for r in good[1:]]])
-    sink = mentions_sink(settings.es_url, settings.mentions_index)
+    sink = mentions_sink(settings)
     runner = SinkRunner(settings, topics.SCORED, sink, ScoredMention.from_bytes, stage="index")
     await sink.start()
     try:
@@ -96,7 +96,6 @@ async def test_bad_records_are_dead_lettered_and_the_rest_indexed(settings: Sett
         assert letters[0]["source_topic"] == settings.topic(topics.SCORED)
     finally:
         await sink.close()
-        httpx.delete(f"{settings.es_url}/{settings.mentions_index}")
 
 
 class GatedSink:
@@ -145,7 +144,7 @@ async def test_the_runner_rides_out_a_broker_restart_in_the_middle_of_a_batch(
         await asyncio.to_thread(ensure_topics, own)
         records = _scored(200)
         first, second = records[:100], records[100:]
-        sink = GatedSink(mentions_sink(own.es_url, own.mentions_index))
+        sink = GatedSink(mentions_sink(own))
         runner = SinkRunner(own, topics.SCORED, sink, ScoredMention.from_bytes, stage="index")
         group = own.group("index")
         task = asyncio.create_task(runner.run())
@@ -177,7 +176,6 @@ async def test_the_runner_rides_out_a_broker_restart_in_the_middle_of_a_batch(
         finally:
             runner.stop()
             await asyncio.wait_for(task, 60)
-            httpx.delete(f"{own.es_url}/{own.mentions_index}")
 
 
 async def test_a_stream_of_mostly_bad_records_stops_the_runner_uncommitted(
@@ -201,11 +199,12 @@ async def test_a_read_only_index_is_waited_out_and_nothing_is_dead_lettered(
     every document): the runner waits, not ready, and indexes everything once it is lifted."""
     ensure_topics(settings)
     index = f"{settings.es_url}/{settings.mentions_index}"
-    sink = mentions_sink(settings.es_url, settings.mentions_index)
+    sink = mentions_sink(settings)
     await sink.start()
+    records = _scored(40)
+    assert await sink.write(records[:1]) == []  # the month's index, to block
     block = {"index.blocks.read_only_allow_delete": True}
     assert httpx.put(f"{index}/_settings", json=block).status_code == 200
-    records = _scored(40)
     _produce(settings, [r.to_bytes() for r in records])
     runner = SinkRunner(settings, topics.SCORED, sink, ScoredMention.from_bytes, stage="ro")
     task = asyncio.create_task(runner.run())
@@ -225,4 +224,3 @@ async def test_a_read_only_index_is_waited_out_and_nothing_is_dead_lettered(
     finally:
         runner.stop()
         await asyncio.wait_for(task, 30)
-        httpx.delete(index)
