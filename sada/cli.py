@@ -33,9 +33,13 @@ app = typer.Typer(
 services_app = typer.Typer(help="The embedded local Kafka and Elasticsearch.", no_args_is_help=True)
 config_app = typer.Typer(help="The clients file.", no_args_is_help=True)
 query_app = typer.Typer(help="Brand queries.", no_args_is_help=True)
+clients_app = typer.Typer(help="Each client's access to its own data.", no_args_is_help=True)
+retention_app = typer.Typer(help="Old months of mentions and alerts.", no_args_is_help=True)
 app.add_typer(services_app, name="services")
 app.add_typer(config_app, name="config")
 app.add_typer(query_app, name="query")
+app.add_typer(clients_app, name="clients")
+app.add_typer(retention_app, name="retention")
 app.command("backtest")(backtest)
 app.add_typer(sentiment.app, name="sentiment", help="Train, evaluate and run the sentiment model.")
 app.add_typer(triage.app, name="triage", help="Train the triage complaint model.")
@@ -157,6 +161,85 @@ def query_test(
         typer.echo("\n".join(describe(trial)))
         tried, matched = tried + 1, matched + trial.matched
     typer.echo(f"{matched} of {tried} texts matched")
+
+
+@clients_app.command("grant")
+def clients_grant(
+    client: Annotated[str, typer.Argument(help="The client's id in the clients file.")],
+    user: Annotated[
+        str | None,
+        typer.Option(help="Create (or reset) this native user instead of an API key."),
+    ] = None,
+    password_file: Annotated[
+        Path | None,
+        typer.Option(help="The user's password, from this file; default: stdin (never echoed)."),
+    ] = None,
+) -> None:
+    """Let one client's dashboards read that client's mentions and alerts, and nothing else:
+    an Elasticsearch role, and an API key (printed once, alone on stdout) or a user."""
+    from elasticsearch import ApiError, TransportError
+
+    from sada import clients
+
+    settings = _settings()
+    known = [c.id for c in _load(settings).clients]
+    if client not in known:
+        raise _fail(f"{settings.config_path}: no client {client!r} (clients: {', '.join(known)})")
+    role = clients.role_name(settings.namespace, client)
+    try:
+        if user is None:
+            key = clients.grant_api_key(settings, client)
+            typer.echo(f"role {role}; a new API key with it (shown only now):", err=True)
+            typer.echo(key)
+            return
+        password = _password(password_file)
+        clients.grant_user(settings, client, user, password)
+    except ApiError as exc:
+        raise _fail(clients.refusal(settings, exc)) from exc
+    except TransportError as exc:
+        raise _fail(f"Elasticsearch at {settings.es_where}: unreachable ({exc})") from exc
+    typer.echo(f"role {role}; user {user} holds it and no other")
+
+
+def _password(path: Path | None) -> str:
+    """A password from a file, a terminal (asked twice, hidden) or a pipe: first line."""
+    if path is not None:
+        try:
+            password = path.read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise _fail(f"{path}: cannot read the password: {exc.strerror}") from exc
+    elif sys.stdin.isatty():
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True, err=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise _fail("the password is empty: give it on stdin or with --password-file")
+    redact.register([password])
+    return password
+
+
+@retention_app.command("apply")
+def retention_apply(
+    dry_run: Annotated[bool, typer.Option(help="Say what would go; delete nothing.")] = False,
+) -> None:
+    """Delete each client's monthly indices (mentions and alerts) whose whole month is older
+    than the client's retention_days in the clients file; say what went and what stays."""
+    from datetime import UTC, datetime
+
+    from elasticsearch import ApiError, TransportError
+
+    from sada import retention
+
+    settings = _settings()
+    config = _load(settings)
+    try:
+        verdicts = retention.apply(settings, config, datetime.now(UTC), dry_run)
+    except (ApiError, TransportError) as exc:
+        raise _fail(f"Elasticsearch at {settings.es_where}: {exc}") from exc
+    gone = "would delete" if dry_run else "deleted"
+    for verdict in verdicts:
+        typer.echo(f"{gone if verdict.delete else 'kept'} {verdict.index}: {verdict.why}")
+    typer.echo(f"{gone} {sum(v.delete for v in verdicts)} of {len(verdicts)} monthly indices")
 
 
 @app.command()
