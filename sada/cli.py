@@ -174,9 +174,17 @@ def clients_grant(
         Path | None,
         typer.Option(help="The user's password, from this file; default: stdin (never echoed)."),
     ] = None,
+    print_role: Annotated[
+        bool,
+        typer.Option(
+            help="Only print the role as a roles.yml entry (file realm, roles kept as code); "
+            "change nothing."
+        ),
+    ] = False,
 ) -> None:
     """Let one client's dashboards read that client's mentions and alerts, and nothing else:
     an Elasticsearch role, and an API key (printed once, alone on stdout) or a user."""
+    import yaml
     from elasticsearch import ApiError, TransportError
 
     from sada import clients
@@ -186,6 +194,9 @@ def clients_grant(
     if client not in known:
         raise _fail(f"{settings.config_path}: no client {client!r} (clients: {', '.join(known)})")
     role = clients.role_name(settings.namespace, client)
+    if print_role:
+        typer.echo(yaml.safe_dump({role: clients.role(settings.namespace, client)}), nl=False)
+        return
     try:
         if user is None:
             key = clients.grant_api_key(settings, client)
