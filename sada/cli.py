@@ -55,29 +55,60 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
+Secure = Annotated[
+    bool,
+    typer.Option(
+        "--secure",
+        help="The secured pair (Kafka SASL_SSL with SCRAM users, Elasticsearch HTTPS with "
+        "users), on ports of its own (9093, 9201) beside the plain one.",
+    ),
+]
+
+
+def _services_settings(secure: bool) -> Settings:
+    settings = _settings()
+    return services.secured(settings) if secure else settings
+
+
 @services_app.command("up")
-def services_up() -> None:
-    """Fetch (once) and start the local Kafka and Elasticsearch; wait until both answer."""
+def services_up(secure: Secure = False) -> None:
+    """Fetch (once) and start the local Kafka and Elasticsearch; wait until both answer. With
+    --secure, print the settings that point Sada at them (secrets as file references)."""
     settings = _settings()
     try:
-        services.up(settings)
-    except ServiceError as exc:
+        if secure:
+            settings = services.up_secure(settings)
+        else:
+            services.up(settings)
+    except (ServiceError, ConfigError) as exc:
         raise _fail(str(exc)) from exc
     for name, state in services.status(settings).items():
         typer.echo(f"{name}: {state}")
+    if secure:
+        env = services.SecureFiles.for_settings(settings).env
+        typer.echo(f"# to point Sada at them (also in {env}):")
+        for line in env.read_text().splitlines():
+            typer.echo(f"export {line}")
 
 
 @services_app.command("down")
-def services_down() -> None:
-    """Stop the local services started by `sada services up`."""
-    stopped = services.down(_settings())
+def services_down(secure: Secure = False) -> None:
+    """Stop the local services started by `sada services up` (or `up --secure`)."""
+    try:
+        stopped = services.down(_services_settings(secure))
+    except ServiceError as exc:
+        raise _fail(str(exc)) from exc
     typer.echo(f"stopped: {', '.join(stopped) or 'nothing was running'}")
 
 
 @services_app.command("status")
-def services_status() -> None:
+def services_status(secure: Secure = False) -> None:
     """Say whether Kafka and Elasticsearch answer, and who started them."""
-    for name, state in services.status(_settings()).items():
+    try:
+        states = services.status(_services_settings(secure))
+    except (ServiceError, ConfigError) as exc:
+        raise _fail(str(exc)) from exc
+    for name, state in states.items():
         typer.echo(f"{name}: {state}")
 
 

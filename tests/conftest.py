@@ -23,6 +23,7 @@ from core import connect
 from core.config import Settings
 from core.topics import Topic
 from sada import SAMPLE_CONFIG
+from tests.secure_stack import secure_settings  # noqa: F401  (a session fixture)
 
 
 @pytest.fixture(scope="session")
@@ -54,7 +55,7 @@ def settings(local_services: Settings) -> Iterator[Settings]:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "local_services" in getattr(item, "fixturenames", ()):
+        if {"local_services", "secure_settings"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.integration)
 
 

@@ -1,0 +1,35 @@
+"""The secured local Kafka (SASL_SSL, SCRAM-SHA-512) and Elasticsearch (HTTPS, file-realm
+users) of `sada services up --secure`, on free ports with a cache directory of the session's
+own: tests that need credentials use these, never the plain shared services."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from core.config import Settings
+from tests.ports import free_port
+
+
+@pytest.fixture(scope="session")
+def secure_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """Settings with every credential set (Sada's SCRAM user and CA for Kafka, Sada's user and
+    CA for Elasticsearch) and a namespace of their own; `services.secured(settings,
+    es_admin=True)` gives the same as the `elastic` superuser."""
+    from sada import services
+
+    base = Settings.from_env(
+        {
+            **{k: v for k, v in os.environ.items() if not k.startswith("SADA_")},
+            "SADA_CACHE_DIR": str(tmp_path_factory.mktemp("secure-cache")),
+            "SADA_NAMESPACE": f"s{uuid.uuid4().hex[:10]}",
+        }
+    )
+    stack = services.up_secure(base, kafka_port=free_port(1), es_port=free_port(100))
+    try:
+        yield stack
+    finally:
+        services.down(stack)
