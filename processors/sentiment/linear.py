@@ -3,7 +3,8 @@
 Features come from `processors.sentiment.features`; the weights are trained by
 `sada sentiment train` and shipped as `processors/sentiment/model/sentiment.npz`. Inference is
 plain numpy: gather the weights of each text's buckets, sum, divide by the temperature fitted on
-a calibration split, softmax. No framework is loaded at run time.
+a calibration split, add the news rule's lean to neutral (`news`), softmax. No framework is
+loaded at run time.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 
 from core.events import Sentiment
 from processors.sentiment.features import Features, extract
+from processors.sentiment.news import neutral_shifts
 
 MODEL_ID = "sada-linear-v1"
 MODEL_PATH = Path(__file__).parent / "model" / "sentiment.npz"
@@ -84,11 +86,14 @@ class LinearModel:
         """Calibrated class probabilities, shape (len(texts), 3)."""
         if not texts:
             return np.zeros((0, 3))
-        return self.calibrated(extract(texts, bits=self.bits))
+        return self.calibrated(extract(texts, bits=self.bits), texts)
 
-    def calibrated(self, features: Features) -> np.ndarray:
-        """Calibrated class probabilities of already extracted features."""
-        return softmax(self.logits(features) / self.temperature)
+    def calibrated(self, features: Features, texts: Sequence[str]) -> np.ndarray:
+        """Calibrated class probabilities of `texts`, whose features are already extracted;
+        a text that reads as news leans to neutral (`processors.sentiment.news`)."""
+        logits = self.logits(features) / self.temperature
+        logits[:, 1] += neutral_shifts(texts)
+        return softmax(logits)
 
     def score(self, texts: Sequence[str]) -> list[Sentiment]:
         """Score a batch of texts; one call per batch is what makes the model fast."""

@@ -65,4 +65,4 @@ def score_with_features(
     if not isinstance(model, LinearModel) or not texts:
         return model.score(texts), None
     features = extract(texts, bits=model.bits)
-    return sentiments(model.calibrated(features), model.model_id), features
+    return sentiments(model.calibrated(features, texts), model.model_id), features

@@ -15,7 +15,7 @@ import typer
 
 from core.config import SentimentBackend
 from processors.sentiment import MODEL_PATH, LinearModel, Scorer, load_scorer, score
-from processors.sentiment.explain import carrying_words
+from processors.sentiment.explain import why
 from processors.triage import triage_why
 
 app = typer.Typer(help="Train, evaluate and run the sentiment model.", no_args_is_help=True)
@@ -152,7 +152,7 @@ def score_command(
                 "model": sentiment.model,
             }
             if explain:
-                record["why"] = {"words": carrying_words(text, model), "triage": rule}
+                record["why"] = why(text, model, rule)
             sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
     sys.stdout.flush()
 

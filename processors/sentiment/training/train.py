@@ -230,20 +230,36 @@ def cross_validate(
     folds: int = 4,
     log: Callable[[str], None] = print,
 ) -> tuple[list[Example], np.ndarray]:
-    """Out-of-fold predictions over train + dev (the report split is never touched).
+    """Out-of-fold predicted labels over train + dev (the report split is never touched).
 
     The dev split alone (~220 tweets per UMSAB language) cannot tell a one-point change from
     noise; k folds over every training text (~1,800 per language) can, so compare candidate
-    changes here. Folds are chosen by a hash of the text. Returns the examples and their
-    predicted labels (score them with `macro_f1` / `f_pn` per language or dialect).
-    """
+    changes here. Returns the examples and their predicted labels (score them with `macro_f1`
+    / `f_pn` per language or dialect)."""
+    examples, logits = out_of_fold_logits(
+        root, config=config, encoder=encoder, folds=folds, log=log
+    )
+    return examples, logits.argmax(axis=1)
+
+
+def out_of_fold_logits(
+    root: Path,
+    *,
+    config: TrainConfig | None = None,
+    encoder: Encoder | None = None,
+    folds: int = 4,
+    log: Callable[[str], None] = print,
+) -> tuple[list[Example], np.ndarray]:
+    """Each train + dev text's class scores (uncalibrated, shape (n, 3)) from the model of the
+    fold that did not see it; folds are chosen by a hash of the text. Scores, not labels, so a
+    change made after the model (the news rule) is cross-validated on the same runs."""
     config = config or TrainConfig()
     splits = load_training_data(root)
     examples = splits[TRAIN] + splits[DEV]
     vectors = embed_all(encoder, examples, log)
     fold = np.array([(zlib.crc32(e.text.encode("utf-8")) >> 8) % folds for e in examples])
     labels = np.array([e.label for e in examples])
-    predicted = np.zeros(len(examples), dtype=np.int64)
+    logits = np.zeros((len(examples), 3))
     for k in range(folds):
         inside, outside = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
         rows = [examples[i] for i in inside]
@@ -259,6 +275,6 @@ def cross_validate(
         held = design.features(
             [examples[i] for i in outside], None if vectors is None else vectors[outside]
         )
-        predicted[outside] = model.logits(held).argmax(axis=1)
+        logits[outside] = model.logits(held)
         log(f"fold {k + 1}/{folds}: {len(inside)} trained, {len(outside)} predicted")
-    return examples, predicted
+    return examples, logits

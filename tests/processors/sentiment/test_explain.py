@@ -5,7 +5,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from core.events import Sentiment
-from processors.sentiment.explain import NOTICEABLE, SHOWN, carrying_words
+from processors.sentiment.explain import NOTICEABLE, SHOWN, carrying_words, why
 from processors.sentiment.linear import default_model, sentiments
 
 
@@ -43,3 +43,12 @@ def test_the_shipped_model_is_explained_by_its_sentiment_words() -> None:
     assert "worst" in [w for w, _ in words] and len(words) <= SHOWN
     weights = [weight for _, weight in words]
     assert weights == sorted(weights, reverse=True) and min(weights) >= NOTICEABLE
+
+
+def test_why_holds_the_words_and_the_triage_rule_and_news_only_for_the_linear_model() -> None:
+    headline = "Aramco shares fell 1.2% in early trading on Sunday"
+    assert list(why(headline, Counting(), "rule 5")) == ["words", "triage"]
+    linear = why(headline, default_model(), "rule 5")
+    assert list(linear) == ["words", "news", "triage"]
+    assert str(linear["news"]).startswith("reads as news")
+    assert "news" not in why("I love this phone", default_model(), "rule 4")

@@ -14,6 +14,7 @@ from processors.sentiment.training.train import (
     cross_validate,
     featurize,
     fit,
+    out_of_fold_logits,
     sample_weights,
     train,
 )
@@ -77,6 +78,9 @@ def test_cross_validation_predicts_every_training_text_once(tmp_path: Path) -> N
     assert len(examples) == len(predicted) > 0
     assert set(predicted.tolist()) <= {0, 1, 2}
     assert not any("val umsab" in e.text for e in examples)  # the report split stays out
+    same, logits = out_of_fold_logits(tmp_path, config=config, folds=2, log=lambda _: None)
+    assert same == examples and logits.shape == (len(examples), 3)
+    assert np.array_equal(logits.argmax(axis=1), predicted)
 
 
 def test_the_e5_backend_trains_on_real_embeddings_beside_the_hashed_features(
