@@ -182,6 +182,8 @@ class ElasticsearchSink(Generic[R]):
                 name=self.alias,
                 index_patterns=[f"{self.alias}-*"],
                 priority=TEMPLATE_PRIORITY,
+                composed_of=[f"{self.alias}@custom"],  # the operator's own settings (ILM)
+                ignore_missing_component_templates=[f"{self.alias}@custom"],
                 template={
                     "settings": {
                         "number_of_shards": self.settings.shards(self.kind),

@@ -187,18 +187,23 @@ async def test_the_index_holds_the_mapping_and_the_documents_as_built(
         mapping, sink, record = ALERT_MAPPING, alerts_sink(settings), _full_alert()
         doc_id, document = alert_document(record)
     index = f"{settings.namespace}-{kind}-acme-2026.01"
+    es = _es(settings)
+    custom = {"settings": {"refresh_interval": "7s"}}
+    es.cluster.put_component_template(name=f"{settings.namespace}-{kind}@custom", template=custom)
     try:
         await sink.start()
         assert await sink.write([record]) == []
-        es = _es(settings)
         assert es.indices.get_mapping(index=index)[index]["mappings"] == mapping
         assert es.get(index=index, id=doc_id)["_source"] == document
         aliases = es.indices.get_alias(index=index)[index]["aliases"]
         assert set(aliases) == {f"{settings.namespace}-{kind}", f"{settings.namespace}-{kind}-acme"}
         copies = es.indices.get_settings(index=index)[index]["settings"]["index"]
         assert (copies["number_of_shards"], copies["number_of_replicas"]) == ("1", "0")
+        assert copies["refresh_interval"] == "7s"  # from the operator's component template
     finally:
         await sink.close()
+        es.indices.delete_index_template(name=f"{settings.namespace}-{kind}")
+        es.cluster.delete_component_template(name=f"{settings.namespace}-{kind}@custom")
 
 
 async def test_each_client_and_month_has_an_index_and_a_replay_overwrites(
