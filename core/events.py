@@ -115,8 +115,37 @@ class Mention(Record):
     created_at: datetime = Field(ge=EARLIEST)
     fetched_at: datetime = Field(ge=EARLIEST)
     engagement: Engagement = Engagement()
+    parent_id: str | None = Field(
+        default=None,
+        max_length=URL_MAX,
+        description="The platform's id of what this answers: the post under which a comment "
+        "sits, the comment it replies to, the conversation (X) or chat (Telegram).",
+    )
+    reply_target: str | None = Field(
+        default=None,
+        max_length=URL_MAX,
+        description="What the brand's own account would answer through the platform's API "
+        "(a comment, tweet or message id; see each source's `reply`); none where it cannot.",
+    )
+    edited_at: datetime | None = Field(
+        default=None,
+        ge=EARLIEST,
+        description="When the platform said the text changed: this record replaces the earlier "
+        "one (same uid), and is not counted again.",
+    )
 
     _plausible_times = field_validator("created_at", "fetched_at")(_not_ahead)
+
+
+class Removal(Record):
+    """A platform said a post was deleted (a webhook, X's compliance events): its documents
+    are deleted from the indices, as the platforms' terms require. Keyed by the mention's uid."""
+
+    uid: str = Field(min_length=1, max_length=HANDLE_MAX)
+    source: str = Field(min_length=1, max_length=64)
+    source_id: str = Field(min_length=1, max_length=URL_MAX)
+    removed_at: datetime = Field(ge=EARLIEST)
+    reason: str = Field(default="deleted", max_length=NAME_MAX)
 
 
 class Sentiment(BaseModel):

@@ -23,8 +23,9 @@ RAW = Topic("mentions.raw", 4, "mention uid")
 SCORED = Topic("mentions.scored", 4, "client/brand")
 ALERTS = Topic("alerts", 4, "client/brand")
 DEADLETTER = Topic("deadletter", 1, "none")
+REMOVALS = Topic("mentions.removed", 1, "mention uid")
 
-ALL = (RAW, SCORED, ALERTS, DEADLETTER)
+ALL = (RAW, SCORED, ALERTS, DEADLETTER, REMOVALS)
 
 
 @dataclass(frozen=True)

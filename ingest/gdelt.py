@@ -181,7 +181,7 @@ async def fetch(
             )
             latest = start
             for item in items:
-                if isinstance(item, Rejected):
+                if not isinstance(item, Mention):
                     yield item
                     continue
                 latest = max(latest, item.created_at.timestamp())

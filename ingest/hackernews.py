@@ -127,7 +127,7 @@ async def fetch(
                 response.content,
             )
             for item in items:
-                if isinstance(item, Rejected) or window.admit(
+                if not isinstance(item, Mention) or window.admit(
                     item.source_id, item.created_at.timestamp()
                 ):
                     yield item

@@ -14,9 +14,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from core.errors import Rejected
-from core.events import Mention
+from core.events import Mention, Removal
 
-Item = Mention | Rejected
+Item = Mention | Removal | Rejected
 
 
 def text_of(payload: bytes | str) -> str:

@@ -20,12 +20,13 @@ from core import connect, health, metrics, topics
 from core.breaker import DeadLetterBreaker
 from core.config import Settings
 from core.errors import DeliveryError, Rejected
-from core.events import RECORD_MAX_BYTES, Mention, dead_letter
+from core.events import RECORD_MAX_BYTES, Mention, Removal, dead_letter
 
 
 class Emitter(Protocol):
     def mention(self, source: str, mention: Mention) -> None: ...
     def rejected(self, source: str, item: Rejected) -> None: ...
+    def removal(self, source: str, removal: Removal) -> None: ...
     def flush(self) -> None: ...
     def close(self) -> None: ...
 
@@ -64,6 +65,7 @@ class KafkaEmitter:
         self._breakers: dict[str, DeadLetterBreaker] = {}  # per source: one broken source trips
         self._raw = settings.topic(topics.RAW)
         self._deadletter = settings.topic(topics.DEADLETTER)
+        self._removals = settings.topic(topics.REMOVALS)
         self._failures: list[str] = []
         self._sent = 0
 
@@ -76,6 +78,10 @@ class KafkaEmitter:
         self._send(self._raw, value, mention.uid.encode())
         metrics.SENT.labels(f"ingest:{source}").inc()
         self._breaker(source).accepted()
+
+    def removal(self, source: str, removal: Removal) -> None:
+        self._send(self._removals, removal.to_bytes(), removal.uid.encode())
+        metrics.SENT.labels(f"ingest:{source}").inc()
 
     def rejected(self, source: str, item: Rejected) -> None:
         """Dead-letter an item; raises Fatal when most of the source's recent items were."""
@@ -138,6 +144,9 @@ class PrintEmitter:
 
     def mention(self, source: str, mention: Mention) -> None:
         self._out.write(mention.model_dump_json() + "\n")
+
+    def removal(self, source: str, removal: Removal) -> None:
+        self._out.write(removal.model_dump_json() + "\n")
 
     def rejected(self, source: str, item: Rejected) -> None:
         self._out.write(

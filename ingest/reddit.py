@@ -188,7 +188,7 @@ async def fetch(
             )
             reached_cursor = False
             for item in items:
-                if isinstance(item, Rejected):
+                if not isinstance(item, Mention):
                     yield item
                     continue
                 stamp = item.created_at.timestamp()

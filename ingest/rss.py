@@ -257,7 +257,7 @@ async def fetch(
         seen: dict[str, float] = state["seen"]
         oldest = time.time() - max_age
         for item in items:
-            if isinstance(item, Rejected):
+            if not isinstance(item, Mention):
                 yield item
             elif item.source_id not in seen and item.created_at.timestamp() >= oldest:
                 seen[item.source_id] = item.created_at.timestamp()

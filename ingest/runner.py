@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from core import metrics, outbound
 from core.errors import Fatal, Rejected
+from core.events import Removal
 from ingest.producer import Emitter
 from ingest.source import Source
 
@@ -37,6 +38,7 @@ class Job:
 class Tally:
     mentions: int = 0
     rejected: int = 0
+    removals: int = 0
 
 
 async def run_once(
@@ -49,6 +51,9 @@ async def run_once(
         if isinstance(item, Rejected):
             tally.rejected += 1
             emitter.rejected(job.name, item)
+        elif isinstance(item, Removal):
+            tally.removals += 1
+            emitter.removal(job.name, item)
         else:
             tally.mentions += 1
             emitter.mention(job.name, item)

@@ -10,11 +10,15 @@ How the runner drives a source is said by its kind, not guessed from its fetch:
   when it has caught up (bluesky, push).
 - `finite`: `fetch` ends when its input does (a file replay, the synthetic stream); it is not
   run again.
+
+A source whose platform lets the brand's own account answer also has a `reply`: it posts
+`text` in answer to a mention's `reply_target` through the platform's API, with the source's
+credentials, and returns the platform's id of the answer. The console answers through it.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Concatenate, Generic, Literal, Protocol, TypeVar, cast
 
@@ -41,6 +45,7 @@ class Source(Generic[C]):
     Config: type[C]
     fetch: Callable[Concatenate[C, httpx.AsyncClient, ...], AsyncIterator[Item]]
     kind: Kind
+    reply: Callable[[C, httpx.AsyncClient, str, str], Awaitable[str]] | None = None
 
     def __post_init__(self) -> None:
         if self.kind == "polling" and "poll_interval_seconds" not in self.Config.model_fields:
