@@ -85,6 +85,7 @@ def _faust_app(settings: Settings, name: str) -> faust.App:
         store="memory://",
         datadir=str(datadir),
         topic_partitions=settings.partitions(topics.SCORED),
+        topic_replication_factor=settings.replication_factor("changelogs"),  # its leader topic too
         topic_allow_declare=True,
         web_enabled=False,
         producer_acks=-1,
