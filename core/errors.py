@@ -60,11 +60,13 @@ class Undeliverable(Permanent):
 
 
 class SourceError(Permanent):
-    """The source answered in a way retrying will not fix; the message says what to change."""
+    """The source answered in a way retrying will not fix; the message says what to change.
+    `body` is the error response's text, for APIs that explain the error there (Graph)."""
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(self, message: str, *, status: int | None = None, body: str = "") -> None:
         super().__init__(message)
         self.status = status
+        self.body = body
 
 
 class Refused(Permanent):

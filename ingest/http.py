@@ -195,7 +195,11 @@ class Polite:
                 ERRORS.labels(stage=f"ingest:{self.source}", kind=f"http_{status}").inc()
                 snippet = redact(response.text[:200].strip().replace("\n", " "))
                 advice = _HINTS.get(status, "check the request parameters in the config")
-                raise SourceError(f"{what}: HTTP {status} ({snippet!r}); {advice}", status=status)
+                raise SourceError(
+                    f"{what}: HTTP {status} ({snippet!r}); {advice}",
+                    status=status,
+                    body=response.text,
+                )
             self._note_budget(host, response)
             return response
         raise RetryLater(
