@@ -128,41 +128,103 @@ def refusal(authorization: str | None, token: bytes) -> str | None:
     return None
 
 
-class PushServer:
-    """The endpoint and its queue; `start()` binds, `queue` holds accepted mentions.
+async def read_bounded(request: web.Request, limit: int) -> bytes | None:
+    """The request's body, or None when it is over `limit` bytes (announced or as read; the
+    application's client_max_size must be `limit`)."""
+    if (request.content_length or 0) > limit:
+        return None
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return None
 
-    Accepted records are numbered; `fetch` counts those the runner has taken back (it asks for
-    the next one only after producing the last), and a request is answered once all of its
-    own are counted and the barrier returned.
+
+class Endpoint:
+    """An HTTP endpoint whose accepted items wait in a queue for the runner (push, meta_webhook).
+
+    Accepted items are numbered; `serve` counts those the runner has taken back (it asks for
+    the next one only after producing the last), and `hand_over` returns once all of a
+    request's own are counted and the barrier returned: only then may the request be answered.
     """
 
-    def __init__(self, config: Config) -> None:
-        self.config = config
-        self.queue: asyncio.Queue[Mention] = asyncio.Queue(config.queue_size)
-        self.queued = 0  # records accepted so far
-        self.produced = 0  # of those, records the runner has produced
+    def __init__(self, name: str, host: str, port: int, queue_size: int) -> None:
+        self.name = name
+        self.host = host
+        self.queue: asyncio.Queue[Item] = asyncio.Queue(queue_size)
+        self.queued = 0  # items accepted so far
+        self.produced = 0  # of those, items the runner has produced
         self.progress = asyncio.Condition()
-        self.port = config.port
+        self.port = port
         self._runner: web.AppRunner | None = None
-        self._token = config.token.get_secret_value().encode()
+
+    def app(self) -> web.Application:
+        """The endpoint's routes."""
+        raise NotImplementedError
 
     async def start(self) -> None:
-        app = web.Application(client_max_size=self.config.max_body_bytes)
-        app.router.add_post(self.config.path, self._receive)
         # lingering_time: how long a refused upload is drained before the socket is closed
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None, lingering_time=1.0)
+        self._runner = web.AppRunner(
+            self.app(), handle_signals=False, access_log=None, lingering_time=1.0
+        )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.config.host, self.config.port)
+        site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        log.info(
-            "%s: listening on http://%s:%d%s", NAME, self.config.host, self.port, self.config.path
-        )
+        log.info("%s: listening on http://%s:%d", self.name, self.host, self.port)
 
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    def has_room(self, count: int) -> bool:
+        return self.queue.maxsize - self.queue.qsize() >= count
+
+    async def hand_over(self, items: list[Item]) -> None:
+        """Queue `items` (check `has_room` first) and return once the runner produced them
+        and the store's barrier returned (`sada ingest`: Kafka acknowledged them, acks=all)."""
+        for item in items:
+            self.queue.put_nowait(item)
+        self.queued += len(items)
+        mine = self.queued
+        async with self.progress:
+            await self.progress.wait_for(lambda: self.produced >= mine)
+        barrier = default_store().barrier
+        if barrier is not None:
+            barrier()  # blocks until Kafka acknowledged what was produced (a flush)
+
+    async def count_produced(self) -> None:
+        """The runner produced one more item: wake the requests waiting for it."""
+        async with self.progress:
+            self.produced += 1
+            self.progress.notify_all()
+
+    async def serve(self, *, once: bool = False) -> AsyncIterator[Item]:
+        """Listen while the generator runs and yield what requests handed over; with `once`,
+        stop after the first accepted request's items."""
+        await self.start()
+        try:
+            while True:
+                yield await self.queue.get()
+                await self.count_produced()  # the runner is back for more: it produced that one
+                if once and self.queue.empty():
+                    return
+        finally:
+            await self.stop()
+
+
+class PushServer(Endpoint):
+    """The push endpoint: `start()` binds, `queue` holds accepted mentions."""
+
+    def __init__(self, config: Config) -> None:
+        super().__init__(NAME, config.host, config.port, config.queue_size)
+        self.config = config
+        self._token = config.token.get_secret_value().encode()
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=self.config.max_body_bytes)
+        app.router.add_post(self.config.path, self._receive)
+        return app
 
     async def _receive(self, request: web.Request) -> web.Response:
         refused = refusal(request.headers.get("Authorization"), self._token)
@@ -178,13 +240,13 @@ class PushServer:
                 f"send Content-Type: application/json, not {request.content_type!r}",
                 unread=True,
             )
-        too_large = f"body over {self.config.max_body_bytes} bytes; send smaller batches"
-        if (request.content_length or 0) > self.config.max_body_bytes:
-            return _problem(413, too_large, unread=True)
-        try:
-            body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            return _problem(413, too_large, unread=True)
+        body = await read_bounded(request, self.config.max_body_bytes)
+        if body is None:
+            return _problem(
+                413,
+                f"body over {self.config.max_body_bytes} bytes; send smaller batches",
+                unread=True,
+            )
         decoded = load_json(body, NAME)
         if isinstance(decoded, Rejected):
             return _problem(400, decoded.reason)
@@ -202,31 +264,16 @@ class PushServer:
                 f"{len(rejected)} of {len(items)} records are invalid; nothing was accepted",
                 problems=[r.reason.removeprefix(f"{NAME}: ") for r in rejected],
             )
-        mentions = [i for i in items if isinstance(i, Mention)]
-        if self.queue.maxsize - self.queue.qsize() < len(mentions):
+        if not self.has_room(len(items)):
             return web.json_response(
                 {"error": "queue full; retry shortly"}, status=503, headers={"Retry-After": "1"}
             )
         observe(NAME, items)
-        for mention in mentions:
-            self.queue.put_nowait(mention)
-        self.queued += len(mentions)
-        mine = self.queued
-        async with self.progress:
-            await self.progress.wait_for(lambda: self.produced >= mine)
-        barrier = default_store().barrier
-        if barrier is not None:
-            barrier()  # blocks until Kafka acknowledged what was produced (a flush)
-        return web.json_response({"accepted": len(mentions)}, status=202)
-
-    async def count_produced(self) -> None:
-        """The runner produced one more record: wake the requests waiting for it."""
-        async with self.progress:
-            self.produced += 1
-            self.progress.notify_all()
+        await self.hand_over(items)
+        return web.json_response({"accepted": len(items)}, status=202)
 
 
-async def fetch(
+def fetch(
     config: Config,
     client: httpx.AsyncClient | None = None,
     *,
@@ -239,16 +286,7 @@ async def fetch(
     With `once`, stop after the first accepted request's records. Pass `server` to learn the
     bound port (e.g. with `port=0`).
     """
-    server = server or PushServer(config)
-    await server.start()
-    try:
-        while True:
-            yield await server.queue.get()
-            await server.count_produced()  # the runner is back for more: it produced that one
-            if once and server.queue.empty():
-                return
-    finally:
-        await server.stop()
+    return (server or PushServer(config)).serve(once=once)
 
 
 SOURCE = Source(NAME, Config, fetch, "streaming")
