@@ -5,10 +5,11 @@ Brand monitoring is full of headlines that report a fact about a brand ("أعل�
 which a model trained on opinionated tweets reads as weakly positive or negative. A post counts
 how many kinds of reporting cue it carries — a reporting verb or news marker, a number, a date,
 an organisation named in the third person, a link — unless it carries an opinion cue: first or
-second person, an exclamation or question mark, emoji, elongation, or a word of emotion or
-judgement ("غضب", "فضيحة", "furious", "praised", "scandale"). Each kind adds STRENGTH to the
-neutral class's calibrated logit, from FEWEST kinds on and at most MOST; a strongly polar post
-keeps its label. STRENGTH and FEWEST were chosen by cross-validation (docs/sentiment.md, the model card).
+second person, an exclamation or question mark, emoji, or a word of emotion or judgement
+("غضب", "فضيحة", "furious", "praised", "scandale"). Each kind adds STRENGTH to the neutral
+class's calibrated logit, from FEWEST kinds on and at most MOST; a strongly polar post keeps
+its label. STRENGTH and FEWEST were chosen by cross-validation (docs/sentiment.md, the model
+card).
 """
 
 from __future__ import annotations
@@ -149,4 +150,6 @@ def news_why(text: str) -> str | None:
     said = ", ".join(f"{kind} {match!r}" for kind, match in cues.found.items())
     if cues.opinion is not None:
         return f"not read as news: opinion cue {cues.opinion!r} (reporting cues: {said})"
+    if not cues.kinds:
+        return f"not read as news: fewer than {FEWEST} kinds of reporting cue ({said})"
     return f"reads as news ({said}): neutral +{cues.neutral_shift:.2f}"

@@ -64,6 +64,7 @@ def test_the_news_reading_is_explained() -> None:
     assert said is not None and said.startswith("reads as news (reporting 'اعلنت'")
     assert said.endswith(f"neutral +{STRENGTH * MOST:.2f}")
     assert "opinion cue 'غضب'" in str(news_why("غضب بين عملاء فودافون يوم الأحد"))
+    assert str(news_why("أطلقت كريم خدمة جديدة")).startswith("not read as news: fewer than 2")
     record = why(text, default_model(), "rule 5")
     assert list(record) == ["words", "news", "triage"] and record["news"] == said
 
