@@ -298,6 +298,11 @@ class SourceEntry(BaseModel):
 
     source: str = Field(description="Source name: bluesky, mastodon, hackernews, rss, reddit, ...")
     name: str | None = Field(default=None, description="Label in logs and metrics.")
+    brands: list[str] = Field(
+        default=[],
+        description="For a searching source that lists no queries (or hashtags) of its own: "
+        "the `client/brand` ids whose include queries it searches for; every brand when empty.",
+    )
 
 
 class SadaConfig(Strict):

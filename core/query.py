@@ -319,3 +319,61 @@ def leaves(node: Node, negated: bool = False) -> list[tuple[Term | Field, bool]]
 def terms(node: Node) -> list[Term]:
     """Every term of the query, NOT branches included, in reading order."""
     return [leaf for leaf, _ in leaves(node) if isinstance(leaf, Term)]
+
+
+MAX_ALTERNATIVES = 64  # combinations of ANDed ORs a search asks for
+
+
+@dataclass(frozen=True)
+class Search:
+    """What a keyword search can ask for a query: alternatives, each a list of words and
+    "quoted phrases" that must all appear (any alternative will do), and what of the query a
+    search cannot say, which the matcher applies to what comes back."""
+
+    alternatives: tuple[tuple[str, ...], ...]
+    after_fetch: tuple[str, ...]
+
+
+def search(node: Node) -> Search:
+    """The query as a keyword search asks for it: wide enough never to miss a post the query
+    matches (the matcher then decides precisely), as narrow as a search can say."""
+    notes: list[str] = []
+    alternatives = _alternatives(node, notes)
+    return Search(tuple(alternatives), tuple(dict.fromkeys(notes)))
+
+
+def _alternatives(node: Node, notes: list[str]) -> list[tuple[str, ...]]:
+    """Disjunctive form over the positive terms; [] means the node adds no condition."""
+    if isinstance(node, Term):
+        return [(_searchable(node, notes),)]
+    if isinstance(node, Field):
+        notes.append(f"{node.name}:{node.value}")
+        return []
+    if isinstance(node, Not):
+        notes.append(f"NOT {' '.join(t.text for t in terms(node.child)) or '...'}")
+        return []
+    if isinstance(node, Near):
+        notes.append(f"NEAR/{node.distance} (searched as AND)")
+        return _alternatives(And((node.left, node.right)), notes)
+    if isinstance(node, Or):
+        return [a for child in node.children for a in _alternatives(child, notes)]
+    combined: list[tuple[str, ...]] = [()]
+    for child in node.children:
+        options = _alternatives(child, notes)
+        if options:
+            combined = [left + right for left in combined for right in options]
+            if len(combined) > MAX_ALTERNATIVES:  # ANDed ORs multiply: search the first ones
+                notes.append(f"only {MAX_ALTERNATIVES} of the {len(combined)} combinations of AND")
+                combined = combined[:MAX_ALTERNATIVES]
+    return [c for c in combined if c]
+
+
+def _searchable(term: Term, notes: list[str]) -> str:
+    """The term as the user wrote it (searches want the real spelling, not the matcher's
+    normalised one), less its operators; a phrase stays quoted."""
+    text = term.text.removesuffix("~").strip('"').removesuffix("*")
+    if term.wildcard:
+        notes.append(f"{text}* (searched as {text})")
+    if term.fuzzy:
+        notes.append(f"{text}~ (other Arabizi spellings)")
+    return f'"{text}"' if len(term.words) > 1 and not term.marker else text

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from core.config import SadaConfig
 from core.errors import ConfigError
-from ingest import bluesky, gdelt, hackernews, mastodon, push, reddit, replay, rss, synthetic
+from ingest import bluesky, gdelt, hackernews, mastodon, push, reddit, replay, rss, synthetic, terms
 from ingest.runner import Job
 from ingest.source import Source
 
@@ -30,6 +30,25 @@ SOURCES: dict[str, Source[Any]] = {
 }
 
 
+def search_plan(config: SadaConfig) -> list[str]:
+    """For `sada config check`: what each searching source will ask for, and what of the
+    brands' queries only the matcher can apply (the search cannot say it)."""
+    lines = []
+    for index, entry in enumerate(config.sources):
+        source = SOURCES.get(entry.source)
+        if source is None or not source.search:
+            continue
+        name = entry.name or f"{entry.source}-{index}"
+        given = (entry.model_extra or {}).get(source.search_field)
+        if given is not None:
+            lines.append(f"{name}: searches its own {source.search_field}: {given}")
+            continue
+        derived = terms.derive(config, entry.brands, source.search)
+        lines.append(f"{name}: searches {source.search_field} {derived.queries}")
+        lines += [f"{name}:   applied after fetching: {note}" for note in derived.after_fetch]
+    return lines
+
+
 def jobs(config: SadaConfig) -> list[Job]:
     """Validate every `sources:` entry against its source's Config; report all problems at once."""
     found, problems = [], []
@@ -42,8 +61,14 @@ def jobs(config: SadaConfig) -> list[Job]:
                 f"{', '.join(sorted(SOURCES))}"
             )
             continue
+        fields = dict(entry.model_extra or {})
+        if source.search and source.search_field not in fields:
+            if unknown := terms.unknown_brands(config, entry.brands):
+                problems.append(f"{where}.brands: no such client/brand: {', '.join(unknown)}")
+                continue
+            fields[source.search_field] = terms.derive(config, entry.brands, source.search).queries
         try:
-            source_config = source.Config.model_validate(entry.model_extra or {})
+            source_config = source.Config.model_validate(fields)
         except ValidationError as exc:
             problems += [
                 f"{where}.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()

@@ -204,4 +204,4 @@ async def fetch(
         yield item
 
 
-SOURCE = Source(NAME, Config, fetch, "polling")
+SOURCE = Source(NAME, Config, fetch, "polling", search="plain")

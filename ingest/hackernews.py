@@ -147,4 +147,4 @@ async def fetch(
         yield item
 
 
-SOURCE = Source(NAME, Config, fetch, "polling")
+SOURCE = Source(NAME, Config, fetch, "polling", search="plain")

@@ -221,4 +221,4 @@ def _after(response: httpx.Response) -> str | None:
     return after if isinstance(after, str) and after else None
 
 
-SOURCE = Source(NAME, Config, fetch, "polling")
+SOURCE = Source(NAME, Config, fetch, "polling", search="boolean")

@@ -26,6 +26,7 @@ import httpx
 from pydantic import BaseModel
 
 from ingest.parsing import Item
+from ingest.terms import Syntax
 
 C = TypeVar("C", bound=BaseModel)
 
@@ -46,6 +47,12 @@ class Source(Generic[C]):
     fetch: Callable[Concatenate[C, httpx.AsyncClient, ...], AsyncIterator[Item]]
     kind: Kind
     reply: Callable[[C, httpx.AsyncClient, str, str], Awaitable[str]] | None = None
+    search: Syntax | None = None  # how its `queries` (or `hashtags`) are written: ingest/terms.py
+
+    @property
+    def search_field(self) -> str:
+        """The Config field a search is given in."""
+        return "hashtags" if self.search == "hashtags" else "queries"
 
     def __post_init__(self) -> None:
         if self.kind == "polling" and "poll_interval_seconds" not in self.Config.model_fields:

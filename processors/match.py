@@ -18,7 +18,7 @@ from core.errors import ConfigError, QueryError
 from core.events import Author, Mention
 from core.text import arabizi_key, normalize, tokenize
 from processors.language import detect_language
-from processors.query import (
+from core.query import (
     And,
     Field,
     Near,

@@ -115,7 +115,7 @@ def services_status(secure: Secure = False) -> None:
 @config_app.command("check")
 def config_check(path: Annotated[Path, typer.Argument(help="The clients file.")]) -> None:
     """Validate a clients file and report every problem at once."""
-    from ingest.catalog import jobs
+    from ingest.catalog import jobs, search_plan
     from processors.match import check_queries
 
     try:
@@ -133,6 +133,8 @@ def config_check(path: Annotated[Path, typer.Argument(help="The clients file.")]
         )
     brands = sum(len(c.brands) for c in config.clients)
     typer.echo(f"{path}: ok ({len(config.clients)} clients, {brands} brands)")
+    for line in search_plan(config):
+        typer.echo(line)
 
 
 @config_app.command("test-route")

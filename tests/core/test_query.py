@@ -5,7 +5,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.errors import QueryError
-from processors.query import (
+from core.query import (
+    MAX_ALTERNATIVES,
     And,
     Field,
     Near,
@@ -16,6 +17,7 @@ from processors.query import (
     anchored,
     leaves,
     parse,
+    search,
     terms,
 )
 
@@ -205,3 +207,34 @@ def test_any_string_parses_or_fails_with_a_position(query: str) -> None:
         parse(query)
     except QueryError as exc:
         assert 0 <= exc.position <= len(query)
+
+
+def test_a_search_asks_for_every_alternative_and_lists_what_it_cannot_say() -> None:
+    found = search(parse('(samsung OR سامسونج) ("Galaxy S25" OR هاتف) NOT إعلان lang:ar'))
+    assert found.alternatives == (
+        ("samsung", '"Galaxy S25"'),
+        ("samsung", "هاتف"),
+        ("سامسونج", '"Galaxy S25"'),
+        ("سامسونج", "هاتف"),
+    )
+    assert found.after_fetch == ("NOT إعلان", "lang:ar")
+
+
+def test_a_search_keeps_the_spelling_the_user_wrote() -> None:
+    """Platforms search the real text: the matcher's normalised form (أ -> ا) would miss."""
+    found = search(parse('"أرامكو السعودية" OR @Aramco OR #نانسي_عجرم OR iphone* OR 3amr~'))
+    assert found.alternatives == (
+        ('"أرامكو السعودية"',),
+        ("@Aramco",),
+        ("#نانسي_عجرم",),
+        ("iphone",),
+        ("3amr",),
+    )
+    assert found.after_fetch == ("iphone* (searched as iphone)", "3amr~ (other Arabizi spellings)")
+
+
+def test_near_is_searched_as_and_and_combinations_are_bounded() -> None:
+    assert search(parse("bank NEAR/3 fees")).alternatives == (("bank", "fees"),)
+    wide = search(parse(" ".join(f"(a{i} OR b{i})" for i in range(8))))  # 256 combinations
+    assert len(wide.alternatives) == MAX_ALTERNATIVES
+    assert f"only {MAX_ALTERNATIVES} of the" in wide.after_fetch[-1]

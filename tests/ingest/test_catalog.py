@@ -8,7 +8,7 @@ import yaml
 
 from core.config import SadaConfig
 from core.errors import ConfigError
-from ingest.catalog import SOURCES, jobs
+from ingest.catalog import SOURCES, jobs, search_plan
 from ingest.source import Source
 
 KINDS = {
@@ -58,8 +58,24 @@ def test_jobs_validate_each_entry_against_its_source_config() -> None:
 
 def test_jobs_report_every_problem_at_once() -> None:
     with pytest.raises(ConfigError) as raised:
-        jobs(_config("[{source: nntp}, {source: hackernews}]"))
+        jobs(_config("[{source: nntp}, {source: hackernews, brands: [agency/nope]}]"))
     assert str(raised.value).splitlines() == [
         "sources[0].source: unknown source 'nntp'; known: " + ", ".join(sorted(KINDS)),
-        "sources[1].queries: Field required",
+        "sources[1].brands: no such client/brand: agency/nope",
+    ]
+
+
+def test_a_searching_source_without_queries_searches_the_brands_own() -> None:
+    config = _config(
+        "[{source: hackernews}, {source: mastodon, instances: ['https://mastodon.social'], brands: [agency/acme]}, "
+        "{source: reddit, client_id: x, client_secret: y, user_agent: 'web:sada:1 (by /u/x)', "
+        "queries: ['mine']}]"
+    )
+    found = jobs(config)
+    assert [getattr(job.config, "queries", None) for job in found] == [["acme"], None, ["mine"]]
+    assert found[1].config.hashtags == ["acme"]  # type: ignore[attr-defined]
+    assert search_plan(config) == [
+        "hackernews-0: searches queries ['acme']",
+        "mastodon-1: searches hashtags ['acme']",
+        "reddit-2: searches its own queries: ['mine']",
     ]
