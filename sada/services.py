@@ -34,6 +34,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from elasticsearch import (
@@ -62,7 +63,7 @@ SCRAM = "SCRAM-SHA-512"
 ES_SADA = "sada"  # Sada's Elasticsearch user and role, in the node's file realm
 SADA_ROLE = """# Written by `sada services up --secure`: what Sada may do in the secured local node.
 sada:
-  cluster: [monitor]
+  cluster: [monitor, manage_index_templates]
   indices:
     - names: ["*"]
       privileges: [all]
@@ -135,28 +136,41 @@ def _host_port(bootstrap: str) -> tuple[str, int]:
 
 def kafka_reachable(settings: Settings, timeout: float = 2.0) -> bool:
     """True if the broker accepts a metadata request (a TCP connect alone can be a half-started
-    JVM), with the settings' credentials."""
-    from kafka import KafkaAdminClient
-    from kafka.errors import AuthorizationError, KafkaError, SaslAuthenticationFailedError
+    JVM), with the settings' credentials; a refused login is a ConfigError at once, never a
+    broker that seems not to answer (librdkafka reports it; kafka-python retries it silently)."""
+    from confluent_kafka import KafkaError, KafkaException
+    from confluent_kafka.admin import AdminClient
 
     check_files(settings)
     try:
         with socket.create_connection(_host_port(settings.kafka_bootstrap), timeout=timeout):
             pass
-        admin = KafkaAdminClient(
-            **connect.kafka_python(settings), request_timeout_ms=int(timeout * 3000)
-        )
-        try:
-            admin.list_topics()
-        finally:
-            admin.close()
+    except OSError:
+        return False
+    refusals: dict[int, KafkaError] = {}
+
+    def on_error(error: KafkaError) -> None:
+        if error.code() in (KafkaError._AUTHENTICATION, KafkaError._SSL):
+            refusals.setdefault(error.code(), error)
+
+    config: dict[str, Any] = {**connect.confluent(settings), "error_cb": on_error, "log_level": 0}
+    admin = AdminClient(config)
+    try:
+        admin.list_topics(timeout=timeout * 3)
         return True
-    except (SaslAuthenticationFailedError, AuthorizationError) as exc:
-        raise ConfigError(
-            f"Kafka at {settings.kafka_bootstrap} refused Sada's credentials "
-            f"(SADA_KAFKA_USERNAME / SADA_KAFKA_PASSWORD): {exc}"
-        ) from exc
-    except (OSError, KafkaError):
+    except KafkaException:
+        admin.poll(0)  # serves the error callback
+        if KafkaError._AUTHENTICATION in refusals:
+            raise ConfigError(
+                f"Kafka at {settings.kafka_bootstrap} refused Sada's credentials "
+                "(SADA_KAFKA_USERNAME / SADA_KAFKA_PASSWORD): "
+                f"{refusals[KafkaError._AUTHENTICATION].str()}"
+            ) from None
+        if KafkaError._SSL in refusals:
+            raise ConfigError(
+                f"Kafka at {settings.kafka_bootstrap}: TLS failed (SADA_KAFKA_SECURITY_PROTOCOL, "
+                f"SADA_KAFKA_CA_FILE): {refusals[KafkaError._SSL].str()}"
+            ) from None
         return False
 
 

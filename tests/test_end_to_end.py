@@ -12,8 +12,8 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import pytest
+from elasticsearch import NotFoundError
 from kafka import KafkaProducer
 
 from core import connect, topics
@@ -58,9 +58,12 @@ def _replay(settings: Settings, path: Path) -> None:
 
 
 def _count(settings: Settings) -> int:
-    httpx.post(f"{settings.es_url}/{settings.mentions_index}/_refresh", timeout=10)
-    response = httpx.get(f"{settings.es_url}/{settings.mentions_index}/_count", timeout=10)
-    return int(response.json()["count"]) if response.status_code == 200 else -1
+    with connect.elasticsearch(settings) as es:  # the settings' credentials, if any
+        try:
+            es.indices.refresh(index=settings.mentions_index)
+            return int(es.count(index=settings.mentions_index)["count"])
+        except NotFoundError:
+            return -1
 
 
 def _drained(settings: Settings, split: bool) -> bool:
@@ -69,6 +72,11 @@ def _drained(settings: Settings, split: bool) -> bool:
 
 @pytest.mark.parametrize("split", [False, True], ids=["one-worker", "split-stages"])
 def test_replay_through_the_whole_pipeline(settings: Settings, tmp_path: Path, split: bool) -> None:
+    replay_through_the_whole_pipeline(settings, tmp_path, split)
+
+
+def replay_through_the_whole_pipeline(settings: Settings, tmp_path: Path, split: bool) -> None:
+    """The test itself, for any services (tests/test_secure_end_to_end.py: the secured ones)."""
     with Receiver() as receiver:
         settings = settings.model_copy(
             update={"config_path": config_with_webhook(receiver.url, tmp_path / "config.yaml")}
@@ -108,9 +116,10 @@ def test_replay_through_the_whole_pipeline(settings: Settings, tmp_path: Path, s
                 if brand == "amr-diab"
             )
             doc_id = f"{first.uid}.nagham-agency.amr-diab"
-            ids = {"query": {"ids": {"values": [doc_id]}}}  # the alias spans many indices
-            found = httpx.post(f"{settings.es_url}/{settings.mentions_index}/_search", json=ids)
-            source = found.json()["hits"]["hits"][0]["_source"]
+            ids = {"ids": {"values": [doc_id]}}  # the alias spans many indices
+            with connect.elasticsearch(settings) as es:
+                found = es.search(index=settings.mentions_index, query=ids)
+            source = found["hits"]["hits"][0]["_source"]
             assert source["text"] == first.text
             assert source["client"] == "nagham-agency" and source["brand"] == "amr-diab"
             assert source["sentiment"]["label"] in ("negative", "neutral", "positive")

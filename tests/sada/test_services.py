@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from core import connect, health
+from core import connect, health, topics
 from core.config import Settings
 from core.errors import ConfigError, ServiceError
+from ingest.producer import create_producer
 from sada import services
 from sada.cli import app
-from tests.conftest import eventually
+from sada.topics import ensure_topics
+from tests.conftest import eventually, read_topic
 from tests.own_kafka import own_kafka
 
 runner = CliRunner()
@@ -120,3 +123,33 @@ def test_the_secured_elasticsearch_takes_sadas_user(secure_settings: Settings, t
         client.indices.delete(index=index)
     finally:
         client.close()
+
+
+def test_the_secured_kafka_refuses_a_plaintext_client_and_a_wrong_password(
+    secure_settings: Settings,
+) -> None:
+    plaintext = secure_settings.model_copy(
+        update={
+            "kafka_security_protocol": "PLAINTEXT",
+            "kafka_username": None,
+            "kafka_password": None,
+        }
+    )
+    started = time.monotonic()
+    assert not services.kafka_reachable(plaintext)
+    wrong = secure_settings.model_copy(update={"kafka_password": SecretStr("not-the-password")})
+    with pytest.raises(ConfigError, match=r"refused Sada's credentials \(SADA_KAFKA_USERNAME"):
+        services.kafka_reachable(wrong)
+    untrusted = secure_settings.model_copy(update={"kafka_ca_file": None})  # the system's CAs
+    with pytest.raises(ConfigError, match=r"TLS failed .*certificate verify failed"):
+        services.kafka_reachable(untrusted)
+    assert time.monotonic() - started < 30  # refusals, not hangs
+
+
+def test_the_secured_kafka_takes_sadas_scram_user(secure_settings: Settings) -> None:
+    ensure_topics(secure_settings)
+    producer = create_producer(secure_settings)  # confluent-kafka (librdkafka)
+    producer.produce(secure_settings.topic(topics.RAW), value=b"over SASL_SSL")
+    assert producer.flush(30) == 0
+    records = read_topic(secure_settings, topics.RAW)  # kafka-python
+    assert [r.value for r in records] == [b"over SASL_SSL"]
