@@ -17,6 +17,9 @@ FELL_BEHIND = Counter(
     "Mentions the linear model scored because the slow sentiment backend fell behind.",
 )
 INDEXED = Counter("sada_documents_indexed_total", "Documents accepted by Elasticsearch.")
+REMOVED = Counter(
+    "sada_documents_removed_total", "Documents deleted because their platform deleted the post."
+)
 BULK_SECONDS = Histogram("sada_bulk_seconds", "Duration of Elasticsearch bulk requests.")
 NEWEST_LAG = Gauge(
     "sada_newest_item_lag_seconds", "Age of the newest item a source fetched.", ["source"]

@@ -97,7 +97,7 @@ def add_detect_agent(
     async def detect_spikes(stream: Any) -> None:
         async for event in stream.events():
             record = await letters.parse(ScoredMention, event)
-            if record is not None:
+            if record is not None and record.mention.edited_at is None:  # an edit: counted once
                 origin = read_origin(event.headers)
                 count(record, event.message.partition, origin)
                 await feed_detector(record, origin, event.value)

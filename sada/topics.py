@@ -169,6 +169,7 @@ def lags(settings: Settings, *, split: bool = False) -> dict[str, int]:
         (settings.group("index-mentions"), topics.SCORED),
         (settings.group("index-alerts"), topics.ALERTS),
         (settings.group("notify"), topics.ALERTS),
+        (settings.group("remove-mentions"), topics.REMOVALS),
     ]
     return {
         f"{group} on {settings.topic(topic)}": lag(settings, group, topic)

@@ -1,4 +1,4 @@
-"""Worker processes: the sink process (three runners side by side, stopped cleanly on SIGTERM
+"""Worker processes: the sink process (its runners side by side, stopped cleanly on SIGTERM
 or Ctrl-C), and starting/stopping `sada` stages as child processes."""
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from pathlib import Path
 
 from core import topics
 from core.config import SadaConfig, Settings
-from core.events import Alert, ScoredMention
+from core.events import Alert, Removal, ScoredMention
 from sinks.alerts import AlertSink
 from sinks.elasticsearch import alerts_sink, mentions_sink
+from sinks.removals import RemovalSink
 from sinks.runner import SinkRunner
 
 
@@ -38,6 +39,13 @@ def sink_runners(settings: Settings, config: SadaConfig) -> list[SinkRunner]:
             stage="index-alerts",
         ),
         SinkRunner(settings, topics.ALERTS, AlertSink(config), Alert.from_bytes, stage="notify"),
+        SinkRunner(
+            settings,
+            topics.REMOVALS,
+            RemovalSink(settings),
+            Removal.from_bytes,
+            stage="remove-mentions",
+        ),
     ]
 
 

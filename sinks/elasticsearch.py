@@ -267,6 +267,28 @@ class ElasticsearchSink(Generic[R]):
         metrics.INDEXED.inc(len(batch) - len(rejected))
         return rejected
 
+    async def delete_uids(self, uids: Sequence[str]) -> int:
+        """Delete every document of these mentions, in every client's index; return how many.
+        A search then a bulk delete, not _delete_by_query: that needs the reindex module,
+        which not every distribution has."""
+        try:
+            found = await self._client.search(
+                index=self.alias,
+                query={"terms": {"uid": list(uids)}},
+                source=False,
+                size=10_000,  # a mention has one document per brand it concerns
+                ignore_unavailable=True,  # no index yet: nothing to delete
+                allow_no_indices=True,
+            )
+            hits = found["hits"]["hits"]
+            if not hits:
+                return 0
+            operations = [{"delete": {"_index": h["_index"], "_id": h["_id"]}} for h in hits]
+            response = await self._client.bulk(operations=operations)
+        except (ApiError, ESTransportError) as exc:
+            raise self._failure(exc, "deleting removed mentions from") from exc
+        return sum(item["delete"].get("result") == "deleted" for item in response["items"])
+
     async def close(self) -> None:
         await self._client.close()
 
