@@ -16,8 +16,6 @@ from urllib.parse import urlsplit
 from core.config import SadaConfig
 from core.errors import ConfigError, QueryError
 from core.events import Author, Mention
-from core.text import arabizi_key, normalize, tokenize
-from processors.language import detect_language
 from core.query import (
     And,
     Field,
@@ -31,6 +29,8 @@ from core.query import (
     parse,
     terms,
 )
+from core.text import arabizi_key, normalize, tokenize
+from processors.language import detect_language
 
 _MARKERS = "#@$"
 _PROCLITICS = ("و", "ف", "ب", "ك", "ل", "وب", "فب", "وك", "فك", "ول", "فل")
