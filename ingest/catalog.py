@@ -10,7 +10,20 @@ from pydantic import ValidationError
 
 from core.config import SadaConfig
 from core.errors import ConfigError
-from ingest import bluesky, gdelt, hackernews, mastodon, push, reddit, replay, rss, synthetic, terms
+from ingest import (
+    bluesky,
+    facebook,
+    gdelt,
+    hackernews,
+    mastodon,
+    meta_webhook,
+    push,
+    reddit,
+    replay,
+    rss,
+    synthetic,
+    terms,
+)
 from ingest.runner import Job
 from ingest.source import Source
 
@@ -18,9 +31,11 @@ SOURCES: dict[str, Source[Any]] = {
     source.name: source
     for source in (
         bluesky.SOURCE,
+        facebook.SOURCE,
         gdelt.SOURCE,
         hackernews.SOURCE,
         mastodon.SOURCE,
+        meta_webhook.SOURCE,
         push.SOURCE,
         reddit.SOURCE,
         replay.SOURCE,

@@ -61,7 +61,7 @@ def explain(exc: Exception) -> str:
 
 
 def each(
-    raw_items: Iterable[Any], build: Callable[[Any], Mention | None], source: str
+    raw_items: Iterable[Any], build: Callable[[Any], Mention | Removal | None], source: str
 ) -> list[Item]:
     """Map every raw item with `build` (None: not a mention, skip it) isolating failures."""
     out: list[Item] = []
