@@ -13,6 +13,7 @@ from ingest.source import Source
 
 KINDS = {
     "bluesky": "streaming",
+    "meta_webhook": "streaming",
     "push": "streaming",
     "gdelt": "polling",
     "hackernews": "polling",
