@@ -54,6 +54,11 @@ def pages() -> dict[str, bytes]:
         "reddit": _grow_json(OWN_FIXTURES["reddit"][0], 100, lambda d: d["data"]["children"]),
         "gdelt": _grow_json(OWN_FIXTURES["gdelt"][0], 250, lambda d: d["articles"]),
         "push": _grow_json(OWN_FIXTURES["push"][0], 1000, lambda d: d),
+        # a delivery batches up to 1000 changes; the feed fixture's first entry has a
+        # reaction and the Page's own reply among them, skipped as in production
+        "meta_webhook": _grow_json(
+            OWN_FIXTURES["meta_webhook"][0], 1000, lambda d: d["entry"][0]["changes"]
+        ),
     }
 
 

@@ -24,6 +24,7 @@ from core.events import (
     DeadLetter,
     Engagement,
     Mention,
+    Removal,
 )
 from ingest.producer import KafkaEmitter
 from sada.topics import ensure_topics
