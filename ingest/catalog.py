@@ -22,6 +22,7 @@ from ingest import (
     replay,
     rss,
     synthetic,
+    telegram,
     terms,
 )
 from ingest.runner import Job
@@ -41,6 +42,7 @@ SOURCES: dict[str, Source[Any]] = {
         replay.SOURCE,
         rss.SOURCE,
         synthetic.SOURCE,
+        telegram.SOURCE,
     )
 }
 

@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 
 from core import outbound
 from core.errors import Rejected, SourceError
@@ -53,6 +53,7 @@ NAME = "x"
 SEARCH = "/2/tweets/search/recent"
 STREAM = "/2/tweets/search/stream"
 RULES = "/2/tweets/search/stream/rules"
+COMPLIANCE = "/2/tweets/compliance/stream"
 TWEETS = "/2/tweets"
 FIELDS = {
     "tweet.fields": "author_id,conversation_id,created_at,edit_history_tweet_ids,"
@@ -95,9 +96,17 @@ class Config(Account):
 
 
 class StreamConfig(Account):
-    """The filtered stream (`x_stream`); its rules are `queries`, tagged `rule_tag`."""
+    """The filtered stream (`x_stream`); its rules are `queries`, tagged `rule_tag`. Or, with
+    `compliance_partition`, one partition of the Post compliance stream."""
 
-    queries: list[str] = Field(min_length=1, description="Stream rules (X query syntax).")
+    queries: list[str] = Field(default=[], description="Stream rules (X query syntax).")
+    compliance_partition: int | None = Field(
+        default=None,
+        ge=1,
+        le=4,
+        description="Read this partition (1-4) of the Post compliance stream (Enterprise) "
+        "instead: deletes become removals. Four entries, one per partition, get every event.",
+    )
     rule_tag: str = Field(
         default="sada",
         min_length=1,
@@ -119,6 +128,12 @@ class StreamConfig(Account):
         default=5.0, gt=0, description="Wait before the first reconnect; doubles each failure."
     )
     backoff_max_seconds: float = Field(default=320.0, gt=0, description="Longest reconnect wait.")
+
+    @model_validator(mode="after")
+    def _something_to_read(self) -> StreamConfig:
+        if not self.queries and self.compliance_partition is None:
+            raise ValueError("queries: give at least one rule (or a compliance_partition)")
+        return self
 
 
 def snowflake_time(tweet_id: str) -> datetime:
@@ -387,20 +402,23 @@ async def stream(
 ) -> AsyncIterator[Item]:
     """Sync the rules, then read the stream forever, reconnecting with backoff. With `once`,
     stop at the first keep-alive: X sends one when it has nothing more."""
-    api = _Api(config, client, sleep)
-    await sync_rules(config, api)
+    if config.compliance_partition is None:
+        await sync_rules(config, _Api(config, client, sleep))
+        path, fixed = STREAM, FIELDS
+    else:
+        path, fixed = COMPLIANCE, {"partition": str(config.compliance_partition)}
     headers = {"Authorization": f"Bearer {config.bearer_token.get_secret_value()}"}
     timeout = httpx.Timeout(config.http.timeout_seconds, read=config.idle_timeout_seconds)
     failures = 0
     while True:
-        params = dict(FIELDS)
+        params = dict(fixed)
         if failures and config.backfill_minutes:
             params["backfill_minutes"] = str(config.backfill_minutes)
         hint: float | None = None
         try:
             async with client.stream(
                 "GET",
-                f"{config.api_url}{STREAM}",
+                f"{config.api_url}{path}",
                 params=params,
                 headers=headers,
                 timeout=timeout,
@@ -484,5 +502,5 @@ async def reply(config: Account, client: httpx.AsyncClient, target: str, text: s
         ) from exc
 
 
-SOURCE = Source(NAME, Config, fetch, "polling", reply=reply)
-STREAM_SOURCE = Source("x_stream", StreamConfig, stream, "streaming", reply=reply)
+SOURCE = Source(NAME, Config, fetch, "polling", reply=reply, search="boolean")
+STREAM_SOURCE = Source("x_stream", StreamConfig, stream, "streaming", reply=reply, search="boolean")

@@ -15,6 +15,7 @@ KINDS = {
     "bluesky": "streaming",
     "meta_webhook": "streaming",
     "push": "streaming",
+    "telegram": "streaming",
     "gdelt": "polling",
     "hackernews": "polling",
     "mastodon": "polling",

@@ -353,3 +353,43 @@ async def test_stream_refuses_invalid_rules_by_name(
             )
         ]
     assert server.seen(x.STREAM) == []
+
+
+async def test_a_compliance_partition_turns_deletes_into_removals(
+    server: ReplayServer, client: httpx.AsyncClient, sleeps: Sleeps
+) -> None:
+    delete = {
+        "data": {
+            "delete": {
+                "tweet": {"id": "2123697994724282368", "author_id": "1460000000000000001"},
+                "event_at": "2026-11-20T09:30:00.000Z",
+            }
+        }
+    }
+    edit = {
+        "data": {
+            "tweet_edit": {
+                "tweet": {"id": "2123694081438650368", "author_id": "1460000000000000002"},
+                "initial_tweet_id": "2123693116748730368",
+                "edit_tweet_ids": ["2123693116748730368", "2123694081438650368"],
+                "event_at": "2026-11-20T08:25:00.000Z",
+            }
+        }
+    }
+    broken = {"data": {"delete": {"tweet": {"id": "n/a"}}}}
+    lines = [json.dumps(delete), json.dumps(edit), json.dumps(broken), "{not json", "", ""]
+    server.script(x.COMPLIANCE, Reply(200, "\r\n".join(lines)))
+    cfg = stream_config(server, queries=[], compliance_partition=3)
+    removal, bad, garbled = [i async for i in x.stream(cfg, client, once=True, sleep=sleeps)]
+    assert removal == Removal(
+        uid=make_uid("x", "2123697994724282368"),
+        source="x",
+        source_id="2123697994724282368",
+        removed_at=datetime(2026, 11, 20, 9, 30, tzinfo=UTC),
+    )
+    assert isinstance(bad, Rejected) and "invalid literal for int()" in bad.reason
+    assert isinstance(garbled, Rejected) and "not JSON" in garbled.reason
+    assert server.seen(x.COMPLIANCE)[0].query == {"partition": "3"}
+    assert server.seen(x.RULES) == []  # no rules for the compliance stream
+    with pytest.raises(ValueError, match="at least one rule"):
+        stream_config(server, queries=[])
