@@ -413,3 +413,30 @@ def test_sada_ingest_once_dry_run_serves_one_delivery() -> None:
     assert len(lines) == 6 and SECRET not in out + err and VERIFY not in out + err
     assert lines[0]["text"].startswith("التطبيق ما يفتح")
     assert lines[4]["reason"] == "deleted"
+
+
+def test_a_webhook_comment_and_the_polled_same_comment_are_one_document() -> None:
+    from ingest import facebook
+
+    webhook = meta_webhook.parse(FEED, fetched_at=now())[0]
+    cid = "889900112233445_1234567890123456"
+    page = {  # the same comment as GET /{post-id}/comments lists it (facebook's fields)
+        "data": [
+            {
+                "id": cid,
+                "from": {"id": "7012345678901234", "name": "نورة العتيبي"},
+                "message": "التطبيق ما يفتح من أمس 😡 \u200fرقم الطلب #48213\u200f وين الدعم؟",
+                "created_time": "2026-11-25T09:04:05+0000",
+            }
+        ]
+    }
+    (polled,) = facebook.parse_comments(
+        json.dumps(page),
+        post_id="104857236512345_889900112233445",
+        page_id="104857236512345",
+        fetched_at=now(),
+    )
+    assert isinstance(webhook, Mention) and isinstance(polled, Mention)
+    same = ("uid", "source", "source_id", "text", "created_at", "parent_id", "reply_target")
+    assert {k: getattr(webhook, k) for k in same} == {k: getattr(polled, k) for k in same}
+    assert webhook.author == polled.author
