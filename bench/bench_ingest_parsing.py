@@ -54,6 +54,7 @@ def pages() -> dict[str, bytes]:
         "reddit": _grow_json(OWN_FIXTURES["reddit"][0], 100, lambda d: d["data"]["children"]),
         "gdelt": _grow_json(OWN_FIXTURES["gdelt"][0], 250, lambda d: d["articles"]),
         "push": _grow_json(OWN_FIXTURES["push"][0], 1000, lambda d: d),
+        "youtube": _grow_json(OWN_FIXTURES["youtube"][0], 100, lambda d: d["items"]),  # threads
         # a delivery batches up to 1000 changes; the feed fixture's first entry has a
         # reaction and the Page's own reply among them, skipped as in production
         "meta_webhook": _grow_json(

@@ -24,6 +24,7 @@ from ingest import (
     synthetic,
     telegram,
     terms,
+    youtube,
 )
 from ingest.runner import Job
 from ingest.source import Source
@@ -43,6 +44,7 @@ SOURCES: dict[str, Source[Any]] = {
         rss.SOURCE,
         synthetic.SOURCE,
         telegram.SOURCE,
+        youtube.SOURCE,
     )
 }
 

@@ -127,7 +127,7 @@ async def serve() -> AsyncIterator[ReplayServer]:
 def _parsers() -> dict[str, Callable[[bytes], list[Item]]]:
     """Each source's pure parser with fixed context, keyed by source name (tests and bench)."""
     from core.events import now
-    from ingest import bluesky, gdelt, hackernews, mastodon, meta_webhook, push, reddit, rss
+    from ingest import bluesky, gdelt, hackernews, mastodon, meta_webhook, push, reddit, rss, youtube
 
     everything = ("",)  # a term every text contains: the Jetstream filter keeps every post
     return {
@@ -145,6 +145,7 @@ def _parsers() -> dict[str, Callable[[bytes], list[Item]]]:
         "reddit": lambda p: reddit.parse(p, fetched_at=now()),
         "gdelt": lambda p: gdelt.parse(p, fetched_at=now()),
         "push": lambda p: push.parse(p, fetched_at=now()),
+        "youtube": lambda p: youtube.parse(p, fetched_at=now()),
         "meta_webhook": lambda p: meta_webhook.parse(p, fetched_at=now()),
     }
 
@@ -165,6 +166,7 @@ OWN_FIXTURES = {
     "reddit": ["reddit_search_new.json"],
     "gdelt": ["gdelt_artlist.json"],
     "push": ["push_batch.json"],
+    "youtube": ["youtube_commentThreads_list.json"],
     "meta_webhook": ["meta_webhook_page_feed.json", "meta_webhook_instagram.json"],
 }
 

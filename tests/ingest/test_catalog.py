@@ -20,6 +20,7 @@ KINDS = {
     "hackernews": "polling",
     "mastodon": "polling",
     "reddit": "polling",
+    "youtube": "polling",
     "rss": "polling",
     "replay": "finite",
     "synthetic": "finite",
