@@ -60,6 +60,7 @@ def pages() -> dict[str, bytes]:
         "meta_webhook": _grow_json(
             OWN_FIXTURES["meta_webhook"][0], 1000, lambda d: d["entry"][0]["changes"]
         ),
+        "x": _grow_json(OWN_FIXTURES["x"][0], 100, lambda d: d["data"]),  # max_results=100
     }
 
 

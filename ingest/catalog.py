@@ -24,6 +24,7 @@ from ingest import (
     synthetic,
     telegram,
     terms,
+    x,
     youtube,
 )
 from ingest.runner import Job
@@ -44,6 +45,8 @@ SOURCES: dict[str, Source[Any]] = {
         rss.SOURCE,
         synthetic.SOURCE,
         telegram.SOURCE,
+        x.SOURCE,
+        x.STREAM_SOURCE,
         youtube.SOURCE,
     )
 }

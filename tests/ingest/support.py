@@ -127,7 +127,18 @@ async def serve() -> AsyncIterator[ReplayServer]:
 def _parsers() -> dict[str, Callable[[bytes], list[Item]]]:
     """Each source's pure parser with fixed context, keyed by source name (tests and bench)."""
     from core.events import now
-    from ingest import bluesky, gdelt, hackernews, mastodon, meta_webhook, push, reddit, rss, youtube
+    from ingest import (
+        bluesky,
+        gdelt,
+        hackernews,
+        mastodon,
+        meta_webhook,
+        push,
+        reddit,
+        rss,
+        x,
+        youtube,
+    )
 
     everything = ("",)  # a term every text contains: the Jetstream filter keeps every post
     return {
@@ -147,6 +158,7 @@ def _parsers() -> dict[str, Callable[[bytes], list[Item]]]:
         "push": lambda p: push.parse(p, fetched_at=now()),
         "youtube": lambda p: youtube.parse(p, fetched_at=now()),
         "meta_webhook": lambda p: meta_webhook.parse(p, fetched_at=now()),
+        "x": lambda p: x.parse(p, fetched_at=now()),
     }
 
 
@@ -168,6 +180,7 @@ OWN_FIXTURES = {
     "push": ["push_batch.json"],
     "youtube": ["youtube_commentThreads_list.json"],
     "meta_webhook": ["meta_webhook_page_feed.json", "meta_webhook_instagram.json"],
+    "x": ["x_search_recent_page1.json", "x_search_recent_page2.json"],
 }
 
 # A lookback reaching every fixture (they are dated 2026) however late the tests run.

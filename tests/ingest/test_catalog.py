@@ -24,6 +24,8 @@ KINDS = {
     "rss": "polling",
     "replay": "finite",
     "synthetic": "finite",
+    "x": "polling",
+    "x_stream": "streaming",
 }
 
 
