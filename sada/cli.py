@@ -60,7 +60,7 @@ Secure = Annotated[
     typer.Option(
         "--secure",
         help="The secured pair (Kafka SASL_SSL with SCRAM users, Elasticsearch HTTPS with "
-        "users), on ports of its own (9093, 9201) beside the plain one.",
+        "users), on ports of its own (9094, 9201) beside the plain one.",
     ),
 ]
 

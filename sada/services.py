@@ -55,7 +55,8 @@ ES_VERSION = "8.19.7"
 ES_ARTIFACT = f"org.elasticsearch.distribution.integ-test-zip:elasticsearch:{ES_VERSION}:zip"
 ES_USER = "sada"
 HEAP = "-Xms512m -Xmx512m"
-SECURE_KAFKA_PORT = 9093  # the secured stack's defaults: beside the plain one's 9092 and 9200
+SECURE_KAFKA_PORT = 9094  # the secured stack's defaults: beside the plain one's 9092 (and its
+# controller's 9093) and 9200 (and its transport's 9300)
 SECURE_ES_PORT = 9201
 KAFKA_USER = "sada"  # the SCRAM user Sada connects as
 KAFKA_ADMIN = "admin"  # the broker's own (inter-broker) user, a super user
@@ -340,14 +341,27 @@ def _pid_alive(pid_file: Path) -> int | None:
         return None
 
 
-def _wait(check: Callable[[], bool], what: str, log: Path, timeout: float = 120.0) -> None:
+def _wait(
+    check: Callable[[], bool],
+    what: str,
+    log: Path,
+    timeout: float = 120.0,
+    *,
+    proc: subprocess.Popen[bytes] | None = None,
+) -> None:
+    """Return once `check` holds; fail with the log's tail after `timeout`, or as soon as
+    `proc` (the service's process) has exited (a port taken, a bad setting)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
             return
+        if proc is not None and proc.poll() is not None:
+            timeout = 0
+            break
         time.sleep(0.5)
     tail = log.read_text(errors="replace")[-3000:] if log.exists() else "(no log)"
-    raise ServiceError(f"{what} did not become ready within {timeout:.0f}s; log {log}:\n{tail}")
+    why = "exited" if timeout == 0 else f"did not become ready within {timeout:.0f}s"
+    raise ServiceError(f"{what} {why}; log {log}:\n{tail}")
 
 
 def start_kafka(settings: Settings) -> None:
@@ -414,7 +428,7 @@ def start_kafka(settings: Settings) -> None:
             start_new_session=True,
         )
     (paths.kafka / "kafka.pid").write_text(str(proc.pid))
-    _wait(lambda: kafka_reachable(settings), f"Kafka at {host}:{port}", log)
+    _wait(lambda: kafka_reachable(settings), f"Kafka at {host}:{port}", log, proc=proc)
 
 
 def _secure_broker(files: SecureFiles) -> dict[str, object]:
@@ -500,7 +514,7 @@ def start_elasticsearch(settings: Settings) -> None:
             start_new_session=True,
         )
     (paths.es_node / "elasticsearch.pid").write_text(str(proc.pid))
-    _wait(lambda: es_reachable(settings), f"Elasticsearch at {settings.es_url}", log)
+    _wait(lambda: es_reachable(settings), f"Elasticsearch at {settings.es_url}", log, proc=proc)
 
 
 SECURE_NODE = {  # HTTPS only, with the certificate _secure_node_config copies into the node
@@ -657,7 +671,7 @@ def secured(
 ) -> Settings:
     """`settings` pointed at the secured local stack of its cache dir, with every credential:
     on the given ports, else the settings' own when they already say SASL_SSL / https, else
-    the secured defaults (9093, 9201). Elasticsearch as Sada's user or, with `es_admin`, as
+    the secured defaults (9094, 9201). Elasticsearch as Sada's user or, with `es_admin`, as
     the `elastic` superuser."""
     files = SecureFiles.for_settings(settings)
     needed = [files.ca, files.kafka_password, files.es_password, files.elastic_password]
