@@ -20,7 +20,7 @@ from processors.sentiment.features import Features, extract
 
 MODEL_PATH = Path(__file__).parent / "sentiment" / "model" / "complaint-en.npz"
 SHOWN = 2  # words named in an explanation
-MEMORY = 100_000  # words whose own score is kept (a few MB)
+MEMORY = 100_000  # words whose own score is kept (about 10 MB)
 
 
 @dataclass(frozen=True)
