@@ -19,6 +19,7 @@ KINDS = {
     "gdelt": "polling",
     "hackernews": "polling",
     "mastodon": "polling",
+    "telegram_preview": "polling",
     "reddit": "polling",
     "youtube": "polling",
     "rss": "polling",
