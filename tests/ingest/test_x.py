@@ -16,8 +16,11 @@ the mapping too, when present.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import os
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -393,3 +396,31 @@ async def test_a_compliance_partition_turns_deletes_into_removals(
     assert server.seen(x.RULES) == []  # no rules for the compliance stream
     with pytest.raises(ValueError, match="at least one rule"):
         stream_config(server, queries=[])
+
+
+@pytest.mark.parametrize("source", ["x", "x_stream"])
+async def test_dry_run_from_the_command_line(server: ReplayServer, source: str) -> None:
+    server.script(x.SEARCH, Reply(200, PAGE1, HEADERS), Reply(200, PAGE2, HEADERS))
+    server.script(x.RULES, Reply(200, RULES), Reply(200, '{"meta": {"summary": {}}}'))
+    server.script(x.STREAM, Reply(200, EVENTS))
+    sets = {
+        "bearer_token": BEARER,
+        "queries": json.dumps(["@skylineair -is:retweet"]),
+        "api_url": server.url(),
+        "allow_private": "true",
+    }
+    args = [a for k, v in sets.items() for a in ("--set", f"{k}={v}")]
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "sada", "ingest", "--source", source, "--once", "--dry-run"),
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "SADA_KAFKA_BOOTSTRAP": "127.0.0.1:9"},
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err.decode()
+    records = [json.loads(line) for line in out.decode().splitlines() if line.startswith("{")]
+    expected = 5 if source == "x" else 3  # the stream: two tweets and a removal
+    assert len(records) == expected and all(r["source"] == "x" for r in records)
+    assert "رحلتي اتأخرت" in out.decode()  # Arabic printed as itself
+    assert BEARER not in err.decode() + out.decode()
