@@ -167,24 +167,34 @@ def graph_error(body: str, *, what: str, renew: str, needs: str) -> SadaError | 
 
 
 def parse_list(
-    payload: bytes | str, build: Callable[[Any], Mention | None], source: str
+    payload: bytes | str,
+    build: Callable[[Any], Mention | None],
+    source: str,
+    *,
+    flatten: Callable[[Any], list[Any]] = lambda obj: [obj],
 ) -> list[Item]:
-    """A Graph list (`{"data": [...], "paging": ...}`) mapped item by item with `build`."""
+    """A Graph list (`{"data": [...], "paging": ...}`) mapped item by item with `build`;
+    `flatten` lists the objects an item carries (a comment and its expanded replies)."""
     body = load_json(payload, source)
     if isinstance(body, Rejected):
         return [body]
     data = body.get("data") if isinstance(body, dict) else None
     if not isinstance(data, list):
         return [Rejected(payload=text_of(payload), reason=f"{source}: not a Graph list with data")]
-    return each(data, build, source)
+    return each([obj for item in data for obj in flatten(item)], build, source)
 
 
-def node_path(node_id: str, edge: str, source: str) -> str:
-    """`/{id}/{edge}` for an id as Graph writes them (digits, `_` between parts), so a reply
-    target can never point the call elsewhere."""
-    if not _NODE_ID.fullmatch(node_id):
-        raise SourceError(f"{source}: {node_id!r} is not a Graph object id")
-    return f"/{node_id}/{edge}"
+def node_id(value: str, source: str) -> str:
+    """`value` if it is an id as Graph writes them (digits, `_` between parts), so a reply
+    target can never point a call elsewhere."""
+    if not _NODE_ID.fullmatch(value):
+        raise SourceError(f"{source}: {value!r} is not a Graph object id")
+    return value
+
+
+def node_path(value: str, edge: str, source: str) -> str:
+    """`/{id}/{edge}`, the id checked."""
+    return f"/{node_id(value, source)}/{edge}"
 
 
 class Graph:
@@ -235,16 +245,16 @@ class Graph:
         self.delay = usage_delay(response.headers, step_seconds=self.config.usage_backoff_seconds)
         return response
 
-    async def create(self, node_id: str, edge: str, *, needs: str, **fields: str) -> str:
-        """POST a new object (a reply) on `node_id`'s `edge`; the platform's id of it."""
+    async def create(self, node: str, edge: str, *, needs: str, **fields: str) -> str:
+        """POST a new object (a reply) on `node`'s `edge`; the platform's id of it."""
         response = await self.call(
-            "POST", node_path(node_id, edge, self.source), needs=needs, **fields
+            "POST", node_path(node, edge, self.source), needs=needs, **fields
         )
         try:
             return str(response.json()["id"])
         except (ValueError, KeyError, TypeError):
             raise SourceError(
-                f"{self.source}: POST {edge} on {node_id} answered without an id "
+                f"{self.source}: POST {edge} on {node} answered without an id "
                 f"({response.text[:120]!r})"
             ) from None
 
