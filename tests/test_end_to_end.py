@@ -18,6 +18,7 @@ from kafka import KafkaProducer
 
 from core import connect, topics
 from core.config import Settings
+from core.events import Mention, Removal, now
 from ingest import replay, synthetic
 from ingest.producer import KafkaEmitter
 from ingest.runner import Job, run
@@ -145,4 +146,31 @@ def replay_through_the_whole_pipeline(settings: Settings, tmp_path: Path, split:
             eventually(lambda: _drained(settings, split), what="the replay to drain")
             assert _count(settings) == expected_docs
             assert receiver.received == received  # the replayed spike is no new incident
+
+            # The platform says one post was edited and another deleted: the first's document
+            # shows the new text, the second's documents go.
+            gone = next(uid for uid in sorted(crisis_uids) if uid != first.uid)
+            _edit_and_remove(settings, first, gone)
+            with connect.elasticsearch(settings) as es:
+                eventually(
+                    lambda: _count(settings) == expected_docs - 1 and _drained(settings, split),
+                    what="the removed mention's document deleted",
+                )
+                found = es.search(index=settings.mentions_index, query=ids)
+                assert found["hits"]["hits"][0]["_source"]["text"] == EDITED
+                left = es.count(index=settings.mentions_index, query={"term": {"uid": gone}})
+                assert left["count"] == 0
+            assert receiver.received == received  # an edit is no new mention to count
             assert all(worker.poll() is None for worker in workers)
+
+
+EDITED = "عمرو دياب (edited) الحفلة كانت رائعة 🎶"
+
+
+def _edit_and_remove(settings: Settings, edited: Mention, removed_uid: str) -> None:
+    emitter = KafkaEmitter(settings)
+    emitter.mention("replay", edited.model_copy(update={"text": EDITED, "edited_at": now()}))
+    source, _, _ = removed_uid.partition("-")
+    removal = Removal(uid=removed_uid, source=source, source_id="gone", removed_at=now())
+    emitter.removal("replay", removal)
+    emitter.close()
