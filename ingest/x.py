@@ -281,13 +281,23 @@ def _problem(response: httpx.Response) -> str:
 
 
 class _Api:
-    """Calls to the X API with a token, errors explained in X's terms."""
+    """Calls to the X API with one of the source's tokens, errors explained in X's terms.
 
-    def __init__(self, config: Account, client: httpx.AsyncClient, sleep: Sleep) -> None:
+    As the brand's account (`user`), a call is sent once: a post retried after a lost answer
+    could be posted twice.
+    """
+
+    def __init__(
+        self, config: Account, client: httpx.AsyncClient, sleep: Sleep, *, user: bool = False
+    ) -> None:
+        token = config.user_access_token if user else config.bearer_token
+        assert token is not None
         self.config = config
+        self.user = user
+        self.headers = {"Authorization": f"Bearer {token.get_secret_value()}"}
         self.polite = _Polite(
             client,
-            config.http,
+            config.http.model_copy(update={"max_attempts": 1}) if user else config.http,
             source=NAME,
             reset_header="x-rate-limit-reset",
             remaining_header="x-rate-limit-remaining",
@@ -295,30 +305,28 @@ class _Api:
             sleep=sleep,
         )
 
-    async def call(
-        self, method: str, path: str, *, user: bool = False, **kwargs: Any
-    ) -> httpx.Response:
-        token = self.config.user_access_token if user else self.config.bearer_token
-        what = "user access token" if user else "bearer token"
-        assert token is not None
-        headers = {"Authorization": f"Bearer {token.get_secret_value()}"}
+    async def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
             return await self.polite.request(
-                method, f"{self.config.api_url}{path}", headers=headers, **kwargs
+                method, f"{self.config.api_url}{path}", headers=self.headers, **kwargs
             )
         except SourceError as exc:
+            what = "user access token" if self.user else "bearer token"
             if exc.status == 401:
                 raise SourceError(
                     f"{NAME}: {method} {path}: X refused the {what} (HTTP 401); renew the "
-                    f"{what} in the developer portal and set {what.replace(' ', '_')}",
+                    f"{what} and set {what.replace(' ', '_')}",
                     status=401,
                 ) from exc
             if exc.status == 403:
-                raise SourceError(
-                    f"{exc}; X refuses this app {path}: check the app's access level "
-                    "(the filtered stream needs Pro) and that it belongs to a Project",
-                    status=403,
-                ) from exc
+                why = (
+                    "the conversation may limit who can reply, the token may lack tweet.write, "
+                    "or the text repeats a recent post"
+                    if self.user
+                    else "check the app's access level (the filtered stream needs Pro) and "
+                    "that the app belongs to a Project"
+                )
+                raise SourceError(f"{exc}; {why}", status=403) from exc
             raise
 
 
@@ -487,11 +495,8 @@ async def reply(config: Account, client: httpx.AsyncClient, target: str, text: s
             "the brand's account (scopes tweet.read tweet.write users.read); the app's bearer "
             "token can only read"
         )
-    response = await _Api(config, client, asyncio.sleep).call(
-        "POST",
-        TWEETS,
-        user=True,
-        json={"text": text, "reply": {"in_reply_to_tweet_id": target}},
+    response = await _Api(config, client, asyncio.sleep, user=True).call(
+        "POST", TWEETS, json={"text": text, "reply": {"in_reply_to_tweet_id": target}}
     )
     try:
         return str(field(response.json(), "data", "id"))

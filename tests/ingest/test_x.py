@@ -27,7 +27,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from core.errors import Rejected, SourceError
+from core.errors import Rejected, RetryLater, SourceError
 from core.events import Author, Engagement, Mention, Removal, make_uid, now
 from ingest import x
 from ingest.cursor import CursorStore
@@ -261,6 +261,19 @@ async def test_reply_posts_as_the_brand_with_the_user_token(
     server.script(x.TWEETS, Reply(401, '{"title":"Unauthorized","status":401}'))
     with pytest.raises(SourceError, match="renew the user access token"):
         await x.reply(cfg, client, "1", "hi")
+    limited = {
+        "title": "Forbidden",
+        "status": 403,
+        "detail": "Reply to this conversation is not allowed",
+    }
+    server.script(x.TWEETS, Reply(403, json.dumps(limited)))
+    with pytest.raises(SourceError, match="not allowed.*may limit who can reply"):
+        await x.reply(cfg, client, "1", "hi")
+    server.script(x.TWEETS, Reply(503, "{}"), Reply(201, '{"data": {"id": "2"}}'))
+    before = len(server.seen(x.TWEETS))
+    with pytest.raises(RetryLater, match="HTTP 503"):
+        await x.reply(cfg, client, "1", "hi")  # sent once: a lost answer is never posted twice
+    assert len(server.seen(x.TWEETS)) == before + 1
 
 
 async def test_stream_syncs_only_its_own_rules_and_reads_lines(
