@@ -44,6 +44,13 @@ def _grow_lines(name: str, size: int) -> bytes:
     return b"\n".join(lines[i % len(lines)] for i in range(size))
 
 
+def _grow_telegram_preview(name: str, size: int) -> bytes:
+    text = (FIXTURES / name).read_bytes()
+    posts = re.findall(rb'<div class="tgme_widget_message_wrap.*?</div></div>\n', text, flags=re.S)
+    start, end = text.index(posts[0]), text.rindex(posts[-1]) + len(posts[-1])
+    return text[:start] + b"".join(posts[i % len(posts)] for i in range(size)) + text[end:]
+
+
 def pages() -> dict[str, bytes]:
     """One realistic page (or stream chunk) per source."""
     return {
@@ -54,6 +61,8 @@ def pages() -> dict[str, bytes]:
         "reddit": _grow_json(OWN_FIXTURES["reddit"][0], 100, lambda d: d["data"]["children"]),
         "gdelt": _grow_json(OWN_FIXTURES["gdelt"][0], 250, lambda d: d["articles"]),
         "push": _grow_json(OWN_FIXTURES["push"][0], 1000, lambda d: d),
+        "telegram": _grow_json(OWN_FIXTURES["telegram"][0], 100, lambda d: d["result"]),  # limit
+        "telegram_preview": _grow_telegram_preview(OWN_FIXTURES["telegram_preview"][0], 20),
         "youtube": _grow_json(OWN_FIXTURES["youtube"][0], 100, lambda d: d["items"]),  # threads
         # a delivery batches up to 1000 changes; the feed fixture's first entry has a
         # reaction and the Page's own reply among them, skipped as in production

@@ -122,6 +122,8 @@ def _mention(update: dict[str, Any], chats: list[str], fetched_at: datetime) -> 
         return None  # a sticker, a photo without caption, a service message
     if not isinstance(text, str):
         raise TypeError(f"{kind}.text is {type(text).__name__}, not a string")
+    if not text.strip():
+        return None
     message_id = int(field(message, "message_id"))
     source_id = f"{chat_id}:{message_id}"
     replied = message.get("reply_to_message")

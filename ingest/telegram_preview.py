@@ -133,6 +133,9 @@ def _mention(channel: str, post_id: int, html: str, fetched_at: datetime) -> Men
     when = _TIME.search(html)
     if when is None:
         raise ValueError("no <time datetime=...>")
+    body = html_to_text(text.group(1))
+    if not body:
+        return None
     owner, signed = _OWNER.search(html), _SIGNED.search(html)
     name = " · ".join(html_to_text(m.group(1)) for m in (owner, signed) if m)
     source_id = f"{channel.lower()}/{post_id}"
@@ -142,7 +145,7 @@ def _mention(channel: str, post_id: int, html: str, fetched_at: datetime) -> Men
         source_id=source_id,
         url=f"https://t.me/{channel}/{post_id}",
         author=Author(handle=channel.lower(), name=name or None),
-        text=html_to_text(text.group(1)),
+        text=body,
         created_at=from_iso(when.group(1)),
         fetched_at=fetched_at,
         parent_id=f"@{channel.lower()}",

@@ -136,6 +136,8 @@ def _parsers() -> dict[str, Callable[[bytes], list[Item]]]:
         push,
         reddit,
         rss,
+        telegram,
+        telegram_preview,
         x,
         youtube,
     )
@@ -156,6 +158,10 @@ def _parsers() -> dict[str, Callable[[bytes], list[Item]]]:
         "reddit": lambda p: reddit.parse(p, fetched_at=now()),
         "gdelt": lambda p: gdelt.parse(p, fetched_at=now()),
         "push": lambda p: push.parse(p, fetched_at=now()),
+        "telegram": lambda p: telegram.parse(
+            p, chats=["@acmebank_community", "@acmebank", "-1002233445566"], fetched_at=now()
+        ),
+        "telegram_preview": lambda p: telegram_preview.parse(p, fetched_at=now()),
         "youtube": lambda p: youtube.parse(p, fetched_at=now()),
         "meta_webhook": lambda p: meta_webhook.parse(p, fetched_at=now()),
         "x": lambda p: x.parse(p, fetched_at=now()),
@@ -178,6 +184,11 @@ OWN_FIXTURES = {
     "reddit": ["reddit_search_new.json"],
     "gdelt": ["gdelt_artlist.json"],
     "push": ["push_batch.json"],
+    "telegram": ["telegram_getUpdates.json"],
+    "telegram_preview": [
+        "telegram_preview_channel.html",
+        "telegram_preview_channel_before.html",
+    ],
     "youtube": ["youtube_commentThreads_list.json"],
     "meta_webhook": ["meta_webhook_page_feed.json", "meta_webhook_instagram.json"],
     "x": ["x_search_recent_page1.json", "x_search_recent_page2.json"],
