@@ -27,6 +27,8 @@ KINDS = {
     "synthetic": "finite",
     "x": "polling",
     "x_stream": "streaming",
+    "facebook": "polling",  # Graph API, Meta
+    "instagram": "polling",  # Graph API, Meta
 }
 
 

@@ -13,12 +13,9 @@ The real recorded answers in ../shared (meta_graph_*.json) are read when present
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
-import os
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,6 +28,7 @@ from ingest import facebook
 from ingest.cursor import CursorStore
 from ingest.http import HttpPolicy
 from tests.ingest.support import SHARED, ReplayServer, Reply, Sleeps, fixture, only_mentions
+from tests.ingest.test_graph import dry_run
 
 PAGE_ID = "104828591234567"
 OWN_POST = "104828591234567_881234567890123"
@@ -268,36 +266,13 @@ async def test_dry_run_from_the_command_line(server: ReplayServer) -> None:
     server.script(f"/v23.0/{OWN_POST}/comments", Reply(200, COMMENTS))
     server.script(f"/v23.0/{VISITOR_POST}/comments", Reply(200, LAST))
     server.script(f"/v23.0/{PAGE_ID}/tagged", Reply(200, TAGGED))
-    sets = {
-        "page_id": PAGE_ID,
-        "access_token": TOKEN,
-        "api_url": server.url("/v23.0"),
-        "allow_private": "true",
-        "initial_lookback_seconds": str(20 * 365 * 86400),
-    }
-    args = [a for k, v in sets.items() for a in ("--set", f"{k}={v}")]
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "sada",
-        "ingest",
-        "--source",
-        "facebook",
-        "--once",
-        "--dry-run",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "SADA_KAFKA_BOOTSTRAP": "127.0.0.1:9"},
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 0, err.decode()
-    lines = [json.loads(line) for line in out.decode().splitlines() if line.startswith("{")]
-    assert [m["source_id"] for m in lines if "source_id" in m] == [
+    sets = {"page_id": PAGE_ID, "access_token": TOKEN, "api_url": server.url("/v23.0")}
+    records, err = await dry_run("facebook", sets)
+    assert [m["source_id"] for m in records if "source_id" in m] == [
         VISITOR_POST,
         "881234567890123_1200000000000003",
         "881234567890123_1200000000000001",
         "7770001112223338_990000000000001",
     ]
-    assert "facebook: 4 mentions, 1 dead-lettered" in err.decode()
-    assert TOKEN not in err.decode() + out.decode()
+    assert "facebook: 4 mentions, 1 dead-lettered" in err
+    assert TOKEN not in err + json.dumps(records)

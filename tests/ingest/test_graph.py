@@ -9,9 +9,13 @@ The error bodies from ../shared are real recorded answers.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
+import os
+import sys
+from typing import Any
 
 import pytest
 
@@ -120,3 +124,21 @@ def test_graph_times_and_ids() -> None:
     for bad in ("../me", "1/feed", "", "12?x=1"):
         with pytest.raises(SourceError, match="not a Graph object id"):
             node_path(bad, "comments", "facebook")
+
+
+async def dry_run(source: str, sets: dict[str, str]) -> tuple[list[dict[str, Any]], str]:
+    """`sada ingest --source SOURCE --once --dry-run --set ...` against a local double (a
+    lookback reaching the 2026 fixtures): the records printed, and what went to stderr."""
+    sets = {"allow_private": "true", "initial_lookback_seconds": str(20 * 365 * 86400), **sets}
+    args = [a for k, v in sets.items() for a in ("--set", f"{k}={v}")]
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "sada", "ingest", "--source", source, "--once", "--dry-run"),
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "SADA_KAFKA_BOOTSTRAP": "127.0.0.1:9"},
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err.decode()
+    lines = out.decode().splitlines()
+    return [json.loads(line) for line in lines if line.startswith("{")], err.decode()

@@ -29,6 +29,7 @@ from ingest import instagram
 from ingest.cursor import CursorStore
 from ingest.http import HttpPolicy
 from tests.ingest.support import SHARED, ReplayServer, Reply, Sleeps, fixture, only_mentions
+from tests.ingest.test_graph import dry_run
 
 IG = "17841400008460056"
 MEDIA = "17895695668004550"
@@ -321,3 +322,24 @@ async def test_reply_to_a_comment_and_to_a_mention(
     with pytest.raises(SourceError, match="not a Graph object id"):
         await instagram.reply(cfg, client, "mention:1/../../me", "x")
     assert instagram.SOURCE.reply is instagram.reply and instagram.SOURCE.search == "hashtags"
+
+
+async def test_dry_run_from_the_command_line(server: ReplayServer) -> None:
+    server.script(f"/v23.0/{IG}/media", Reply(200, fixture("instagram_own_media.json")))
+    server.script(f"/v23.0/{MEDIA}/comments", Reply(200, fixture("instagram_media_comments.json")))
+    server.script("/v23.0/17870913679156914/replies", Reply(200, LAST))
+    server.script(f"/v23.0/{IG}/tags", Reply(200, fixture("instagram_tags.json")))
+    sets = {
+        "ig_user_id": IG,
+        "access_token": TOKEN,
+        "api_url": server.url("/v23.0"),
+        "recent_media_days": "3650",
+    }
+    records, err = await dry_run("instagram", sets)
+    assert [m["source_id"] for m in records if "source_id" in m] == [
+        "17870913679156914",
+        "17881770991003328",
+        "17870913679156916",
+        "18027939643230671",
+    ]
+    assert "instagram: 4 mentions, 1 dead-lettered" in err and TOKEN not in err
