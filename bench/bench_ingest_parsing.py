@@ -57,6 +57,8 @@ def pages() -> dict[str, bytes]:
         "bluesky": _grow_lines(OWN_FIXTURES["bluesky"][0], 1000),
         "mastodon": _grow_json(OWN_FIXTURES["mastodon"][0], 40, lambda d: d),
         "hackernews": _grow_json(OWN_FIXTURES["hackernews"][0], 100, lambda d: d["hits"]),
+        "facebook": _grow_json(OWN_FIXTURES["facebook"][0], 100, lambda d: d["data"]),  # limit
+        "instagram": _grow_json(OWN_FIXTURES["instagram"][0], 50, lambda d: d["data"]),
         "rss": _grow_xml("rss_google_news_ar.xml", 100),
         "reddit": _grow_json(OWN_FIXTURES["reddit"][0], 100, lambda d: d["data"]["children"]),
         "gdelt": _grow_json(OWN_FIXTURES["gdelt"][0], 250, lambda d: d["articles"]),

@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -171,8 +171,8 @@ def parse_event(event: Any, *, fetched_at: datetime) -> list[Item]:
 def _tweets(tweets: list[Any], includes: Any, fetched_at: datetime) -> list[Item]:
     includes = includes if isinstance(includes, dict) else {}
     users = {u.get("id"): u for u in includes.get("users") or [] if isinstance(u, dict)}
-    quoted = {t.get("id"): t for t in includes.get("tweets") or [] if isinstance(t, dict)}
-    return each(tweets, lambda tweet: _mention(tweet, users, quoted, fetched_at), NAME)
+    included = {t.get("id"): t for t in includes.get("tweets") or [] if isinstance(t, dict)}
+    return each(tweets, lambda tweet: _mention(tweet, users, included, fetched_at), NAME)
 
 
 def _mention(
@@ -336,16 +336,27 @@ async def fetch(
     *,
     cursors: CursorStore | None = None,
     sleep: Sleep = asyncio.sleep,
+    clock: Callable[[], datetime] = now,
 ) -> AsyncIterator[Item]:
-    """One round: every query's new tweets, newest first, resuming any unfinished walk."""
+    """One round: every query's new tweets, newest first, resuming any unfinished walk.
+    `clock` says when it is, for what the search can reach."""
     progress = Progress(NAME, config, cursors=cursors)
     api = _Api(config, client, sleep)
 
     async def run(query: str) -> AsyncIterator[Item]:
         state = progress.get(query) or {}
         since = state.get("after") or {
-            "start_time": _iso(now() - timedelta(seconds=config.initial_lookback_seconds))
+            "start_time": _iso(clock() - timedelta(seconds=config.initial_lookback_seconds))
         }
+        if _out_of_reach(since, clock()):
+            log.warning(
+                "%s: %r: last read more than 7 days ago, beyond recent search's reach; "
+                "reading the last 7 days, older tweets are lost",
+                NAME,
+                query,
+            )
+            state = {}
+            since = {"start_time": _iso(clock() - timedelta(seconds=_SEARCH_REACH_SECONDS))}
         token, newest = state.get("next_token"), state.get("newest_id")
         params = {"query": query, "max_results": str(config.max_results), **FIELDS, **since}
         for _ in range(config.max_pages_per_poll):
@@ -371,6 +382,14 @@ async def fetch(
 
     async for item in each_target(NAME, config.queries, run):
         yield item
+
+
+def _out_of_reach(since: dict[str, str], at: datetime) -> bool:
+    """Whether recent search would refuse this `since_id` or `start_time` (7 days back at most)."""
+    when = (
+        snowflake_time(since["since_id"]) if "since_id" in since else from_iso(since["start_time"])
+    )
+    return when < at - timedelta(seconds=_SEARCH_REACH_SECONDS)
 
 
 def _iso(when: datetime) -> str:

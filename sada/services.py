@@ -55,6 +55,7 @@ ES_VERSION = "8.19.7"
 ES_ARTIFACT = f"org.elasticsearch.distribution.integ-test-zip:elasticsearch:{ES_VERSION}:zip"
 ES_USER = "sada"
 HEAP = "-Xms512m -Xmx512m"
+WAIT_SECONDS = 120.0  # how long a starting service may take to answer
 SECURE_KAFKA_PORT = 9094  # the secured stack's defaults: beside the plain one's 9092 (and its
 # controller's 9093) and 9200 (and its transport's 9300)
 SECURE_ES_PORT = 9201
@@ -345,7 +346,7 @@ def _wait(
     check: Callable[[], bool],
     what: str,
     log: Path,
-    timeout: float = 120.0,
+    timeout: float = WAIT_SECONDS,
     *,
     proc: subprocess.Popen[bytes] | None = None,
 ) -> None:
@@ -434,6 +435,8 @@ def start_kafka(settings: Settings) -> None:
 def _secure_broker(files: SecureFiles) -> dict[str, object]:
     """The values secure.properties is filled with."""
     return {
+        "user": KAFKA_USER,
+        "password": _secret(files.kafka_password),
         "admin_user": KAFKA_ADMIN,
         "admin_password": _secret(files.admin_password),
         "keystore": files.keystore,

@@ -129,8 +129,10 @@ def _parsers() -> dict[str, Callable[[bytes], list[Item]]]:
     from core.events import now
     from ingest import (
         bluesky,
+        facebook,
         gdelt,
         hackernews,
+        instagram,
         mastodon,
         meta_webhook,
         push,
@@ -154,6 +156,15 @@ def _parsers() -> dict[str, Callable[[bytes], list[Item]]]:
             p, instance="https://social.example", fetched_at=now()
         ),
         "hackernews": lambda p: hackernews.parse(p, fetched_at=now()),
+        "facebook": lambda p: facebook.parse_comments(
+            p,
+            post_id="104828591234567_881234567890123",
+            page_id="104828591234567",
+            fetched_at=now(),
+        ),
+        "instagram": lambda p: instagram.parse_comments(
+            p, media_id="17895695668004550", permalink=None, fetched_at=now()
+        ),
         "rss": lambda p: rss.parse(p, feed_url="https://feed.example/rss", fetched_at=now()),
         "reddit": lambda p: reddit.parse(p, fetched_at=now()),
         "gdelt": lambda p: gdelt.parse(p, fetched_at=now()),
@@ -175,6 +186,8 @@ OWN_FIXTURES = {
     "bluesky": ["bluesky_jetstream_events.jsonl"],
     "mastodon": ["mastodon_tag_timeline.json"],
     "hackernews": ["hackernews_search_by_date.json"],
+    "facebook": ["facebook_post_comments.json"],
+    "instagram": ["instagram_media_comments.json"],
     "rss": [
         "rss_google_news_ar.xml",
         "rss_arabic_windows1256.xml",

@@ -21,7 +21,7 @@ import json
 import logging
 import os
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -41,6 +41,7 @@ RULES = fixture("x_stream_rules.json")
 EMPTY = b'{"meta": {"result_count": 0}}'
 BEARER = "AAAA-app-bearer-for-tests"
 HEADERS = {"x-rate-limit-limit": "450", "x-rate-limit-remaining": "449"}
+FIXTURE_TIME = datetime(2026, 11, 20, 9, tzinfo=UTC)  # when the fixtures' tweets were fresh
 
 
 def config(server: ReplayServer, **kw: object) -> x.Config:
@@ -168,7 +169,12 @@ async def test_search_pages_waits_for_reset_and_resumes_without_repeats(
         Reply(200, EMPTY, HEADERS),
     )
     store = CursorStore(tmp_path)
-    items = [i async for i in x.fetch(config(server), client, cursors=store, sleep=sleeps)]
+    items = [
+        i
+        async for i in x.fetch(
+            config(server), client, cursors=store, sleep=sleeps, clock=lambda: FIXTURE_TIME
+        )
+    ]
     assert [i.source_id for i in items] == [  # type: ignore[union-attr]
         "2123698862945210368",
         "2123697994724282368",
@@ -189,7 +195,13 @@ async def test_search_pages_waits_for_reset_and_resumes_without_repeats(
     # A restart: since_id is the newest tweet of the finished walk, nothing comes twice.
     again = [
         i
-        async for i in x.fetch(config(server), client, cursors=CursorStore(tmp_path), sleep=sleeps)
+        async for i in x.fetch(
+            config(server),
+            client,
+            cursors=CursorStore(tmp_path),
+            sleep=sleeps,
+            clock=lambda: FIXTURE_TIME,
+        )
     ]
     assert again == []
     last = server.seen(x.SEARCH)[-1]
@@ -204,9 +216,29 @@ async def test_a_walk_cut_by_the_page_cap_goes_on_next_round(
     )
     store = CursorStore()
     cfg = config(server, max_pages_per_poll=1)
-    assert len([i async for i in x.fetch(cfg, client, cursors=store, sleep=sleeps)]) == 4
-    assert len([i async for i in x.fetch(cfg, client, cursors=store, sleep=sleeps)]) == 1
-    [i async for i in x.fetch(cfg, client, cursors=store, sleep=sleeps)]
+    assert (
+        len(
+            [
+                i
+                async for i in x.fetch(
+                    cfg, client, cursors=store, sleep=sleeps, clock=lambda: FIXTURE_TIME
+                )
+            ]
+        )
+        == 4
+    )
+    assert (
+        len(
+            [
+                i
+                async for i in x.fetch(
+                    cfg, client, cursors=store, sleep=sleeps, clock=lambda: FIXTURE_TIME
+                )
+            ]
+        )
+        == 1
+    )
+    [i async for i in x.fetch(cfg, client, cursors=store, sleep=sleeps, clock=lambda: FIXTURE_TIME)]
     first, second, third = server.seen(x.SEARCH)
     assert second.query["next_token"] and second.query["start_time"] == first.query["start_time"]
     assert third.query["since_id"] == "2123698862945210368" and "next_token" not in third.query
@@ -437,3 +469,24 @@ async def test_dry_run_from_the_command_line(server: ReplayServer, source: str) 
     assert len(records) == expected and all(r["source"] == "x" for r in records)
     assert "رحلتي اتأخرت" in out.decode()  # Arabic printed as itself
     assert BEARER not in err.decode() + out.decode()
+
+
+async def test_a_cursor_older_than_seven_days_reads_the_last_seven(
+    server: ReplayServer,
+    client: httpx.AsyncClient,
+    sleeps: Sleeps,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server.script(x.SEARCH, Reply(200, EMPTY, HEADERS))
+    cfg = config(server)
+    eight_days_ago = int((now() - timedelta(days=8)).timestamp() * 1000)
+    stale = str((eight_days_ago - 1288834974657) << 22)
+    store = CursorStore()
+    store.save("x", cfg, {cfg.queries[0]: {"after": {"since_id": stale}}})
+    with caplog.at_level(logging.WARNING):
+        assert [i async for i in x.fetch(cfg, client, cursors=store, sleep=sleeps)] == []
+    (request,) = server.seen(x.SEARCH)
+    assert "since_id" not in request.query
+    start = datetime.fromisoformat(request.query["start_time"].replace("Z", "+00:00"))
+    assert timedelta(days=6, hours=23) < now() - start < timedelta(days=7)
+    assert "beyond recent search's reach" in caplog.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from pathlib import Path
@@ -153,3 +154,24 @@ def test_the_secured_kafka_takes_sadas_scram_user(secure_settings: Settings) -> 
     assert producer.flush(30) == 0
     records = read_topic(secure_settings, topics.RAW)  # kafka-python
     assert [r.value for r in records] == [b"over SASL_SSL"]
+    plain = secure_settings.model_copy(update={"kafka_sasl_mechanism": "PLAIN"})
+    assert [r.value for r in read_topic(plain, topics.RAW)] == [b"over SASL_SSL"]
+
+
+def test_a_service_that_exits_while_starting_fails_at_once(
+    settings: Settings, tmp_path: Path
+) -> None:
+    with socket.socket() as taken:  # a listener that is no broker, on the broker's port
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        own = settings.model_copy(
+            update={"kafka_bootstrap": f"127.0.0.1:{port}", "cache_dir": tmp_path / "cache"}
+        )
+        libs = services.Paths.for_settings(own).libs
+        libs.parent.mkdir(parents=True)
+        libs.symlink_to(services.Paths.for_settings(settings).libs)  # the session's, fetched
+        started = time.monotonic()
+        with pytest.raises(ServiceError, match=r"(?s)exited; log .*Address already in use"):
+            services.start_kafka(own)
+        assert time.monotonic() - started < services.WAIT_SECONDS / 2
