@@ -60,6 +60,7 @@ def pages() -> dict[str, bytes]:
         "facebook": _grow_json(OWN_FIXTURES["facebook"][0], 100, lambda d: d["data"]),  # limit
         "instagram": _grow_json(OWN_FIXTURES["instagram"][0], 50, lambda d: d["data"]),
         "rss": _grow_xml("rss_google_news_ar.xml", 100),
+        "appstore": _grow_json(OWN_FIXTURES["appstore"][0], 50, lambda d: d["feed"]["entry"]),
         "reddit": _grow_json(OWN_FIXTURES["reddit"][0], 100, lambda d: d["data"]["children"]),
         "gdelt": _grow_json(OWN_FIXTURES["gdelt"][0], 250, lambda d: d["articles"]),
         "push": _grow_json(OWN_FIXTURES["push"][0], 1000, lambda d: d),

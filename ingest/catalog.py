@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from core.config import SadaConfig
 from core.errors import ConfigError
 from ingest import (
+    appstore,
     bluesky,
     facebook,
     gdelt,
@@ -35,6 +36,7 @@ from ingest.source import Source
 SOURCES: dict[str, Source[Any]] = {
     source.name: source
     for source in (
+        appstore.SOURCE,
         bluesky.SOURCE,
         facebook.SOURCE,
         gdelt.SOURCE,

@@ -128,6 +128,7 @@ def _parsers() -> dict[str, Callable[[bytes], list[Item]]]:
     """Each source's pure parser with fixed context, keyed by source name (tests and bench)."""
     from core.events import now
     from ingest import (
+        appstore,
         bluesky,
         facebook,
         gdelt,
@@ -166,6 +167,9 @@ def _parsers() -> dict[str, Callable[[bytes], list[Item]]]:
             p, media_id="17895695668004550", permalink=None, fetched_at=now()
         ),
         "rss": lambda p: rss.parse(p, feed_url="https://feed.example/rss", fetched_at=now()),
+        "appstore": lambda p: appstore.parse(
+            p, country="sa", app_id="1234567890", fetched_at=now()
+        ),
         "reddit": lambda p: reddit.parse(p, fetched_at=now()),
         "gdelt": lambda p: gdelt.parse(p, fetched_at=now()),
         "push": lambda p: push.parse(p, fetched_at=now()),
@@ -194,6 +198,7 @@ OWN_FIXTURES = {
         "rss_french_misdeclared_cp1252.xml",
         "atom_fintech_weekly.xml",
     ],
+    "appstore": ["appstore_customerreviews_sa.json"],
     "reddit": ["reddit_search_new.json"],
     "gdelt": ["gdelt_artlist.json"],
     "push": ["push_batch.json"],

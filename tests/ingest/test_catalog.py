@@ -20,6 +20,7 @@ KINDS = {
     "hackernews": "polling",
     "mastodon": "polling",
     "telegram_preview": "polling",
+    "appstore": "polling",
     "reddit": "polling",
     "youtube": "polling",
     "rss": "polling",
