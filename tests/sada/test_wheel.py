@@ -68,7 +68,13 @@ def test_the_installed_wheel_checks_the_sample_writes_a_starter_and_sees_the_ser
     data = run(venv / "bin" / "python", "-c", where, cwd=tmp_path, env=env)
     sample, *local = map(Path, data.split())
     assert sample.is_relative_to(venv), f"sada imported from outside the venv: {sample}"
-    assert [p.name for p in local] == ["log4j2.properties", "pom.xml", "server.properties"]
+    assert [p.name for p in local] == [
+        "cluster-server.properties",
+        "log4j2.properties",
+        "pom.xml",
+        "secure.properties",
+        "server.properties",
+    ]
 
     assert "ok (2 clients, 4 brands)" in run(sada, "config", "check", sample, cwd=tmp_path, env=env)
 
