@@ -96,6 +96,10 @@ def score_rate(layout: cluster.Layout, factor: int, mentions: list[Mention], log
         delete_namespace(settings)
 
 
+def _cell(rates: list[float]) -> str:
+    return f"{statistics.median(rates):,.0f} [{min(rates):,.0f}-{max(rates):,.0f}]"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=50_000, help="mentions produced per run")
@@ -126,14 +130,13 @@ def main() -> None:
             ingest[factor].append(ingest_rate(layout, factor, mentions[: args.count]))
             score[factor].append(score_rate(layout, factor, mentions[: args.score_count], logs))
     print(
-        f"{'replication':<14}{'ingest mentions/s':>20}{'score stage mentions/s':>25}"
-        f"   (median of {args.rounds}; ingest {args.count:,}, score {args.score_count:,})"
+        f"{'replication':<14}{'ingest mentions/s':>30}{'score stage mentions/s':>30}"
+        f"   (median [min-max] of {args.rounds}; ingest {args.count:,}, score {args.score_count:,})"
     )
     for factor in FACTORS:
         isr = max(factor - 1, 1)
         print(
-            f"{f'RF {factor}, ISR {isr}':<14}{statistics.median(ingest[factor]):>20,.0f}"
-            f"{statistics.median(score[factor]):>25,.0f}"
+            f"{f'RF {factor}, ISR {isr}':<14}{_cell(ingest[factor]):>30}{_cell(score[factor]):>30}"
         )
     for name, rates in (("ingest", ingest), ("score stage", score)):
         cost = 1 - statistics.median(rates[3]) / statistics.median(rates[1])
