@@ -61,6 +61,7 @@ def pages() -> dict[str, bytes]:
         "instagram": _grow_json(OWN_FIXTURES["instagram"][0], 50, lambda d: d["data"]),
         "rss": _grow_xml("rss_google_news_ar.xml", 100),
         "appstore": _grow_json(OWN_FIXTURES["appstore"][0], 50, lambda d: d["feed"]["entry"]),
+        "googleplay": _grow_json(OWN_FIXTURES["googleplay"][0], 100, lambda d: d["reviews"]),
         "reddit": _grow_json(OWN_FIXTURES["reddit"][0], 100, lambda d: d["data"]["children"]),
         "gdelt": _grow_json(OWN_FIXTURES["gdelt"][0], 250, lambda d: d["articles"]),
         "push": _grow_json(OWN_FIXTURES["push"][0], 1000, lambda d: d),

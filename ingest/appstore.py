@@ -73,7 +73,8 @@ def parse(payload: bytes | str, *, country: str, app_id: str, fetched_at: dateti
     entries = [entries] if isinstance(entries, dict) else entries  # one review: not a list
     if not isinstance(entries, list):
         return [Rejected(payload=text_of(payload), reason=f"{NAME}: feed.entry is not a list")]
-    feed_time = (feed.get("updated") or {}).get("label")
+    updated = feed.get("updated")
+    feed_time = updated.get("label") if isinstance(updated, dict) else None
     url = f"https://apps.apple.com/{country}/app/id{app_id}?see-all=reviews"
     return each(entries, lambda e: _mention(e, url, app_id, feed_time, fetched_at), NAME)
 

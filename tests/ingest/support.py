@@ -132,6 +132,7 @@ def _parsers() -> dict[str, Callable[[bytes], list[Item]]]:
         bluesky,
         facebook,
         gdelt,
+        googleplay,
         hackernews,
         instagram,
         mastodon,
@@ -170,6 +171,9 @@ def _parsers() -> dict[str, Callable[[bytes], list[Item]]]:
         "appstore": lambda p: appstore.parse(
             p, country="sa", app_id="1234567890", fetched_at=now()
         ),
+        "googleplay": lambda p: googleplay.parse(
+            p, package="com.acmebank.mobile", fetched_at=now()
+        ),
         "reddit": lambda p: reddit.parse(p, fetched_at=now()),
         "gdelt": lambda p: gdelt.parse(p, fetched_at=now()),
         "push": lambda p: push.parse(p, fetched_at=now()),
@@ -199,6 +203,7 @@ OWN_FIXTURES = {
         "atom_fintech_weekly.xml",
     ],
     "appstore": ["appstore_customerreviews_sa.json"],
+    "googleplay": ["googleplay_reviews_list.json"],
     "reddit": ["reddit_search_new.json"],
     "gdelt": ["gdelt_artlist.json"],
     "push": ["push_batch.json"],

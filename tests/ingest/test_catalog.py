@@ -21,6 +21,7 @@ KINDS = {
     "mastodon": "polling",
     "telegram_preview": "polling",
     "appstore": "polling",
+    "googleplay": "polling",
     "reddit": "polling",
     "youtube": "polling",
     "rss": "polling",
