@@ -23,6 +23,7 @@ import hmac
 import json
 import logging
 import re
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime
 from typing import Annotated, Any
@@ -197,6 +198,11 @@ def node_path(value: str, edge: str, source: str) -> str:
     return f"/{node_id(value, source)}/{edge}"
 
 
+# When each budget (source, API root, token) may be called next: kept across rounds, so a
+# round that ended near the limit does not start the next one at full speed.
+_NOT_BEFORE: dict[tuple[str, str, str], float] = {}
+
+
 class Graph:
     """One source's Graph client for one round: auth, politeness, usage pacing, paging."""
 
@@ -216,8 +222,8 @@ class Graph:
         self.polite = Polite(
             client, config.http, source=source, allow_private=config.allow_private, sleep=sleep
         )
-        self.delay = 0.0
         token = config.access_token.get_secret_value()
+        self.budget = (source, config.api_url, hashlib.sha256(token.encode()).hexdigest())
         self.headers = {"Authorization": f"Bearer {token}"}
         secret = config.app_secret.get_secret_value() if config.app_secret else None
         self.proof = {"appsecret_proof": appsecret_proof(token, secret)} if secret else {}
@@ -226,14 +232,15 @@ class Graph:
         self, method: str, path_or_url: str, *, needs: str, **params: str
     ) -> httpx.Response:
         """One call, paced by the last answer's usage; Graph's error object explained."""
-        if self.delay > self.config.http.max_wait_seconds:
+        wait = _NOT_BEFORE.get(self.budget, 0.0) - time.time()
+        if wait > self.config.http.max_wait_seconds:
             raise RetryLater(
-                f"{self.source}: Meta's usage headers ask to wait {self.delay:.0f}s",
-                after_seconds=self.delay,
+                f"{self.source}: Meta's usage headers ask to wait {wait:.0f}s more",
+                after_seconds=wait,
             )
-        if self.delay:
-            log.info("%s: Graph usage is high; waiting %.1fs", self.source, self.delay)
-            await self.sleep(self.delay)
+        if wait > 0:
+            log.info("%s: Graph usage is high; waiting %.1fs", self.source, wait)
+            await self.sleep(wait)
         url = path_or_url if "://" in path_or_url else f"{self.config.api_url}{path_or_url}"
         fields = {"params" if method == "GET" else "data": {**params, **self.proof}}
         try:
@@ -242,7 +249,8 @@ class Graph:
             what = f"{self.source}: {method} {url.split('?', 1)[0]}"
             error = graph_error(exc.body, what=what, renew=self.renew, needs=needs)
             raise (error or exc) from None
-        self.delay = usage_delay(response.headers, step_seconds=self.config.usage_backoff_seconds)
+        delay = usage_delay(response.headers, step_seconds=self.config.usage_backoff_seconds)
+        _NOT_BEFORE[self.budget] = time.time() + delay
         return response
 
     async def create(self, node: str, edge: str, *, needs: str, **fields: str) -> str:
