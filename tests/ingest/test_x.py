@@ -490,3 +490,22 @@ async def test_a_cursor_older_than_seven_days_reads_the_last_seven(
     start = datetime.fromisoformat(request.query["start_time"].replace("Z", "+00:00"))
     assert timedelta(days=6, hours=23) < now() - start < timedelta(days=7)
     assert "beyond recent search's reach" in caplog.text
+
+
+async def test_429s_wait_for_retry_after_or_the_reset(
+    server: ReplayServer, client: httpx.AsyncClient, sleeps: Sleeps
+) -> None:
+    reported = SHARED / "x_v2_error_429_too_many_requests_REPORTED.json"
+    too_many = reported.read_bytes() if reported.exists() else b'{"title":"Too Many Requests"}'
+    reset = str(int(now().timestamp()) + 45)  # X's reset is epoch seconds
+    server.script(
+        x.SEARCH,
+        Reply(429, too_many, {"retry-after": "12"}),
+        Reply(429, too_many, {"x-rate-limit-remaining": "0", "x-rate-limit-reset": reset}),
+        Reply(200, PAGE2, HEADERS),
+    )
+    items = [
+        i async for i in x.fetch(config(server), client, sleep=sleeps, clock=lambda: FIXTURE_TIME)
+    ]
+    assert len(items) == 1
+    assert 11.5 < sleeps.calls[0] <= 12 and 40 < sleeps.calls[1] <= 45
