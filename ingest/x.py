@@ -428,7 +428,7 @@ async def stream(
     sleep: Sleep = asyncio.sleep,
 ) -> AsyncIterator[Item]:
     """Sync the rules, then read the stream forever, reconnecting with backoff. With `once`,
-    stop at the first keep-alive: X sends one when it has nothing more."""
+    stop at the first keep-alive (X sends one when it has nothing more) or when idle."""
     if config.compliance_partition is None:
         await sync_rules(config, _Api(config, client, sleep))
         path, fixed = STREAM, FIELDS
@@ -470,6 +470,11 @@ async def stream(
                     for item in observe(NAME, parse_event(event, fetched_at=now())):
                         yield item
             problem: Exception = ConnectionError("the server closed the stream")
+        except httpx.ReadTimeout as exc:
+            if once:
+                return  # not even a keep-alive: nothing is pending
+            problem = exc
+            ERRORS.labels(stage=f"ingest:{NAME}", kind="timeout").inc()
         except (httpx.TransportError, ConnectionError) as exc:
             problem = exc
             ERRORS.labels(stage=f"ingest:{NAME}", kind=type(exc).__name__).inc()

@@ -509,3 +509,20 @@ async def test_429s_wait_for_retry_after_or_the_reset(
     ]
     assert len(items) == 1
     assert 11.5 < sleeps.calls[0] <= 12 and 40 < sleeps.calls[1] <= 45
+
+
+async def test_an_idle_stream_reconnects_and_ends_a_once_run(
+    server: ReplayServer, client: httpx.AsyncClient, sleeps: Sleeps
+) -> None:
+    server.script(x.RULES, Reply(200, RULES), Reply(200, "{}"), Reply(200, "{}"))
+    server.script(x.STREAM, Reply(200, EVENTS, delay_seconds=1.0))
+    cfg = stream_config(server, idle_timeout_seconds=0.2)
+    assert [i async for i in x.stream(cfg, client, once=True, sleep=sleeps)] == []
+    assert len(server.seen(x.STREAM)) == 1 and sleeps.calls == []
+    server.script(x.STREAM, Reply(200, EVENTS, delay_seconds=1.0), Reply(200, EVENTS))
+    items = []
+    async for item in x.stream(cfg, client, sleep=sleeps):
+        items.append(item)
+        if len(items) == 3:
+            break
+    assert len(sleeps.calls) == 1  # one backoff after the silent connection
