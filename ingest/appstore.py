@@ -41,7 +41,9 @@ ARAB_STOREFRONTS = ["sa", "ae", "eg", "kw", "qa", "bh", "om", "jo", "ma", "dz", 
 class Config(SourceConfig):
     URL_FIELDS = ("feed_url",)
 
-    app_id: str = Field(pattern=r"^\d+$", description="The app's Apple id (digits of id…).")
+    app_id: str = Field(
+        pattern=r"^\d+$", coerce_numbers_to_str=True, description="The app's Apple id (digits)."
+    )
     countries: list[Annotated[str, Field(pattern=r"^[a-z]{2}$")]] = Field(
         default=ARAB_STOREFRONTS,
         min_length=1,

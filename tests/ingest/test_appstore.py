@@ -12,9 +12,13 @@ with `entry[]` of `author.name.label`/`author.uri.label`, `updated.label`, `im:r
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -158,3 +162,37 @@ def test_reviews_keep_the_newest_and_storefronts_are_checked() -> None:
     assert reviews.admit(later) is None  # same text: not an edit
     with pytest.raises(ValueError, match="countries.0"):
         appstore.Config(app_id="1", countries=["Saudi"])
+
+
+async def cli_dry_run(source: str, sets: dict[str, str]) -> tuple[list[dict[str, Any]], str]:
+    """`sada ingest --source SOURCE --once --dry-run --set k=v ...` in a subprocess: the records
+    it printed, and its stderr. (Kafka's address points nowhere: a dry run must not need it.)"""
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "sada", "ingest", "--source", source, "--once", "--dry-run"),
+        *[a for k, v in sets.items() for a in ("--set", f"{k}={v}")],
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "SADA_KAFKA_BOOTSTRAP": "127.0.0.1:9"},
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err.decode()
+    return [json.loads(line) for line in out.decode().splitlines() if line.startswith("{")], (
+        err.decode()
+    )
+
+
+async def test_dry_run_from_the_command_line(server: ReplayServer) -> None:
+    server.script(PATH.format("sa", 1), Reply(200, PAGE))
+    server.script(PATH.format("sa", 2), Reply(200, EMPTY))
+    records, err = await cli_dry_run(
+        "appstore",
+        {
+            "app_id": "1234567890",
+            "countries": '["sa"]',
+            "feed_url": server.url(),
+            "allow_private": "true",
+        },
+    )
+    assert [r["source_id"] for r in records] == ["11223344551", "11223344552", "11223344553"]
+    assert records[0]["text"].startswith("★☆☆☆☆ التطبيق يعلق")
+    assert "appstore: 3 mentions, 0 dead-lettered" in err

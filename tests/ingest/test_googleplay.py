@@ -32,6 +32,7 @@ from ingest import googleplay
 from ingest.cursor import CursorStore
 from ingest.http import HttpPolicy
 from tests.ingest.support import SHARED, ReplayServer, Reply, Sleeps, fixture, only_mentions
+from tests.ingest.test_appstore import cli_dry_run
 
 PAGE = fixture("googleplay_reviews_list.json")
 PKG = "com.acmebank.mobile"
@@ -277,3 +278,21 @@ async def test_reply_posts_the_developer_answer(google: Google, client: httpx.As
         await googleplay.reply(config(google), client, target, "ش" * 351)
     with pytest.raises(SourceError, match="not <package>/<reviewId> of a configured package"):
         await googleplay.reply(config(google), client, "com.other/gp:1", "hi")
+
+
+async def test_dry_run_from_the_command_line(google: Google) -> None:
+    google.script(REVIEWS, Reply(200, PAGE))
+    records, err = await cli_dry_run(
+        "googleplay",
+        {
+            "package_names": f'["{PKG}"]',
+            "client_email": "sada@acme-play.iam.gserviceaccount.com",
+            "private_key": json.dumps(_pem(KEY)),
+            "api_url": google.url(),
+            "token_url": google.url("/token"),
+            "allow_private": "true",
+        },
+    )
+    assert [r["source_id"] for r in records][:2] == ["gp:AOqpTOH-ar-1", "gp:AOqpTOH-ar-1/reply"]
+    assert "googleplay: 4 mentions, 0 dead-lettered" in err
+    assert "PRIVATE KEY" not in err

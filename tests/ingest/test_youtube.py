@@ -25,6 +25,7 @@ from ingest import youtube
 from ingest.cursor import CursorStore, default_store
 from ingest.http import HttpPolicy
 from tests.ingest.support import EVER, SHARED, ReplayServer, Reply, Sleeps, fixture, only_mentions
+from tests.ingest.test_appstore import cli_dry_run
 
 PAGE = fixture("youtube_commentThreads_list.json")
 SEARCH = fixture("youtube_search_list.json")
@@ -318,3 +319,20 @@ async def test_reply_with_a_revoked_grant_or_no_budget_says_what_to_do(
     with pytest.raises(RetryLater, match="comments.insert costs 50 units") as caught:
         await youtube.reply(cfg, client, T1, "شكراً")
     assert 0 < (caught.value.after_seconds or 0) <= 25 * 3600
+
+
+async def test_dry_run_from_the_command_line(server: ReplayServer) -> None:
+    server.script("/commentThreads", Reply(200, PAGE))
+    records, err = await cli_dry_run(
+        "youtube",
+        {
+            "api_key": "AIzaSy-test-key-0123456789",
+            "channel_id": "UCacmeBankOfficial000000",
+            "api_url": server.url(),
+            "initial_lookback_seconds": str(EVER),
+            "allow_private": "true",
+        },
+    )
+    assert [r["source_id"] for r in records][:2] == [T1, f"{T1}.AcmeReply0001"]
+    assert "youtube: 5 mentions, 0 dead-lettered" in err
+    assert "AIzaSy-test-key" not in err
