@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, Field, field_validator
 
-from core.errors import SourceError
+from core.errors import Rejected, SourceError
 from core.events import Author, Engagement, Mention, make_uid, now
 from ingest import polling
 from ingest.convert import canonical_url
@@ -43,7 +43,7 @@ from ingest.graph import (
     parse_list,
 )
 from ingest.http import Sleep
-from ingest.parsing import Item, field
+from ingest.parsing import Item, each, field, load_json, text_of
 from ingest.polling import accept_page, each_target
 from ingest.source import Source
 
@@ -58,6 +58,8 @@ COMMENT_FIELDS = "id,text,timestamp,username,like_count,parent_id"
 MEDIA_FIELDS = "id,caption,permalink,timestamp,comments_count,like_count"
 OWN_MEDIA_FIELDS = "id,permalink,timestamp,comments_count"
 TAG_FIELDS = f"{MEDIA_FIELDS},username"
+MENTIONED_MEDIA = "id,caption,timestamp,like_count,comments_count,username"
+MENTIONED_COMMENT = "id,text,timestamp,like_count,username"
 MENTION = "mention:"  # a reply_target answered through /{ig-user-id}/mentions
 HASHTAG_LIMIT = 30  # unique hashtags per account in a rolling week (Meta's limit)
 WEEK = 7 * 86400
@@ -321,6 +323,42 @@ async def fetch(
     targets = ["comments", *(["tags"] if config.tags else []), *(f"#{h}" for h in config.hashtags)]
     async for item in each_target(NAME, targets, run):
         yield item
+
+
+def parse_mentioned(payload: bytes | str, *, media_id: str, fetched_at: datetime) -> list[Item]:
+    """The answer to a `mentioned_comment` or `mentioned_media` read (`{"mentioned_...": {...},
+    "id": <ig-user-id>}`): the comment or caption that @mentions the account."""
+    body = load_json(payload, NAME)
+    if isinstance(body, Rejected):
+        return [body]
+    for key, build in (
+        (
+            "mentioned_comment",
+            lambda c: comment_mention(
+                c, media_id=media_id, permalink=None, fetched_at=fetched_at, mentioned=True
+            ),
+        ),
+        ("mentioned_media", lambda m: media_mention(m, fetched_at=fetched_at, mentioned=True)),
+    ):
+        if isinstance(body, dict) and key in body:
+            return each([body[key]], build, NAME)
+    reason = f"{NAME}: no mentioned_comment or mentioned_media in the answer"
+    return [Rejected(payload=text_of(payload), reason=reason)]
+
+
+async def read_mention(
+    config: Config, client: httpx.AsyncClient, *, media_id: str, comment_id: str | None = None
+) -> list[Item]:
+    """What a `mentions` webhook points at by id: the comment (`comment_id`) or the caption of
+    media `media_id` that @mentions the account, read through the account's
+    `mentioned_comment` / `mentioned_media` fields."""
+    graph = Graph(config, client, source=NAME, renew=RENEW)
+    if comment_id:
+        fields = f"mentioned_comment.comment_id({node_id(comment_id, NAME)}){{{MENTIONED_COMMENT}}}"
+    else:
+        fields = f"mentioned_media.media_id({node_id(media_id, NAME)}){{{MENTIONED_MEDIA}}}"
+    response = await graph.call("GET", f"/{config.ig_user_id}", needs=READ, fields=fields)
+    return parse_mentioned(response.content, media_id=media_id, fetched_at=now())
 
 
 async def reply(config: Config, client: httpx.AsyncClient, target: str, text: str) -> str:

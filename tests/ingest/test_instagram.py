@@ -138,15 +138,6 @@ def test_the_real_recorded_answers() -> None:
     assert len(media) == len(json.loads(top)["data"])
     assert any("#اکسبلور" in m.text for m in media)
     assert media[0].url == "https://www.instagram.com/p/B8goRvrnwod/"
-    mentioned = json.loads((SHARED / "instagram_mentioned_media.json").read_bytes())
-    mention = instagram.media_mention(mentioned["mentioned_media"], fetched_at=AT, mentioned=True)
-    assert mention is not None and mention.text == "@ikroskun hey"
-    assert mention.engagement == Engagement(likes=0, replies=0)
-    found = json.loads((SHARED / "instagram_mentioned_comment.json").read_bytes())
-    comment = instagram.comment_mention(
-        found["mentioned_comment"], media_id="1", permalink=None, fetched_at=AT, mentioned=True
-    )
-    assert comment.author.handle == "ikroskun" and comment.text == "@ikroskun good"
     search = json.loads((SHARED / "instagram_ig_hashtag_search.json").read_bytes())
     assert search["data"][0]["id"] == "17841562426109234"  # the shape fetch reads the id from
 
@@ -343,3 +334,54 @@ async def test_dry_run_from_the_command_line(server: ReplayServer) -> None:
         "18027939643230671",
     ]
     assert "instagram: 4 mentions, 1 dead-lettered" in err and TOKEN not in err
+
+
+async def test_a_mention_webhooks_ids_are_read_through_the_mentioned_fields(
+    server: ReplayServer, client: httpx.AsyncClient
+) -> None:
+    comment = {
+        "mentioned_comment": {
+            "id": "17967008497439572",
+            "text": "@acmebank وين الرد؟ 3ayzeen ne3raf 🙄",
+            "timestamp": "2026-11-28T11:00:00+0000",
+            "like_count": 3,
+            "username": "hala.m",
+        },
+        "id": IG,
+    }
+    server.script(f"/v23.0/{IG}", Reply(200, json.dumps(comment)))
+    (mention,) = await instagram.read_mention(
+        config(server), client, media_id="17889114512354744", comment_id="17967008497439572"
+    )
+    assert isinstance(mention, Mention)
+    assert mention.text == "@acmebank وين الرد؟ 3ayzeen ne3raf 🙄"
+    assert mention.author.handle == "hala.m" and mention.parent_id == "17889114512354744"
+    assert mention.reply_target == "mention:17889114512354744:17967008497439572"
+    (asked,) = server.seen(f"/v23.0/{IG}")
+    assert asked.query["fields"] == (
+        "mentioned_comment.comment_id(17967008497439572){id,text,timestamp,like_count,username}"
+    )
+    server.script(f"/v23.0/{IG}", Reply(200, json.dumps({"id": IG})))
+    await instagram.read_mention(config(server), client, media_id="17889114512354744")
+    assert server.seen(f"/v23.0/{IG}")[1].query["fields"] == (
+        "mentioned_media.media_id(17889114512354744)"
+        "{id,caption,timestamp,like_count,comments_count,username}"
+    )
+    with pytest.raises(SourceError, match="not a Graph object id"):
+        await instagram.read_mention(config(server), client, media_id="1),caption{x")
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason=f"real payloads not present at {SHARED}")
+def test_the_real_mentioned_answers() -> None:
+    media = (SHARED / "instagram_mentioned_media.json").read_bytes()
+    (caption,) = only_mentions(
+        instagram.parse_mentioned(media, media_id="17889114512354744", fetched_at=AT)
+    )
+    assert caption.source_id == "17889114512354744" and caption.text == "@ikroskun hey"
+    assert caption.created_at == datetime(2021, 8, 19, 9, 0, 22, tzinfo=UTC)
+    assert caption.reply_target == "mention:17889114512354744"
+    comment = (SHARED / "instagram_mentioned_comment.json").read_bytes()
+    (said,) = only_mentions(instagram.parse_mentioned(comment, media_id="1", fetched_at=AT))
+    assert said.source_id == "17967008497439572" and said.author.handle == "ikroskun"
+    (none,) = instagram.parse_mentioned(b'{"id": "1"}', media_id="1", fetched_at=AT)
+    assert isinstance(none, Rejected) and "no mentioned_comment or mentioned_media" in none.reason
