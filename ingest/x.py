@@ -2,13 +2,15 @@
 
 Two sources, because X sells them separately and they run differently: `x` polls
 `GET /2/tweets/search/recent` (Basic access and up), `x_stream` holds one connection to
-`GET /2/tweets/search/stream` (Pro and up). Both name their mentions `x`, so a tweet that
-both see is one mention downstream.
+`GET /2/tweets/search/stream` (Pro and up), or with `compliance_partition` one partition of
+the Post compliance stream, whose deletes become Removals. Both name their mentions `x`, so a
+tweet that both see is one mention downstream.
 
 Search walks each query newest first with `next_token`, from `since_id` (the newest tweet of
 the previous walk; on the first run `start_time`, at most 7 days back); the walk's position is
 saved after every page, so a restart, or a walk longer than `max_pages_per_poll`, resumes where
-it stopped and `since_id` moves only when the walk is done: nothing lost, nothing twice.
+it stopped and `since_id` moves only when the walk is done: nothing lost, nothing twice. A
+position beyond the search's 7 days restarts 7 days back, with a warning.
 
 X sends `x-rate-limit-limit/remaining/reset` (reset in epoch seconds): once remaining reaches 0
 the host is held until the reset (ingest/http.py), and a 429 waits for the reset too. A 429
