@@ -19,6 +19,7 @@ channel with the youtube.force-ssl scope, got from `refresh_token`.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -28,7 +29,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 
 from core.errors import Rejected, RetryLater, SadaError, SourceError
 from core.events import Author, Engagement, Mention, make_uid, now
@@ -140,36 +141,46 @@ def pacific_day(at: float) -> str:
     return datetime.fromtimestamp(at, PACIFIC).date().isoformat()
 
 
+class Project(BaseModel):
+    """Whose units are counted: the API key's Google Cloud project, so every job (and the reply
+    call) using one key shares one count. The key is kept only as a digest."""
+
+    key_sha256: str
+
+
 class Quota:
-    """The units spent today, kept in the cursor store (its own entry, so the reply call and
-    the rounds share it) and re-read before each call."""
+    """The units spent today by the project of `config`'s key, kept in the cursor store and
+    re-read before each call."""
 
     def __init__(self, config: Config, store: CursorStore, clock: Any = time.time) -> None:
-        self.config, self.store, self.clock = config, store, clock
+        self.budget, self.store, self.clock = config.daily_quota_units, store, clock
+        digest = hashlib.sha256(config.api_key.get_secret_value().encode()).hexdigest()
+        self.project = Project(key_sha256=digest[:16])
 
-    def _today(self) -> dict[str, Any]:
-        saved = self.store.load(f"{NAME}-quota", self.config)
+    def today(self) -> dict[str, Any]:
+        """{"day": the Pacific day, "used": units spent that day}."""
+        saved = self.store.load(f"{NAME}-quota", self.project)
         day = pacific_day(self.clock())
         return saved if saved.get("day") == day else {"day": day, "used": 0}
 
     def spend(self, what: str) -> None:
         """Count `what`'s cost, or raise QuotaSpent when it would pass the daily budget."""
-        today = self._today()
-        cost, budget = COST[what], self.config.daily_quota_units
-        if today["used"] + cost > budget:
+        today = self.today()
+        cost = COST[what]
+        if today["used"] + cost > self.budget:
             ERRORS.labels(stage=f"ingest:{NAME}", kind="quota").inc()
             raise QuotaSpent(
                 f"{NAME}: {what} costs {cost} units and {today['used']} of the "
-                f"{budget} daily units are spent; calls resume after midnight Pacific time"
+                f"{self.budget} daily units are spent; calls resume after midnight Pacific time"
             )
-        today["used"] += cost
-        self.store.save(f"{NAME}-quota", self.config, today)
+        self.save(used=today["used"] + cost)
+
+    def save(self, *, used: int) -> None:
+        self.store.save(f"{NAME}-quota", self.project, {**self.today(), "used": used})
 
     def exhaust(self) -> None:
         """Google said the project's quota is spent: no calls until the reset."""
-        today = self._today()
-        today["used"] = max(today["used"], self.config.daily_quota_units)
-        self.store.save(f"{NAME}-quota", self.config, today)
+        self.save(used=max(self.today()["used"], self.budget))
 
 
 def until_reset(at: float) -> float:

@@ -173,7 +173,7 @@ async def test_fetch_searches_pages_follows_videos_and_resumes(
     }
     assert lists[2].query["pageToken"] == "QURTSl9pMl9wYWdlMg=="
     assert [r.query.get("videoId") for r in lists[3:]] == ["vidReview01", "vidUnbox002"]
-    assert store.load("youtube-quota", cfg)["used"] == 100 + 4  # a call, its retries counted once
+    assert youtube.Quota(cfg, store).today()["used"] == 100 + 4  # a call, its retries counted once
 
     # Restart: the search is not due again, every comment was yielded; an edit comes back.
     edited = json.loads(PAGE)
@@ -207,16 +207,18 @@ async def test_the_daily_budget_stops_calls_until_the_pacific_reset(
     assert len(server.seen("/search")) == 1 and len(server.seen("/commentThreads")) == 2
     assert "commentThreads costs 1 units and 102 of the 102 daily units are spent" in caplog.text
     assert "after midnight Pacific time" in caplog.text
-    assert store.load("youtube-quota", cfg) == {
+    assert youtube.Quota(cfg, store).today() == {
         "day": youtube.pacific_day(now().timestamp()),
         "used": 102,
     }
 
     # A new Pacific day: the count starts again and the round goes on where it stopped.
-    store.save("youtube-quota", cfg, {"day": "2026-01-01", "used": 102})
+    store.save(
+        "youtube-quota", youtube.Quota(cfg, store).project, {"day": "2026-01-01", "used": 102}
+    )
     [i async for i in youtube.fetch(cfg, client, cursors=store, sleep=sleeps)]
     assert len(server.seen("/commentThreads")) == 2 + 3  # the search is not due again
-    assert store.load("youtube-quota", cfg)["used"] == 3
+    assert youtube.Quota(cfg, store).today()["used"] == 3
 
 
 def test_the_quota_day_is_pacific_and_follows_daylight_saving() -> None:
@@ -235,7 +237,7 @@ async def test_quota_exceeded_holds_every_call_until_the_reset(
     cfg = config(server)
     store = CursorStore(tmp_path)
     assert [i async for i in youtube.fetch(cfg, client, cursors=store, sleep=sleeps)] == []
-    assert store.load("youtube-quota", cfg)["used"] == 10_000
+    assert youtube.Quota(cfg, store).today()["used"] == 10_000
     assert [i async for i in youtube.fetch(cfg, client, cursors=store, sleep=sleeps)] == []
     assert len(server.seen("/commentThreads")) == 1
 
@@ -294,7 +296,9 @@ async def test_reply_posts_a_comment_as_the_brand_with_a_fresh_oauth_token(
     assert post.query == {"part": "snippet"}
     assert post.headers["Authorization"] == "Bearer ya29.brand"
     assert json.loads(post.body) == {"snippet": {"parentId": T1, "textOriginal": text}}
-    assert default_store().load("youtube-quota", cfg)["used"] == 50
+    assert youtube.Quota(cfg, default_store()).today()["used"] == 50
+    other_job = config(server, channel_id="UCanotherBrand0000000000")  # the same key: one count
+    assert youtube.Quota(other_job, default_store()).today()["used"] == 50
 
 
 async def test_reply_with_a_revoked_grant_or_no_budget_says_what_to_do(
@@ -313,9 +317,7 @@ async def test_reply_with_a_revoked_grant_or_no_budget_says_what_to_do(
     assert server.seen("/comments") == []
     with pytest.raises(SourceError, match="replying needs client_id"):
         await youtube.reply(config(server), client, T1, "شكراً")
-    default_store().save(
-        "youtube-quota", cfg, {"day": youtube.pacific_day(now().timestamp()), "used": 9_990}
-    )
+    youtube.Quota(cfg, default_store()).save(used=9_990)
     with pytest.raises(RetryLater, match="comments.insert costs 50 units") as caught:
         await youtube.reply(cfg, client, T1, "شكراً")
     assert 0 < (caught.value.after_seconds or 0) <= 25 * 3600
