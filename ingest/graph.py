@@ -272,7 +272,7 @@ class Graph:
         for _ in range(self.config.max_pages_per_poll):
             response = await self.call("GET", url, needs=needs, **query)
             yield response
-            following = self._next(response)
+            following = self.next_page(response)
             if following is None:
                 return
             url, query = following
@@ -284,7 +284,7 @@ class Graph:
             self.config.max_pages_per_poll,
         )
 
-    def _next(self, response: httpx.Response) -> tuple[str, dict[str, str]] | None:
+    def next_page(self, response: httpx.Response) -> tuple[str, dict[str, str]] | None:
         """Where the next page is: `paging.next` (which carries `after` for cursor paging,
         `until` and `__paging_token` for time paging); none there means the last page."""
         try:

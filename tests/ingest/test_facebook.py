@@ -191,6 +191,28 @@ async def test_fetch_walks_feed_comments_and_tagged_then_resumes(
     assert again == []
     assert len(server.seen(f"/v23.0/{OWN_POST}/comments")) == 3
 
+    # A new comment moves its post's updated_time: that post's comments are read, up to the
+    # ones already produced.
+    new = {
+        "id": "881234567890123_1200000000000009",
+        "from": {"id": "5550001112223338", "name": "Hadi"},
+        "message": "لسه مفيش حل؟",
+        "created_time": "2026-11-29T09:59:00+0000",
+    }
+    comments_page = json.loads(COMMENTS)
+    comments_page["data"].insert(0, new)
+    moved = FEED.replace(b"2026-11-28T10:05:00+0000", b"2026-11-29T10:00:00+0000")
+    server.script(f"/v23.0/{PAGE_ID}/feed", Reply(200, moved))
+    server.script(
+        f"/v23.0/{OWN_POST}/comments", Reply(200, local(json.dumps(comments_page).encode(), server))
+    )
+    third = [i async for i in facebook.fetch(config(server), client, cursors=store, sleep=sleeps)]
+    assert [getattr(i, "source_id", None) for i in third] == [
+        "881234567890123_1200000000000009",
+        None,  # the malformed comment is dead-lettered again: it never had a time to admit
+    ]
+    assert len(server.seen(f"/v23.0/{OWN_POST}/comments")) == 4  # one page: the rest is older
+
 
 async def test_an_expired_token_names_what_to_renew_and_is_not_logged(
     server: ReplayServer,

@@ -17,11 +17,15 @@ import os
 import sys
 from typing import Any
 
+import httpx
 import pytest
+from pydantic import SecretStr
 
 from core.errors import RetryLater, SourceError
 from ingest.graph import (
     MAX_DELAY,
+    Graph,
+    GraphConfig,
     appsecret_proof,
     graph_error,
     graph_time,
@@ -142,3 +146,29 @@ async def dry_run(source: str, sets: dict[str, str]) -> tuple[list[dict[str, Any
     assert process.returncode == 0, err.decode()
     lines = out.decode().splitlines()
     return [json.loads(line) for line in lines if line.startswith("{")], err.decode()
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason=f"real payloads not present at {SHARED}")
+async def test_the_real_paging_next_is_followed_without_its_token() -> None:
+    async with httpx.AsyncClient() as client:
+        config = GraphConfig(access_token=SecretStr("t"))
+        graph = Graph(config, client, source="instagram", renew="t")
+        for name, path, cursor in [
+            (
+                "instagram_hashtag_recent_media_p1.json",
+                "/v4.0/17843826142012701/top_media",
+                "after",
+            ),
+            ("meta_graph_feed_fields_id4.json", "/v10.0/4/posts", "__paging_token"),
+        ]:
+            answer = httpx.Response(200, content=(SHARED / name).read_bytes())
+            following = graph.next_page(answer)
+            assert following is not None
+            url, query = following
+            assert url == f"https://graph.facebook.com{path}" and cursor in query
+            assert "access_token" not in query
+        elsewhere = httpx.Response(
+            200, json={"data": [], "paging": {"next": "https://evil.example/x"}}
+        )
+        assert graph.next_page(elsewhere) is None
+        assert graph.next_page(httpx.Response(200, json={"data": [], "paging": {}})) is None

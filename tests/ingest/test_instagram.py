@@ -138,6 +138,8 @@ def test_the_real_recorded_answers() -> None:
     assert len(media) == len(json.loads(top)["data"])
     assert any("#اکسبلور" in m.text for m in media)
     assert media[0].url == "https://www.instagram.com/p/B8goRvrnwod/"
+    recent = (SHARED / "instagram_hashtag_recent_media_p1.json").read_bytes()
+    assert instagram.parse_media(recent, fetched_at=AT) == []  # asked without captions
     search = json.loads((SHARED / "instagram_ig_hashtag_search.json").read_bytes())
     assert search["data"][0]["id"] == "17841562426109234"  # the shape fetch reads the id from
 
