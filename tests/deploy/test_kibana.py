@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from core import connect
 from core.config import Settings, load_config
 from core.events import Alert, ScoredMention
@@ -45,9 +47,12 @@ class Use:
     where: str
 
 
-def _objects(namespace: str = "sada") -> list[dict[str, Any]]:
-    """The saved objects, moved to `namespace` as README.md's `sed 's/sada-/<ns>-/g'` does."""
+def _objects(namespace: str = "sada", client: str | None = None) -> list[dict[str, Any]]:
+    """The saved objects, moved to `namespace` as README.md's `sed 's/sada-/<ns>-/g'` does,
+    and to one client's aliases as its `sed -E 's/"sada-(mentions|alerts)"/.../g'` does."""
     text = (KIBANA / "sada.ndjson").read_text(encoding="utf-8").replace("sada-", f"{namespace}-")
+    if client:
+        text = re.sub(rf'"{namespace}-(mentions|alerts)"', rf'"{namespace}-\1-{client}"', text)
     return [json.loads(line) for line in text.splitlines()]
 
 
@@ -113,9 +118,9 @@ def _stream() -> tuple[list[ScoredMention], list[Alert]]:
     return scored, alerts
 
 
-async def _index(settings: Settings) -> list[dict[str, Any]]:
+async def _index(settings: Settings, client: str | None) -> list[dict[str, Any]]:
     """Index the stream through the real sinks; return the saved objects moved to the
-    settings' namespace."""
+    settings' namespace (and to `client`'s aliases, if given)."""
     scored, alerts = _stream()
     for sink, records in ((mentions_sink(settings), scored), (alerts_sink(settings), alerts)):
         try:
@@ -126,7 +131,7 @@ async def _index(settings: Settings) -> list[dict[str, Any]]:
             await sink.close()
     with connect.elasticsearch(settings) as es:
         es.indices.refresh(index=f"{settings.namespace}-*")
-    return _objects(settings.namespace)
+    return _objects(settings.namespace, client)
 
 
 def _aliases(objects: list[dict[str, Any]]) -> dict[str, str]:
@@ -237,10 +242,15 @@ def test_the_file_is_what_build_py_writes() -> None:
     assert build.render() == written, "run `python deploy/kibana/build.py` and commit the result"
 
 
+# The group aliases (operators), and one client's (a client's own Kibana space and login).
+CLIENTS = pytest.mark.parametrize("client", [None, "northwind"])
+
+
+@CLIENTS
 async def test_every_field_is_in_the_real_mapping_and_aggregatable_where_aggregated(
-    settings: Settings,
+    settings: Settings, client: str | None
 ) -> None:
-    objects = await _index(settings)
+    objects = await _index(settings, client)
     with connect.elasticsearch(settings) as es:
         types = {view: _types(es, alias) for view, alias in _aliases(objects).items()}
     uses = [use for obj in objects for use in _uses(obj)]
@@ -257,9 +267,12 @@ async def test_every_field_is_in_the_real_mapping_and_aggregatable_where_aggrega
                                        "kind", "severity", "explanation", "text"}  # fmt: skip
 
 
-async def test_every_panel_finds_the_demo_data(settings: Settings) -> None:
-    objects = await _index(settings)
+@CLIENTS
+async def test_every_panel_finds_the_demo_data(settings: Settings, client: str | None) -> None:
+    objects = await _index(settings, client)
     aliases = _aliases(objects)
+    assert set(aliases.values()) == {f"{settings.namespace}-{kind}" + (f"-{client}" if client else "")
+                                     for kind in ("mentions", "alerts")}  # fmt: skip
     empty = []
     with connect.elasticsearch(settings) as es:
         for obj in (o for o in objects if o["type"] in ("lens", "search")):
