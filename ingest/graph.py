@@ -33,6 +33,7 @@ from pydantic import BeforeValidator, Field, SecretStr
 
 from core.errors import Rejected, RetryLater, SadaError, SourceError
 from core.events import Mention
+from core.redact import redact
 from ingest import polling
 from ingest.convert import from_epoch, from_iso
 from ingest.http import HttpPolicy, Polite, Sleep, SourceConfig
@@ -204,7 +205,7 @@ _NOT_BEFORE: dict[tuple[str, str, str], float] = {}
 
 
 class Graph:
-    """One source's Graph client for one round: auth, politeness, usage pacing, paging."""
+    """A source's Graph client: auth, politeness, usage pacing (kept across rounds), paging."""
 
     def __init__(
         self,
@@ -267,7 +268,7 @@ class Graph:
             ) from None
 
     async def pages(self, path: str, *, needs: str, **params: str) -> AsyncIterator[httpx.Response]:
-        """The pages of a list, newest first, at most `max_pages_per_poll` of them."""
+        """The pages of a list in the API's order, at most `max_pages_per_poll` of them."""
         url, query = path, {"limit": str(self.config.page_limit), **params}
         for _ in range(self.config.max_pages_per_poll):
             response = await self.call("GET", url, needs=needs, **query)
@@ -296,7 +297,9 @@ class Graph:
             return None  # the last page (Graph may still give a cursor there)
         target = httpx.URL(following)
         if target.host != httpx.URL(self.config.api_url).host:
-            log.warning("%s: paging.next on another host, not followed: %s", self.source, target)
+            log.warning(
+                "%s: paging.next on another host, not followed: %s", self.source, redact(following)
+            )
             return None
         query = {k: v for k, v in target.params.items() if k not in ("access_token", "pretty")}
         return str(target.copy_with(query=None)), query
