@@ -29,7 +29,7 @@ from processors.detect_state import BrandState
 from processors.match import build_matcher
 from processors.pipeline import process_batch
 from sada import SAMPLE_CONFIG
-from sinks.elasticsearch import alerts_sink, mentions_sink
+from sinks.elasticsearch import ElasticsearchSink, R, alerts_sink, mentions_sink
 
 KIBANA = Path(__file__).parents[2] / "deploy" / "kibana"
 AGGREGATABLE = {"keyword", "long", "float", "date", "boolean"}
@@ -112,7 +112,8 @@ def _stream() -> tuple[list[ScoredMention], list[Alert]]:
     scored = [
         r for found in process_batch(mentions, build_matcher(config), Deduper()) for r in found
     ]
-    detector, states = detect.Detector(config.detection), defaultdict(BrandState)
+    detector = detect.Detector(config.detection)
+    states: defaultdict[str, BrandState] = defaultdict(BrandState)
     alerts = [a for r in scored for _, a in detector.add(states[r.key], detect.observation(r))]
     assert alerts, "the demo stream raised no alert: the crisis dashboards would be empty"
     return scored, alerts
@@ -122,16 +123,20 @@ async def _index(settings: Settings, client: str | None) -> list[dict[str, Any]]
     """Index the stream through the real sinks; return the saved objects moved to the
     settings' namespace (and to `client`'s aliases, if given)."""
     scored, alerts = _stream()
-    for sink, records in ((mentions_sink(settings), scored), (alerts_sink(settings), alerts)):
-        try:
-            await sink.start()
-            for start in range(0, len(records), 500):
-                assert await sink.write(records[start : start + 500]) == []  # type: ignore[arg-type]
-        finally:
-            await sink.close()
+    await _fill(mentions_sink(settings), scored)
+    await _fill(alerts_sink(settings), alerts)
     with connect.elasticsearch(settings) as es:
         es.indices.refresh(index=f"{settings.namespace}-*")
     return _objects(settings.namespace, client)
+
+
+async def _fill(sink: ElasticsearchSink[R], records: list[R]) -> None:
+    try:
+        await sink.start()
+        for start in range(0, len(records), 500):
+            assert await sink.write(records[start : start + 500]) == []
+    finally:
+        await sink.close()
 
 
 def _aliases(objects: list[dict[str, Any]]) -> dict[str, str]:
