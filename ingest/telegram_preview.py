@@ -98,6 +98,8 @@ def posts(payload: bytes | str, *, fetched_at: datetime) -> list[Post] | Rejecte
         return Rejected(
             payload=page, reason=f"{NAME}: {problem}: has t.me changed its preview page layout?"
         )
+    if not starts:
+        return []  # a channel with no posts (yet)
     ends = [m.start() for m in starts[1:]] + [len(page)]
     return [
         _post(m, page[m.start() : end], fetched_at) for m, end in zip(starts, ends, strict=True)
