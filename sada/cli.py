@@ -16,7 +16,7 @@ from typing import Annotated, cast, get_args
 
 import typer
 
-from core import health, redact
+from core import connect, health, redact
 from core.config import Settings, load_config
 from core.errors import ConfigError, Fatal, ServiceError
 from sada import SAMPLE_CONFIG, services
@@ -260,6 +260,67 @@ def _password(path: Path | None) -> str:
         raise _fail("the password is empty: give it on stdin or with --password-file")
     redact.register([password])
     return password
+
+
+console_app = typer.Typer(
+    help="The social-media manager's web app: inbox, incidents, replies.",
+    invoke_without_command=True,
+)
+console_users = typer.Typer(help="Console logins.", no_args_is_help=True)
+console_app.add_typer(console_users, name="user")
+app.add_typer(console_app, name="console")
+
+
+@console_app.callback()
+def console(
+    ctx: typer.Context,
+    port: Annotated[
+        int | None, typer.Option(help="Port to serve on; default SADA_CONSOLE_PORT or 8080.")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+) -> None:
+    """Serve the console until stopped (`sada console user add` makes its logins)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from console.app import configured_port, serve
+
+    settings = _settings()
+    config = _load(settings)
+    services.wait_until_reachable(settings)
+    typer.echo(f"console: http://{host}:{port or configured_port()}/", err=True)
+    serve(settings, config, host, port or configured_port())
+
+
+@console_users.command("add")
+def console_user_add(
+    name: Annotated[str, typer.Argument(help="The login name.")],
+    client: Annotated[
+        list[str], typer.Option("--client", help="A client id this user sees (repeat for more).")
+    ] = [],  # noqa: B006
+    admin: Annotated[bool, typer.Option(help="Sees every client.")] = False,
+    password_file: Annotated[
+        Path | None,
+        typer.Option(help="The user's password, from this file; default: stdin (never echoed)."),
+    ] = None,
+) -> None:
+    """Create a console user, or replace one (new password, new clients)."""
+    from elasticsearch import ApiError, TransportError
+
+    from console.auth import add_user
+
+    settings = _settings()
+    config = _load(settings)
+    if unknown := [c for c in client if config.client(c) is None]:
+        raise _fail(f"--client {', '.join(unknown)}: not in the clients file {settings.config_path}")
+    password = _password(password_file)
+    try:
+        with connect.elasticsearch(settings) as es:
+            add_user(es, settings.namespace, name, client, admin, password)
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    except (ApiError, TransportError) as exc:
+        raise _fail(f"Elasticsearch at {settings.es_where}: {exc}") from exc
+    typer.echo(f"console user {name}: {'every client' if admin else ', '.join(client)}")
 
 
 @retention_app.command("apply")

@@ -1,0 +1,1 @@
+"""`sada console`: the social-media manager's web app (inbox, work on a mention, incidents)."""
