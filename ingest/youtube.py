@@ -25,13 +25,14 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from datetime import time as dt_time
+from itertools import takewhile
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 from pydantic import BaseModel, Field, SecretStr
 
-from core.errors import Rejected, RetryLater, SadaError, SourceError
+from core.errors import Rejected, RetryLater, SourceError
 from core.events import Author, Engagement, Mention, make_uid, now
 from core.metrics import ERRORS
 from ingest import polling
@@ -150,12 +151,14 @@ class Project(BaseModel):
 
 class Quota:
     """The units spent today by the project of `config`'s key, kept in the cursor store and
-    re-read before each call."""
+    re-read before each call. `refused` is set once a call was refused for the quota: every
+    other call would be too, so the round ends there."""
 
     def __init__(self, config: Config, store: CursorStore, clock: Any = time.time) -> None:
         self.budget, self.store, self.clock = config.daily_quota_units, store, clock
         digest = hashlib.sha256(config.api_key.get_secret_value().encode()).hexdigest()
         self.project = Project(key_sha256=digest[:16])
+        self.refused = False
 
     def today(self) -> dict[str, Any]:
         """{"day": the Pacific day, "used": units spent that day}."""
@@ -164,16 +167,25 @@ class Quota:
         return saved if saved.get("day") == day else {"day": day, "used": 0}
 
     def spend(self, what: str) -> None:
-        """Count `what`'s cost, or raise QuotaSpent when it would pass the daily budget."""
+        """Count `what`'s cost, or refuse it when it would pass the daily budget."""
         today = self.today()
         cost = COST[what]
         if today["used"] + cost > self.budget:
-            ERRORS.labels(stage=f"ingest:{NAME}", kind="quota").inc()
-            raise QuotaSpent(
-                f"{NAME}: {what} costs {cost} units and {today['used']} of the "
-                f"{self.budget} daily units are spent; calls resume after midnight Pacific time"
+            raise self.refuse(
+                f"{what} costs {cost} units and {today['used']} of the {self.budget} daily "
+                "units are spent"
             )
         self.save(used=today["used"] + cost)
+
+    def refuse(self, why: str) -> RetryLater:
+        """The day's units are spent (`why`): no more calls this round, and the error to raise,
+        retryable after the Pacific midnight reset."""
+        self.refused = True
+        ERRORS.labels(stage=f"ingest:{NAME}", kind="quota").inc()
+        return RetryLater(
+            f"{NAME}: {why}; calls resume after midnight Pacific time",
+            after_seconds=until_reset(self.clock()),
+        )
 
     def save(self, *, used: int) -> None:
         self.store.save(f"{NAME}-quota", self.project, {**self.today(), "used": used})
@@ -190,10 +202,6 @@ def until_reset(at: float) -> float:
     return midnight.timestamp() - at
 
 
-class QuotaSpent(SadaError):
-    """The day's units are spent (by Sada's count or Google's): no calls until the reset."""
-
-
 def _reason(exc: SourceError) -> str:
     """The first `error.errors[].reason` of a Google API error body, or ''."""
     body = load_json(exc.body, NAME) if exc.body else None
@@ -203,16 +211,12 @@ def _reason(exc: SourceError) -> str:
         return ""
 
 
-def _explained(exc: SourceError, quota: Quota) -> SourceError:
+def _explained(exc: SourceError, quota: Quota) -> SourceError | RetryLater:
     """The API's error as what to do about it; a spent quota stops calls until the reset."""
     reason = _reason(exc)
     if reason in ("quotaExceeded", "dailyLimitExceeded"):
         quota.exhaust()
-        ERRORS.labels(stage=f"ingest:{NAME}", kind="quota").inc()
-        raise QuotaSpent(
-            f"{NAME}: Google says the project's daily quota is spent ({reason}); "
-            "calls resume after midnight Pacific time"
-        ) from None
+        return quota.refuse(f"Google says the project's daily quota is spent ({reason})")
     if reason in ("keyInvalid", "keyExpired"):
         return SourceError(
             f"{NAME}: the API key is refused ({reason}); renew api_key in the Google Cloud "
@@ -236,7 +240,7 @@ async def fetch(
     sleep: Sleep = asyncio.sleep,
 ) -> AsyncIterator[Item]:
     """One round: the searches that are due, then each followed thread list back to its cursor;
-    a spent quota ends the round."""
+    a call refused for the quota ends the round (each_target logs it)."""
     progress = Progress(NAME, config, cursors=cursors)
     quota = Quota(config, progress.store)
     polite = Polite(
@@ -327,15 +331,15 @@ async def fetch(
             )
         progress.save(f"{kind}:{value}", window.state())
 
-    try:
-        async for item in each_target(NAME, config.queries, search):
-            yield item
-        targets = [("allThreadsRelatedToChannelId", config.channel_id)] if config.channel_id else []
-        targets += [("videoId", v) for v in list(videos)]
-        async for item in each_target(NAME, targets, threads):
-            yield item
-    except QuotaSpent as exc:
-        log.warning("%s; this round stops here", exc)
+    def affordable(targets: list[Any]) -> Iterator[Any]:
+        return takewhile(lambda _: not quota.refused, targets)
+
+    async for item in each_target(NAME, affordable(config.queries), search):
+        yield item
+    targets = [("allThreadsRelatedToChannelId", config.channel_id)] if config.channel_id else []
+    targets += [("videoId", v) for v in list(videos)]
+    async for item in each_target(NAME, affordable(targets), threads):
+        yield item
 
 
 def _video_ids(response: httpx.Response) -> list[str]:
@@ -395,10 +399,7 @@ async def reply(config: Config, client: httpx.AsyncClient, target: str, text: st
     once = config.http.model_copy(update={"max_attempts": 1})
     polite = Polite(client, once, source=NAME, allow_private=config.allow_private)
     quota = Quota(config, default_store())
-    try:
-        quota.spend("comments.insert")
-    except QuotaSpent as exc:
-        raise RetryLater(str(exc), after_seconds=until_reset(time.time())) from None
+    quota.spend("comments.insert")
     token, _ = await google_token(
         polite,
         config.token_url,

@@ -221,6 +221,22 @@ async def test_the_daily_budget_stops_calls_until_the_pacific_reset(
     assert youtube.Quota(cfg, store).today()["used"] == 3
 
 
+async def test_a_refusal_for_the_quota_ends_the_round_with_one_warning(
+    server: ReplayServer,
+    client: httpx.AsyncClient,
+    sleeps: Sleeps,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server.script("/search", Reply(200, SEARCH))
+    server.script("/commentThreads", Reply(200, EMPTY))
+    cfg = config(server, queries=["acme"], daily_quota_units=101)
+    with caplog.at_level(logging.WARNING):
+        items = [i async for i in youtube.fetch(cfg, client, cursors=CursorStore(tmp_path))]
+    assert items == [] and len(server.seen("/commentThreads")) == 1  # of 3 targets
+    assert caplog.text.count("daily units are spent; calls resume after midnight") == 1
+
+
 def test_the_quota_day_is_pacific_and_follows_daylight_saving() -> None:
     summer = datetime(2026, 7, 1, 6, 59, tzinfo=UTC).timestamp()  # 23:59 PDT
     assert youtube.pacific_day(summer) == "2026-06-30"
