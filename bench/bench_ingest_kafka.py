@@ -20,9 +20,9 @@ from pathlib import Path
 
 from bench.bench_ingest_parsing import pages
 from core.config import Settings
-from core.errors import Rejected
 from core.events import Mention
 from ingest import replay, synthetic
+from ingest.parsing import Item
 from ingest.producer import KafkaEmitter
 from ingest.runner import Job, run
 from sada import services
@@ -52,7 +52,7 @@ def replay_into_kafka(settings: Settings, path: Path) -> int:
 
 def parse_and_produce(
     settings: Settings,
-    parse: Callable[[bytes], list[Mention | Rejected]],
+    parse: Callable[[bytes], list[Item]],
     page: bytes,
     count: int,
 ) -> int:

@@ -15,14 +15,16 @@ import asyncio
 import json
 import os
 import sys
+from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from core.errors import Rejected, RetryLater, SourceError
-from core.events import Mention, make_uid, now
+from core.events import Author, Mention, make_uid, now
 from core.metrics import ERRORS
 from ingest import telegram
 from ingest.cursor import CursorStore
@@ -53,7 +55,7 @@ def config(server: ReplayServer, **kw: object) -> telegram.Config:
 
 
 def chats() -> list[str]:
-    return telegram.Config(bot_token=TOKEN, chats=CHATS).chats
+    return telegram.Config(bot_token=SecretStr(TOKEN), chats=CHATS).chats
 
 
 def unlisted() -> float:
@@ -71,7 +73,7 @@ def test_parse_maps_every_field_of_groups_channels_and_edits() -> None:
         source="telegram",
         source_id=f"{GROUP}:4821",
         url="https://t.me/acmebank_community/4821",
-        author={"handle": "sara_otb", "name": "سارة العتيبي"},
+        author=Author(handle="sara_otb", name="سارة العتيبي"),
         text="@AcmeBank_Support التطبيق واقف من الصبح 😡😡 ما أقدر أحول فلوس #أكمي_بنك",
         created_at=at(1795601455),
         fetched_at=fetched,
@@ -99,7 +101,8 @@ def test_parse_maps_every_field_of_groups_channels_and_edits() -> None:
     assert private.text == "\u202bرقم الحساب لا يظهر\u202c in the app (iOS 18) 🤷‍♀️"
     assert isinstance(bad, Rejected) and "missing or malformed field 'date'" in bad.reason
     assert isinstance(admin, Mention)
-    assert admin.author.handle == "acmebank_community" and admin.author.name.startswith("مجتمع")
+    assert admin.author.handle == "acmebank_community" and admin.author.name is not None
+    assert admin.author.name.startswith("مجتمع")
 
 
 def test_decode_refuses_what_is_not_a_getupdates_answer() -> None:
@@ -179,6 +182,7 @@ async def test_streaming_long_polls_and_retries_a_failing_server(
     )
     cfg = config(server, http=HttpPolicy(requests_per_second_per_host=1000, max_attempts=1))
     stream = telegram.fetch(cfg, client, sleep=sleeps)
+    assert isinstance(stream, AsyncGenerator)
     first = await anext(stream)
     await stream.aclose()
     assert isinstance(first, Mention) and first.source_id == f"{GROUP}:4821"
@@ -263,8 +267,8 @@ def test_config_names_chats_it_cannot_read() -> None:
     with pytest.raises(
         ValueError, match="'acme': write a chat id .-1001234567890. or an @username"
     ):
-        telegram.Config(bot_token=TOKEN, chats=["acme", "-100123"])
-    assert telegram.Config(bot_token=TOKEN, chats=[" @AcmeBank"]).chats == ["@acmebank"]
+        telegram.Config(bot_token=SecretStr(TOKEN), chats=["acme", "-100123"])
+    assert telegram.Config(bot_token=SecretStr(TOKEN), chats=[" @AcmeBank"]).chats == ["@acmebank"]
 
 
 async def test_dry_run_from_the_command_line(server: ReplayServer) -> None:

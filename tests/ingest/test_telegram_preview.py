@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from core.errors import Rejected
-from core.events import Mention, make_uid, now
+from core.events import Author, Mention, make_uid, now
 from ingest import telegram_preview
 from ingest.cursor import CursorStore
 from ingest.http import HttpPolicy
@@ -49,7 +49,7 @@ def test_parse_maps_text_authors_times_and_skips_media_and_service_posts() -> No
         source="telegram_preview",
         source_id="acmebank/306",
         url="https://t.me/AcmeBank/306",
-        author={"handle": "acmebank", "name": "Acme Bank | أكمي بنك"},
+        author=Author(handle="acmebank", name="Acme Bank | أكمي بنك"),
         text="عروض نهاية العام 🎉\n\nحوّل رواتبك إلى أكمي بنك واحصل على استرداد ٥٪ 💳\n"
         "التفاصيل: acme.example/offers #أكمي_بنك",
         created_at=datetime(2026, 11, 25, 9, 15, tzinfo=UTC),

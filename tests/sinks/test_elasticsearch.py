@@ -22,6 +22,7 @@ from sinks.elasticsearch import (
     MENTION_MAPPING,
     MENTION_SKIPPED,
     SCORED_SKIPPED,
+    ElasticsearchSink,
     alert_document,
     alerts_sink,
     mention_document,
@@ -180,6 +181,8 @@ def _es(settings: Settings) -> Elasticsearch:
 async def test_the_index_holds_the_mapping_and_the_documents_as_built(
     settings: Settings, kind: str
 ) -> None:
+    sink: ElasticsearchSink[Any]
+    record: Any
     if kind == "mentions":
         mapping, sink, record = MENTION_MAPPING, mentions_sink(settings), _full_mention()
         doc_id, document = mention_document(record)

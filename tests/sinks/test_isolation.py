@@ -170,10 +170,10 @@ async def test_a_clients_credentials_read_none_of_another_clients_documents(
     # Nothing of acme-eu's, however asked.
     their_ids = {r.doc_id for r in theirs} | {alerts[1].id}
     b_mentions, b_alerts = mentions.index(theirs[0]), alerting.index(alerts[1])
-    everything = {"size": 100, "query": {"match_all": {}}}
+    everything: dict[str, Any] = {"size": 100, "query": {"match_all": {}}}
     ids = {"ids": {"values": sorted(their_ids)}}
     terms = {"clients": {"terms": {"field": "client"}}}
-    requests: dict[str, Callable[[], Any]] = {}
+    requests: dict[str, Callable[..., Any]] = {}  # lambdas binding the loop values as defaults
     leaks: dict[str, Callable[[Any], bool]] = {}
     for index in (
         "*", "_all", f"{ns}-*", f"{ns}-mentions-*", f"{ns}-alerts-*", f"{ns}-mentions-acme*",
