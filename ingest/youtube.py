@@ -425,4 +425,4 @@ async def reply(config: Config, client: httpx.AsyncClient, target: str, text: st
     return str(field(response.json(), "id"))
 
 
-SOURCE = Source(NAME, Config, fetch, "polling", reply=reply)
+SOURCE = Source(NAME, Config, fetch, "polling", reply=reply, search="plain")

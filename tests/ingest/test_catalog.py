@@ -46,8 +46,8 @@ def test_a_fetch_takes_once_exactly_when_its_source_streams(source: Source[Any])
     assert takes_once == (source.kind == "streaming")
 
 
-def _config(sources: str) -> SadaConfig:
-    brand = {"id": "acme", "name": "Acme", "include": ["acme"]}
+def _config(sources: str, include: str = "acme") -> SadaConfig:
+    brand = {"id": "acme", "name": "Acme", "include": [include]}
     clients = [{"id": "agency", "name": "Agency", "brands": [brand]}]
     return SadaConfig.model_validate({"clients": clients, "sources": yaml.safe_load(sources)})
 
@@ -88,4 +88,24 @@ def test_a_searching_source_without_queries_searches_the_brands_own() -> None:
         "hackernews-0: searches queries ['acme']",
         "mastodon-1: searches hashtags ['acme']",
         "reddit-2: searches its own queries: ['mine']",
+    ]
+
+
+def test_youtube_and_x_stream_without_queries_search_the_brands_own() -> None:
+    """YouTube's search.list q takes plain words and phrases (one search per alternative); X's
+    stream rules are boolean, the alternatives OR-ed into as few rules as fit."""
+    config = _config(
+        "[{source: youtube, api_key: k}, {source: x_stream, bearer_token: t}, "
+        "{source: youtube, api_key: k, queries: ['mine']}]",
+        include='acme OR "acme bank" OR (أكمي AND بنك)',
+    )
+    found = jobs(config)
+    assert [job.config.queries for job in found] == [  # type: ignore[attr-defined]
+        ["acme", '"acme bank"', "أكمي بنك"],
+        ['acme OR "acme bank" OR (أكمي بنك)'],
+        ["mine"],
+    ]
+    assert search_plan(config)[:2] == [
+        """youtube-0: searches queries ['acme', '"acme bank"', 'أكمي بنك']""",
+        "x_stream-1: searches queries ['acme OR \"acme bank\" OR (أكمي بنك)']",
     ]
