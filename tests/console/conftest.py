@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -42,8 +42,9 @@ def scored(uid: str, client: str, brand: str, text: str, *, triage: str = "compl
     )
 
 
-def alert(client: str, brand: str, *, sample_uids: list[str], status: str = "open") -> Alert:
-    at = now() - timedelta(minutes=5)
+def alert(client: str, brand: str, *, sample_uids: list[str], status: str = "open",
+          minutes_ago: float = 5) -> Alert:
+    at = now() - timedelta(minutes=minutes_ago)
     return Alert(
         id=f"{client}-{brand}-incident", status=status, client=client, brand=brand,  # type: ignore[arg-type]
         kind="negative_share_spike", window_start=at, window_end=at, observed=0.8, expected=0.2,
@@ -66,10 +67,6 @@ MENTIONS = [
     scored("gx-1", "globex", "soda", "Globex soda tastes flat, secret recipe leak", source="rss"),
 ]  # fmt: skip
 ALERTS = [alert("acme", "widget", sample_uids=["tg-1"]), alert("globex", "soda", sample_uids=["gx-1"])]
-
-
-def doc_id(record: ScoredMention) -> str:
-    return record.doc_id
 
 
 def config(telegram_api: str = "http://127.0.0.1:9") -> SadaConfig:
