@@ -77,7 +77,7 @@ def apply(doc: dict[str, Any], action: str, user: str, detail: str, at: datetime
                "acknowledge": "acknowledged", "resolve": "resolved", "reply": "handled"}  # fmt: skip
     if action in targets:
         if targets[action] not in statuses:
-            raise ValueError(f"action {action!r} does not apply to a {doc['kind']}")
+            raise ValueError(f"action {action!r} does not apply to {doc['kind']}s")
         new["status"] = targets[action]
     elif action == "assign":
         new["assignee"] = detail or None
