@@ -72,7 +72,9 @@ def trend_request(key: str, start: datetime, end: datetime, step: timedelta) -> 
 def trend(response: dict[str, Any]) -> list[Point]:
     buckets = response.get("aggregations", {}).get("steps", {}).get("buckets", [])
     return [
-        Point(datetime.fromtimestamp(b["key"] / 1000, UTC), b["doc_count"], b["negative"]["doc_count"])
+        Point(
+            datetime.fromtimestamp(b["key"] / 1000, UTC), b["doc_count"], b["negative"]["doc_count"]
+        )
         for b in buckets
     ]
 
@@ -282,8 +284,9 @@ async def search(es: AsyncElasticsearch, index: str, request: dict[str, Any]) ->
     return (await es.search(index=index, **request)).body  # type: ignore[no-any-return]
 
 
-async def load(es: AsyncElasticsearch, namespace: str, client: Client, brand: Brand,
-               now: datetime) -> Pulse:
+async def load(
+    es: AsyncElasticsearch, namespace: str, client: Client, brand: Brand, now: datetime
+) -> Pulse:
     """The pulse of `brand` at `now`: 24 hourly steps and 7 daily ones (the current, partial
     step last), and the 7 days' authors, mix and share of voice."""
     index, key = client_alias(namespace, "mentions", client.id), brand_key(client.id, brand.id)

@@ -23,9 +23,19 @@ CONFIG = SadaConfig.model_validate({"clients": [
 ACME = CONFIG.clients[0]
 
 
-def scored(n: int, client: str, brand: str, text: str, hours_ago: float, *, negative: bool = False,
-           author: str = "fan", followers: int = 10, language: str = "en",
-           source: str = "bluesky") -> ScoredMention:
+def scored(
+    n: int,
+    client: str,
+    brand: str,
+    text: str,
+    hours_ago: float,
+    *,
+    negative: bool = False,
+    author: str = "fan",
+    followers: int = 10,
+    language: str = "en",
+    source: str = "bluesky",
+) -> ScoredMention:
     at = NOW - timedelta(hours=hours_ago)
     mention = Mention(uid=f"{brand}-{n}", source=source, source_id=str(n),
                       author=Author(handle=author, followers=followers), text=text,
