@@ -9,9 +9,9 @@ as root, so as root it runs as the unprivileged system user `sada`, from /var/li
 only SASL_SSL (SCRAM-SHA-512 users) and the node only HTTPS with credentials (Sada is a user of
 the file realm with a role of its own), both with certificates of a CA made for the purpose.
 The integ-test distribution has no security index (it lacks the analysis module its mapping
-needs), so there are no API keys or native users here: file-realm users and roles only. Everything they need is generated
-once under <cache_dir>/secure/, secrets in 0600 files, and sada.env there says how to point
-Sada at them (by file references: no secret is ever printed).
+needs), so there are no API keys or native users here: file-realm users and roles only.
+Everything they need is generated once under <cache_dir>/secure/, secrets in 0600 files, and
+sada.env there says how to point Sada at them (by file references: no secret is printed).
 """
 
 from __future__ import annotations
@@ -129,6 +129,16 @@ class SecureFiles:
             es_password=root / "es-sada.password",
             env=root / "sada.env",
         )
+
+    def require(self) -> None:
+        """Fail saying what to run unless `up_secure` has made these files."""
+        needed = (self.ca, self.keystore, self.kafka_password, self.es_password)
+        missing = [path.name for path in needed if not path.exists()]
+        if missing:
+            raise ServiceError(
+                f"the secured local services are not set up in {self.root} (no "
+                f"{', '.join(missing)}): run `sada services up --secure`"
+            )
 
 
 def _host_port(bootstrap: str) -> tuple[str, int]:
@@ -357,11 +367,12 @@ def _wait(
         if check():
             return
         if proc is not None and proc.poll() is not None:
-            timeout = 0
+            why = f"exited (code {proc.returncode})"
             break
         time.sleep(0.5)
+    else:
+        why = f"did not become ready within {timeout:.0f}s"
     tail = log.read_text(errors="replace")[-3000:] if log.exists() else "(no log)"
-    why = "exited" if timeout == 0 else f"did not become ready within {timeout:.0f}s"
     raise ServiceError(f"{what} {why}; log {log}:\n{tail}")
 
 
@@ -380,6 +391,7 @@ def start_kafka(settings: Settings) -> None:
     secure = settings.kafka_security_protocol == "SASL_SSL"
     if secure:
         files = SecureFiles.for_settings(settings)
+        files.require()
         text += (LOCAL / "secure.properties").read_text()
     _write_private(
         props,
@@ -486,11 +498,12 @@ def start_elasticsearch(settings: Settings) -> None:
     }
     secure = url.scheme == "https"
     if secure:
+        SecureFiles.for_settings(settings).require()
         env["ES_PATH_CONF"] = str(_secure_node_config(settings, paths, home))
     if as_user:
         _run(["chown", "-R", f"{ES_USER}:{ES_USER}", str(paths.elasticsearch)], "chown")
     if secure:
-        _secure_node_users(SecureFiles.for_settings(settings), [*as_user, str(home / "bin")], env)
+        _secure_node_users(SecureFiles.for_settings(settings), as_user, home / "bin", env)
     options = {
         "discovery.type": "single-node",
         "xpack.security.enabled": str(secure).lower(),
@@ -543,20 +556,28 @@ def _secure_node_config(settings: Settings, paths: Paths, home: Path) -> Path:
     return config
 
 
-def _secure_node_users(files: SecureFiles, bin_dir: list[str], env: dict[str, str]) -> None:
+def _secure_node_users(
+    files: SecureFiles, as_user: list[str], bin_dir: Path, env: dict[str, str]
+) -> None:
     """The `elastic` superuser's password (bootstrap.password in the node's keystore) and Sada's
     user with its role (the file realm): passwords through stdin, never as arguments."""
-    *as_user, bin_path = bin_dir
     elastic = _secret(files.elastic_password)
     _run(
-        [*as_user, f"{bin_path}/elasticsearch-keystore", "add", "-x", "-f", "bootstrap.password"],
+        [
+            *as_user,
+            str(bin_dir / "elasticsearch-keystore"),
+            "add",
+            "-x",
+            "-f",
+            "bootstrap.password",
+        ],
         "setting the elastic user's password in the node's keystore",
         stdin=elastic,
         env=env,
     )
     sada = _secret(files.es_password)
     _run(
-        [*as_user, f"{bin_path}/elasticsearch-users", "useradd", ES_SADA, "-r", ES_SADA],
+        [*as_user, str(bin_dir / "elasticsearch-users"), "useradd", ES_SADA, "-r", ES_SADA],
         f"adding the Elasticsearch user {ES_SADA!r}",
         stdin=f"{sada}\n{sada}\n",
         env=env,
@@ -567,10 +588,7 @@ def up(settings: Settings) -> None:
     """Fetch (once) and start both services unless they already answer: on the ports of
     `settings`, with the broker in its cache dir and the node's data beside its HTTP port, so
     a second stack (a test's own, to break) can run beside the usual one. Settings that say
-    SASL_SSL and https (sada.env's) start the secured stack."""
-    if settings.kafka_security_protocol == "SASL_SSL" and settings.es_url.startswith("https:"):
-        up_secure(settings)
-        return
+    SASL_SSL and https (sada.env's) start the secured stack `up_secure` made."""
     start_kafka(settings)
     start_elasticsearch(settings)
 
@@ -677,13 +695,7 @@ def secured(
     the secured defaults (9094, 9201). Elasticsearch as Sada's user or, with `es_admin`, as
     the `elastic` superuser."""
     files = SecureFiles.for_settings(settings)
-    needed = [files.ca, files.kafka_password, files.es_password, files.elastic_password]
-    missing = [path.name for path in needed if not path.exists()]
-    if missing:
-        raise ServiceError(
-            f"the secured local services are not set up in {files.root} (no "
-            f"{', '.join(missing)}): run `sada services up --secure`"
-        )
+    files.require()
     secure = settings.kafka_security_protocol == "SASL_SSL"
     if kafka_port is None:
         kafka_port = _host_port(settings.kafka_bootstrap)[1] if secure else SECURE_KAFKA_PORT

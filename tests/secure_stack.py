@@ -17,8 +17,9 @@ from tests.ports import free_port
 @pytest.fixture(scope="session")
 def secure_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """Settings with every credential set (Sada's SCRAM user and CA for Kafka, Sada's user and
-    CA for Elasticsearch) and a namespace of their own; `services.secured(settings,
-    es_admin=True)` gives the same as the `elastic` superuser."""
+    CA for Elasticsearch); `services.secured(settings, es_admin=True)` gives the same as the
+    `elastic` superuser. The session shares them: a test that writes topics or indices copies
+    them with a namespace of its own (`model_copy(update={"namespace": ...})`)."""
     from sada import services
 
     base = Settings.from_env(

@@ -13,4 +13,5 @@ from tests.test_end_to_end import replay_through_the_whole_pipeline
 def test_replay_through_the_whole_secured_pipeline(
     secure_settings: Settings, tmp_path: Path
 ) -> None:
-    replay_through_the_whole_pipeline(secure_settings, tmp_path, split=False)
+    own = secure_settings.model_copy(update={"namespace": f"{secure_settings.namespace}-e2e"})
+    replay_through_the_whole_pipeline(own, tmp_path, split=False)
