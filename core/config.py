@@ -204,6 +204,19 @@ class Brand(Strict):
         default=[], description="Queries; a mention that matches any of them is dropped."
     )
     routes: list[str] = Field(default=[], description="Names of the client's alert routes.")
+    competitor: bool = Field(
+        default=False,
+        description="A competitor the client tracks for share of voice: matched and indexed "
+        "like a brand, never alerted, never in the inbox.",
+    )
+
+    @model_validator(mode="after")
+    def _competitor_unrouted(self) -> Brand:
+        if self.competitor and self.routes:
+            raise ValueError(
+                f"brand {self.id!r} is a competitor, which is never alerted: remove its routes"
+            )
+        return self
 
 
 class DetectionConfig(Strict):

@@ -54,6 +54,16 @@ CHATTER: dict[str, list[str]] = {
     ],
 }
 
+# A competitor of skyline-air (northwind's share of voice), mentioned now and then.
+COMPETITOR = "gulf-wings"
+COMPETITOR_SHARE = 0.03
+CHATTER[COMPETITOR] = [
+    "Gulf Wings flight to Jeddah left on time",
+    "Flying Gulf Wings to Amman tomorrow, any tips?",
+    "رحلة أجنحة الخليج إلى الدوحة كانت ممتازة",
+    "@GulfWings the new lounge in Dubai is lovely",
+]
+
 # The planted crisis: a burst of complaints about one brand.
 CRISIS: list[str] = [
     "Skyline Air cancelled my flight and no refund yet, worst airline",
@@ -112,11 +122,14 @@ def generate_labelled(config: Config) -> Iterator[tuple[Mention, str | None]]:
     crisis_count = config.spike_minutes * config.spike_per_minute
     chatter_count = max(config.count - crisis_count, 0)
     items: list[tuple[float, str, str | None]] = []
-    brands = list(CHATTER)
+    brands = [brand for brand in CHATTER if brand != COMPETITOR]
     for _ in range(chatter_count):
         at = rng.uniform(0, config.minutes * 60)
-        if rng.random() < 0.1:
+        roll = rng.random()
+        if roll < 0.1:
             items.append((at, rng.choice(NOISE), None))
+        elif roll < 0.1 + COMPETITOR_SHARE:
+            items.append((at, rng.choice(CHATTER[COMPETITOR]), COMPETITOR))
         else:
             about = rng.choice(brands)
             items.append((at, rng.choice(CHATTER[about]), about))

@@ -31,7 +31,7 @@ import faust
 
 from core import metrics, topics
 from core.config import SadaConfig
-from core.events import ScoredMention
+from core.events import ScoredMention, brand_key
 from processors import detect
 from processors.deadletter import DeadLetters
 from processors.detect_state import BrandState
@@ -63,6 +63,12 @@ def add_detect_agent(
         topics.MENTION_COUNTS.table, default=dict, partitions=scored.partitions
     ).using_window(minutes)
     detector = detect.Detector(config.detection)
+    competitors = {  # counted, never alerted on
+        brand_key(client.id, brand.id)
+        for client in config.clients
+        for brand in client.brands
+        if brand.competitor
+    }
 
     def count(record: ScoredMention, partition: int, origin: Origin | None) -> None:
         """Add `record` to its minute's counts, unless that minute is closed or has it."""
@@ -100,4 +106,5 @@ def add_detect_agent(
             if record is not None and record.mention.edited_at is None:  # an edit: counted once
                 origin = read_origin(event.headers)
                 count(record, event.message.partition, origin)
-                await feed_detector(record, origin, event.value)
+                if record.key not in competitors:
+                    await feed_detector(record, origin, event.value)
