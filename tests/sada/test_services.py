@@ -180,3 +180,12 @@ def test_a_service_that_exits_while_starting_fails_at_once(
         ):
             services.start_kafka(own)
         assert time.monotonic() - started < services.WAIT_SECONDS / 2
+
+
+def test_a_failing_tool_never_shows_a_generated_secret(tmp_path: Path) -> None:
+    (tmp_path / "password").write_text("generated-3f9a7c\n")
+    password = services._secret(tmp_path / "password")  # as the secured stack reads them
+    with pytest.raises(ServiceError) as raised:  # in its arguments and in what it printed
+        services._run(["sh", "-c", f"echo {password} >&2; exit 3", password], "a tool")
+    assert "a tool failed (exit 3)" in str(raised.value)
+    assert password not in str(raised.value)
