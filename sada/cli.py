@@ -534,6 +534,7 @@ def demo(
     rate: Annotated[float, typer.Option(help="Mentions per second.")] = 200.0,
 ) -> None:
     """Start the local services and run the whole pipeline on the synthetic stream."""
+    from console.app import configured_port
     from sada.demo import run_demo
 
     settings = _settings()
@@ -541,7 +542,7 @@ def demo(
         services.up(settings)
     except ServiceError as exc:
         raise _fail(str(exc)) from exc
-    run_demo(settings, count=count, rate=rate)
+    run_demo(settings, count=count, rate=rate, console_port=configured_port())
 
 
 def _redacted_crash(

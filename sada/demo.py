@@ -7,6 +7,8 @@ produces the synthetic mentions, runs a local webhook receiver, watches, and rep
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import secrets
 import subprocess
 import time
 from dataclasses import dataclass
@@ -17,6 +19,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from console.auth import add_user
 from core import connect, topics
 from core.config import Settings
 from core.display import isolate
@@ -75,9 +78,12 @@ def _print_alert(alert: dict[str, Any]) -> None:
     )
 
 
-def run_demo(settings: Settings, *, count: int, rate: float) -> Progress:
+def run_demo(
+    settings: Settings, *, count: int, rate: float, console_port: int | None = None
+) -> Progress:
     """Run on the `<namespace>-demo` namespace, emptied first, so every demo tells the same story,
-    and on the sample clients file, whose brands the synthetic stream is written for."""
+    and on the sample clients file, whose brands the synthetic stream is written for. With
+    `console_port`, the console runs beside the pipeline and stays up until Ctrl-C."""
     settings = settings.model_copy(
         update={"namespace": f"{settings.namespace}-demo", "config_path": SAMPLE_CONFIG}
     )
@@ -87,16 +93,28 @@ def run_demo(settings: Settings, *, count: int, rate: float) -> Progress:
     log_dir = settings.cache_dir / "demo"
     log_dir.mkdir(parents=True, exist_ok=True)
     workers = [spawn(stage, settings, log_dir) for stage in ("process", "sinks")]
+    password = secrets.token_urlsafe(12)
+    if console_port:
+        with connect.elasticsearch(settings) as es:
+            add_user(es, settings.namespace, "demo", [], True, password)
+        workers.append(spawn("console", settings, log_dir, "--port", str(console_port)))
     try:
         with Receiver(RECEIVER_PORT, on_receive=_print_alert) as receiver:
             progress = asyncio.run(_watch(settings, receiver, workers, log_dir, count, rate))
+        console.print(
+            f"\nIndices: [bold]{settings.mentions_index}[/] (mentions), [bold]{settings.alerts_index}[/] "
+            f"(alerts) at {settings.es_url}. Webhook alerts went to http://127.0.0.1:{RECEIVER_PORT}/"
+            f"alerts (printed above). Worker logs: {log_dir}."
+        )
+        if console_port:
+            console.print(
+                f"Console: [bold]http://127.0.0.1:{console_port}/[/] (log in as [bold]demo[/], "
+                f"password [bold]{password}[/]); it keeps running: Ctrl-C to stop."
+            )
+            with contextlib.suppress(KeyboardInterrupt):
+                workers[-1].wait()
     finally:
         stop(workers)
-    console.print(
-        f"\nIndices: [bold]{settings.mentions_index}[/] (mentions), [bold]{settings.alerts_index}[/] "
-        f"(alerts) at {settings.es_url}. Webhook alerts went to http://127.0.0.1:{RECEIVER_PORT}/"
-        f"alerts (printed above). Worker logs: {log_dir}."
-    )
     return progress
 
 
