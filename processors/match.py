@@ -349,6 +349,7 @@ class Finding:
     part: str
     present: bool
     detail: str
+    words: tuple[str, ...] = ()  # the text's tokens it found (none for a NOT part), to highlight
 
 
 @dataclass(frozen=True)
@@ -389,16 +390,20 @@ def _finding(context: _Context, tokens: list[str], leaf: Term | Field, negated: 
     )
     if isinstance(leaf, Field):
         holds = context.field(leaf)
-        why = "a test text has no source, author, URL or followers"
-        if leaf.name == "lang":
-            why = f"the text's language is {detect_language(context.mention.text)}"
+        post = context.mention
+        why = {
+            "lang": f"the text's language is {detect_language(post.text)}",
+            "source": f"its source is {post.source}",
+            "author": f"its author is {post.author.handle}",
+            "min_followers": f"its author has {post.author.followers or 0} followers",
+        }.get(leaf.name, f"its URL is {post.url}")
         return Finding(part, holds, f"{'holds' if holds else 'does not hold'}: {why}")
     spans = context.spans(leaf)
     if not spans:
         return Finding(part, False, "not found")
     found = tokens[spans[0][0] : spans[0][1]]
     how = _how(leaf, context.matcher.atoms[context.matcher.atom_of[leaf]].fuzzy, found)
-    return Finding(part, True, f"found {' '.join(found)!r}, {how}")
+    return Finding(part, True, f"found {' '.join(found)!r}, {how}", () if negated else tuple(found))
 
 
 def try_query(query: Node, matcher: Matcher, text: str) -> Trial:
@@ -414,10 +419,15 @@ def try_query(query: Node, matcher: Matcher, text: str) -> Trial:
         created_at=at,
         fetched_at=at,
     )
-    tokens = tokenize(normalize(text, fold_ta_marbuta=True))
-    context = _Context(matcher, _scan(matcher, tokens), post)
+    return try_mention(query, matcher, post)
+
+
+def try_mention(query: Node, matcher: Matcher, mention: Mention) -> Trial:
+    """`try_query` on a mention, its source, author, URL and followers included."""
+    tokens = tokenize(normalize(mention.text, fold_ta_marbuta=True))
+    context = _Context(matcher, _scan(matcher, tokens), mention)
     findings = tuple(_finding(context, tokens, leaf, neg) for leaf, neg in leaves(query))
-    return Trial(text, context.holds(query), findings)
+    return Trial(mention.text, context.holds(query), findings)
 
 
 def describe(trial: Trial) -> list[str]:
