@@ -21,18 +21,23 @@ goes through that source's `reply`).
 Feed changes: `item` comment, post or status; `verb` add (a Mention), edited or edit (the same
 uid with `edited_at`), remove or delete (a Removal), hide (a Removal: the Page hid it from the
 public), unhide (a Mention again when the change carries the text). Changes by the Page itself
-(its own posts and replies), reactions, likes and shares are skipped. Instagram `mentions`
-carry only ids, and reading the text takes a Graph call that is not wired here yet: they are
-logged (with their ids) and skipped.
+(its own posts and replies), reactions, likes and shares are skipped.
+
+Instagram `mentions` carry only ids: the endpoint reads the comment or caption through the
+Graph API (instagram.read_mention, with the `instagram` account's token) before producing, all
+of a delivery's reads within `mention_read_seconds` so that Meta still gets its answer in time.
+A mention that cannot be read (no `instagram` account configured, a Graph error, no answer in
+time) is dead-lettered with its ids and the reason, so none is lost.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
-import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -41,8 +46,9 @@ import httpx
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from core.errors import Rejected
+from core.errors import Rejected, SadaError
 from core.events import Author, Mention, Removal, make_uid, now
+from ingest import instagram as ig
 from ingest.convert import from_epoch
 from ingest.parsing import Item, each, field, load_json, text_of
 from ingest.polling import observe
@@ -53,7 +59,6 @@ NAME = "meta_webhook"
 FACEBOOK = "facebook"  # the polling sources' names: the uids must be theirs
 INSTAGRAM = "instagram"
 SIGNATURE_HEADER = "X-Hub-Signature-256"
-log = logging.getLogger(__name__)
 
 FEED_ITEMS = frozenset({"comment", "post", "status"})
 EDITED = frozenset({"edited", "edit"})  # Meta sends both spellings
@@ -78,14 +83,54 @@ class Config(BaseModel):
     queue_size: int = Field(
         default=10_000, gt=0, description="Items waiting for the runner before 503s."
     )
+    instagram: ig.Config | None = Field(
+        default=None,
+        description="The Instagram account of the `mentions` webhook: an instagram source's "
+        "config (its table above; ig_user_id, access_token, app_secret for appsecret_proof). "
+        "@mentions are read through it; without it they are dead-lettered with their ids.",
+    )
+    mention_read_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=15,
+        description="Longest wait for a delivery's @mention reads before it is answered (Meta "
+        "retries a delivery not answered in time); one not read by then is dead-lettered.",
+    )
+
+
+@dataclass(frozen=True)
+class MentionIds:
+    """An Instagram `mentions` change: only ids; the text is read through the Graph API."""
+
+    media_id: str
+    comment_id: str | None
+
+    def unread(self, why: str) -> Rejected:
+        """The ids kept as a dead letter, with why the mention could not be read."""
+        ids = {"media_id": self.media_id} | (
+            {"comment_id": self.comment_id} if self.comment_id else {}
+        )
+        return Rejected(
+            payload=json.dumps(ids), reason=f"{NAME}: Instagram @mention not read: {why}"
+        )
 
 
 # -- parsing: a delivery's body to items (pure) ----------------------------------------------
 
 
 def parse(payload: bytes | str, *, fetched_at: datetime) -> list[Item]:
-    """A delivery (`{"object", "entry": [{"id", "time", "changes": [...]}]}`) to items; a bad
-    change is rejected alone, a body that is no delivery as a whole."""
+    """A delivery to items, its @mentions dead-lettered unread (tests and the benchmark; the
+    endpoint reads them: `changes`)."""
+    return [
+        i.unread("no instagram account configured to read it") if isinstance(i, MentionIds) else i
+        for i in changes(payload, fetched_at=fetched_at)
+    ]
+
+
+def changes(payload: bytes | str, *, fetched_at: datetime) -> list[Item | MentionIds]:
+    """A delivery (`{"object", "entry": [{"id", "time", "changes": [...]}]}`) to items and the
+    ids of @mentions to read; a bad change is rejected alone, a body that is no delivery as a
+    whole."""
     body = load_json(payload, NAME)
     if isinstance(body, Rejected):
         return [body]
@@ -100,7 +145,7 @@ def parse(payload: bytes | str, *, fetched_at: datetime) -> list[Item]:
             )
         ]
     build = partial(_change, fetched_at=fetched_at)
-    out: list[Item] = []
+    out: list[Item | MentionIds] = []
     for index, entry in enumerate(entries):
         if isinstance(entry, dict) and "messaging" in entry and "changes" not in entry:
             continue  # Messenger / Instagram messaging: not a field this source reads
@@ -123,7 +168,7 @@ def parse(payload: bytes | str, *, fetched_at: datetime) -> list[Item]:
     return out
 
 
-def _change(raw: dict[str, Any], *, fetched_at: datetime) -> Mention | Removal | None:
+def _change(raw: dict[str, Any], *, fetched_at: datetime) -> Mention | Removal | MentionIds | None:
     """One change (with its entry's object, id and time) to an item, or None if it is not one
     Sada reads."""
     name = field(raw, "change", "field")
@@ -133,9 +178,8 @@ def _change(raw: dict[str, Any], *, fetched_at: datetime) -> Mention | Removal |
     if name in ("comments", "live_comments"):
         return _ig_comment(raw, value, fetched_at)
     if name == "mentions":
-        # ids only: the text needs a Graph call (mentioned_comment / mentioned_media), not
-        # wired here yet; the ids are logged so that none is lost unseen
-        log.warning("%s: Instagram @mention not read (ids only): %s", NAME, json.dumps(value))
+        comment = value.get("comment_id") if isinstance(value, dict) else None
+        return MentionIds(str(field(value, "media_id")), str(comment) if comment else None)
     return None
 
 
@@ -218,9 +262,10 @@ def verification(query: Any, verify_token: bytes) -> str | None:
 class WebhookServer(Endpoint):
     """The callback URL Meta calls: `start()` binds, `queue` holds accepted items."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, client: httpx.AsyncClient | None = None) -> None:
         super().__init__(NAME, config.host, config.port, config.queue_size)
         self.config = config
+        self.client = client  # for the Graph reads of @mentions
         self._secret = config.app_secret.get_secret_value().encode()
         self._verify = config.verify_token.get_secret_value().encode()
 
@@ -245,12 +290,33 @@ class WebhookServer(Endpoint):
         refused = signature_refusal(request.headers.get(SIGNATURE_HEADER), body, self._secret)
         if refused:
             return web.Response(status=401, text=refused)
-        items = parse(body, fetched_at=now())
+        items = await self._read_mentions(changes(body, fetched_at=now()))
         if not self.has_room(len(items)):
             return web.Response(status=503, text="queue full", headers={"Retry-After": "1"})
         observe(NAME, items)
         await self.hand_over(items)
         return web.json_response({"received": len(items)})
+
+    async def _read_mentions(self, found: list[Item | MentionIds]) -> list[Item]:
+        """`found` with each @mention's ids replaced by what they point at, read concurrently
+        within mention_read_seconds; one that cannot be read becomes a dead letter."""
+        ids = [i for i in found if isinstance(i, MentionIds)]
+        read = dict(zip(ids, await asyncio.gather(*map(self._read, ids)), strict=True))
+        return [x for i in found for x in (read[i] if isinstance(i, MentionIds) else [i])]
+
+    async def _read(self, ids: MentionIds) -> list[Item]:
+        account, seconds = self.config.instagram, self.config.mention_read_seconds
+        if account is None or self.client is None:
+            return [ids.unread("no instagram account configured to read it")]
+        try:
+            async with asyncio.timeout(seconds):
+                return await ig.read_mention(
+                    account, self.client, media_id=ids.media_id, comment_id=ids.comment_id
+                )
+        except TimeoutError:
+            return [ids.unread(f"the Graph API did not answer within {seconds:g}s")]
+        except SadaError as exc:
+            return [ids.unread(str(exc))]
 
 
 def fetch(
@@ -262,10 +328,10 @@ def fetch(
 ) -> AsyncIterator[Item]:
     """Serve the callback URL while the generator runs and yield what Meta delivered.
 
-    `client` is unused (Meta comes to us). With `once`, stop after the first delivery's items.
-    Pass `server` to learn the bound port (e.g. with `port=0`).
+    `client` reads the @mentions' text (Meta sends their ids only). With `once`, stop after the
+    first delivery's items. Pass `server` to learn the bound port (e.g. with `port=0`).
     """
-    return (server or WebhookServer(config)).serve(once=once)
+    return (server or WebhookServer(config, client)).serve(once=once)
 
 
 SOURCE = Source(NAME, Config, fetch, "streaming")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -17,6 +17,7 @@ from core.errors import Rejected
 from core.events import Mention, Removal
 
 Item = Mention | Removal | Rejected
+T = TypeVar("T")
 
 
 def text_of(payload: bytes | str) -> str:
@@ -60,11 +61,9 @@ def explain(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def each(
-    raw_items: Iterable[Any], build: Callable[[Any], Mention | Removal | None], source: str
-) -> list[Item]:
+def each(raw_items: Iterable[Any], build: Callable[[Any], T | None], source: str) -> list[Item | T]:
     """Map every raw item with `build` (None: not a mention, skip it) isolating failures."""
-    out: list[Item] = []
+    out: list[Item | T] = []
     for raw in raw_items:
         try:
             mention = build(raw)

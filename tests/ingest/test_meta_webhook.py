@@ -37,16 +37,19 @@ import pytest
 
 from core.errors import Rejected
 from core.events import Author, Engagement, Mention, Removal, make_uid, now
-from ingest import meta_webhook
+from ingest import instagram, meta_webhook
 from ingest.parsing import Item
 from ingest.runner import Job, Tally, run_once
 from ingest.source import Source
-from tests.ingest.support import fixture
+from tests.ingest.support import ReplayServer, Reply, fixture
 
 FEED = fixture("meta_webhook_page_feed.json")
 INSTAGRAM = fixture("meta_webhook_instagram.json")
 SECRET = "0123456789abcdef0123456789abcdef"
 VERIFY = "verify-me-please-1234"
+UNREAD = "no instagram account configured to read it"
+IG_USER = "17841405822304914"  # the Instagram fixture's account
+IG_TOKEN = "IGQ-webhook-test-token"
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -97,9 +100,9 @@ def test_feed_changes_map_to_mentions_edits_and_removals() -> None:
     assert isinstance(hidden, Removal) and hidden.reason == "hidden by the page"
 
 
-def test_instagram_comments_map_and_mentions_are_logged(caplog: pytest.LogCaptureFixture) -> None:
+def test_instagram_comments_map_and_unread_mentions_keep_their_ids() -> None:
     fetched = now()
-    comment, reply = meta_webhook.parse(INSTAGRAM, fetched_at=fetched)  # @mentions: ids only
+    comment, reply, *mentions = meta_webhook.parse(INSTAGRAM, fetched_at=fetched)
     assert comment == Mention(
         uid=make_uid("instagram", "17998877665544332"),
         source="instagram",
@@ -115,10 +118,16 @@ def test_instagram_comments_map_and_mentions_are_logged(caplog: pytest.LogCaptur
     assert isinstance(reply, Mention)
     assert reply.parent_id == "17998877665544332"
     assert reply.text == "nafs el moshkle 3andi \u200e(order 7731)\u200e 😩"
-    assert caplog.messages == [
-        'meta_webhook: Instagram @mention not read (ids only): {"media_id": "18055566677788899", '
-        '"comment_id": "17911122233344455"}',
-        'meta_webhook: Instagram @mention not read (ids only): {"media_id": "18066677788899900"}',
+    # @mentions carry ids only: without an instagram account to read them, dead letters
+    assert mentions == [
+        Rejected(
+            payload='{"media_id": "18055566677788899", "comment_id": "17911122233344455"}',
+            reason=f"meta_webhook: Instagram @mention not read: {UNREAD}",
+        ),
+        Rejected(
+            payload='{"media_id": "18066677788899900"}',
+            reason=f"meta_webhook: Instagram @mention not read: {UNREAD}",
+        ),
     ]
 
 
@@ -205,19 +214,25 @@ def config(**changes: object) -> meta_webhook.Config:
     )
 
 
-@pytest.fixture
-async def endpoint() -> AsyncIterator[tuple[meta_webhook.WebhookServer, Recorder, str]]:
-    """The endpoint on a free port, drained by the real runner into a Recorder."""
-    server = meta_webhook.WebhookServer(config(max_body_bytes=64_000, queue_size=50))
+@contextlib.asynccontextmanager
+async def running(server: meta_webhook.WebhookServer) -> AsyncIterator[tuple[Recorder, str]]:
+    """`server` on a free port, drained by the real runner into a Recorder; its URL."""
     recorder = Recorder()
     async with httpx.AsyncClient() as client:
         task = asyncio.ensure_future(run_once(job_for(server), recorder, client, Tally()))
         while server.port == 0:
             await asyncio.sleep(0.01)
-        yield server, recorder, f"http://127.0.0.1:{server.port}/meta/webhook"
+        yield recorder, f"http://127.0.0.1:{server.port}/meta/webhook"
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+@pytest.fixture
+async def endpoint() -> AsyncIterator[tuple[meta_webhook.WebhookServer, Recorder, str]]:
+    server = meta_webhook.WebhookServer(config(max_body_bytes=64_000, queue_size=50))
+    async with running(server) as (recorder, url):
+        yield server, recorder, url
 
 
 Endpoint = tuple[meta_webhook.WebhookServer, Recorder, str]
@@ -351,8 +366,103 @@ async def test_the_runner_once_stops_after_the_first_delivery() -> None:
     async with httpx.AsyncClient() as client:
         await asyncio.wait_for(run_once(job_for(server), recorder, client, tally, once=True), 5)
     assert await sender == 200
-    assert (tally.mentions, tally.removals, tally.rejected) == (2, 0, 0)
+    assert (tally.mentions, tally.removals, tally.rejected) == (2, 0, 2)  # @mentions unread
     assert {i.source for i in recorder.items if isinstance(i, Mention)} == {"instagram"}
+
+
+def instagram_account(graph: ReplayServer) -> dict[str, object]:
+    """The instagram source's config pieces, pointing at a local Graph double."""
+    return {
+        "ig_user_id": IG_USER,
+        "access_token": IG_TOKEN,
+        "api_url": graph.url("/v23.0"),
+        "http": {"requests_per_second_per_host": 1000, "timeout_seconds": 2, "max_attempts": 1},
+        "allow_private": True,  # the local double
+    }
+
+
+def mention_delivery(media_id: str, comment_id: str | None = None) -> bytes:
+    value = {"media_id": media_id} | ({"comment_id": comment_id} if comment_id else {})
+    return _delivery({"field": "mentions", "value": value}, kind="instagram")
+
+
+async def test_an_instagram_mention_is_read_through_the_graph_api_before_it_is_produced(
+    server: ReplayServer, client: httpx.AsyncClient
+) -> None:
+    """The delivery carries ids only; the Mention has the comment's text (Meta's
+    mentioned_comment answer, as documented for the Mentions API) and the uid the instagram
+    polling source gives that comment, so both are one document."""
+    said = {
+        "id": "17911122233344455",
+        "text": "@sada.bank الحساب مقفل من أمس \u200f3ayez a3raf leh\u200f 🙏",
+        "timestamp": "2026-11-25T11:21:00+0000",
+        "like_count": 2,
+        "username": "fahad.k",
+    }
+    server.script(
+        f"/v23.0/{IG_USER}", Reply(200, json.dumps({"mentioned_comment": said, "id": IG_USER}))
+    )
+    webhook = meta_webhook.WebhookServer(config(instagram=instagram_account(server)), client)
+    body = mention_delivery("18055566677788899", "17911122233344455")
+    async with running(webhook) as (recorder, url), httpx.AsyncClient() as http:
+        answer = await http.post(url, content=body, headers=signed(body))
+    assert answer.status_code == 200 and answer.json() == {"received": 1}
+    (mention,) = recorder.items
+    (polled,) = instagram.parse_comments(
+        json.dumps({"data": [said]}),
+        media_id="18055566677788899",
+        permalink=None,
+        fetched_at=now(),
+    )
+    assert isinstance(mention, Mention) and isinstance(polled, Mention)
+    assert mention.uid == polled.uid == make_uid("instagram", "17911122233344455")
+    assert (mention.source, mention.source_id, mention.text) == (
+        "instagram",
+        said["id"],
+        said["text"],
+    )
+    assert mention.author.handle == "fahad.k" and mention.parent_id == "18055566677788899"
+    assert mention.created_at == at("2026-11-25T11:21:00")
+    assert mention.reply_target == "mention:18055566677788899:17911122233344455"
+    (asked,) = server.seen(f"/v23.0/{IG_USER}")
+    assert asked.headers["Authorization"] == f"Bearer {IG_TOKEN}"
+    assert asked.query["fields"].startswith("mentioned_comment.comment_id(17911122233344455){")
+
+
+async def test_a_mention_the_graph_api_cannot_give_in_time_is_dead_lettered_with_its_ids(
+    server: ReplayServer, client: httpx.AsyncClient
+) -> None:
+    expired = {
+        "error": {
+            "message": "Error validating access token: Session has expired.",
+            "type": "OAuthException",
+            "code": 190,
+            "error_subcode": 463,
+        }
+    }
+    account = instagram_account(server)
+    webhook = meta_webhook.WebhookServer(
+        config(instagram=account, mention_read_seconds=0.3), client
+    )
+    caption = mention_delivery("18066677788899900")
+    async with running(webhook) as (recorder, url), httpx.AsyncClient() as http:
+        server.script(f"/v23.0/{IG_USER}", Reply(400, json.dumps(expired)))
+        refused = await http.post(url, content=caption, headers=signed(caption))
+        server.script(f"/v23.0/{IG_USER}", Reply(200, '{"id": "1"}', delay_seconds=1.5))
+        started = time.monotonic()
+        late = await http.post(url, content=caption, headers=signed(caption))
+        waited = time.monotonic() - started
+    assert refused.status_code == late.status_code == 200  # Meta's retry would not help
+    assert waited < 1.0  # answered at the deadline, not when the Graph API was done
+    first, second = recorder.items
+    assert isinstance(first, Rejected) and isinstance(second, Rejected)
+    assert first.payload == second.payload == '{"media_id": "18066677788899900"}'
+    assert first.reason.startswith("meta_webhook: Instagram @mention not read: instagram: ")
+    assert "the access token was refused" in first.reason and "renew" in first.reason
+    assert second.reason == (
+        "meta_webhook: Instagram @mention not read: the Graph API did not answer within 0.3s"
+    )
+    assert IG_TOKEN not in first.reason + second.reason
 
 
 def _free_port() -> int:
