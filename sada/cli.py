@@ -291,6 +291,63 @@ def console(
     serve(settings, config, host, port or configured_port())
 
 
+@console_app.command("report")
+def console_report(
+    client: Annotated[str, typer.Argument(help="The client's id in the clients file.")],
+    week: Annotated[
+        str | None, typer.Option(help="ISO week, YYYY-Www; default: this week.")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the HTML here; default: stdout.")] = None,
+    send: Annotated[
+        str | None, typer.Option(help="Email it through this email route of the client instead.")
+    ] = None,
+) -> None:
+    """The client's weekly report (pulse, incidents, share of voice, response times) as HTML."""
+    from datetime import UTC, datetime
+
+    from elasticsearch import ApiError, TransportError
+
+    from console import report
+    from core.config import EmailRoute
+    from core.errors import RetryLater, Undeliverable
+
+    settings = _settings()
+    owner = _load(settings).client(client)
+    if owner is None:
+        raise _fail(f"client {client!r} is not in the clients file {settings.config_path}")
+    route = owner.routes.get(send) if send else None
+    if send and not isinstance(route, EmailRoute):
+        emails = ", ".join(n for n, r in owner.routes.items() if isinstance(r, EmailRoute))
+        raise _fail(f"--send {send}: not an email route of {client} ({emails or 'it has none'})")
+    try:
+        start, label = report.week_of(week, datetime.now(UTC))
+    except ValueError as exc:
+        raise _fail(f"--week: {exc}") from exc
+
+    async def build() -> report.Report:
+        es = connect.async_elasticsearch(settings)
+        try:
+            return await report.load(es, settings.namespace, owner, start, label)
+        finally:
+            await es.close()
+
+    try:
+        built = asyncio.run(build())
+        if isinstance(route, EmailRoute):
+            asyncio.run(report.send(route, built))
+    except (ApiError, TransportError) as exc:
+        raise _fail(f"Elasticsearch at {settings.es_where}: {exc}") from exc
+    except (RetryLater, Undeliverable) as exc:
+        raise _fail(f"route {send!r}: {exc}") from exc
+    if isinstance(route, EmailRoute):
+        typer.echo(f"report {label} for {client} sent through {send}", err=True)
+    elif out:
+        out.write_text(report.render(built), encoding="utf-8")
+        typer.echo(f"report {label} for {client} written to {out}", err=True)
+    else:
+        typer.echo(report.render(built))
+
+
 @console_users.command("add")
 def console_user_add(
     name: Annotated[str, typer.Argument(help="The login name.")],

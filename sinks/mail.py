@@ -65,7 +65,12 @@ class _CheckedSMTPS(smtplib.SMTP_SSL, _CheckedSMTP):
 
 
 async def notify(route: EmailRoute, alert: Alert) -> None:
-    await asyncio.to_thread(_send, route, build(route, alert))
+    await send(route, build(route, alert))
+
+
+async def send(route: EmailRoute, email: EmailMessage) -> None:
+    """Deliver any message through the route (the console's weekly report too)."""
+    await asyncio.to_thread(_send, route, email)
 
 
 def _send(route: EmailRoute, email: EmailMessage) -> None:

@@ -1,0 +1,152 @@
+"""The weekly report a client is owed: each brand's pulse for the ISO week (daily volume and
+negative share), its incidents, share of voice with the competitors, and first-response times,
+as one email-safe HTML page (tables and inline CSS; no script, no SVG), written to a file or
+sent through one of the client's email routes (`sinks.mail`)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import formatdate
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from elasticsearch import AsyncElasticsearch
+
+from console import pulse, state
+from console.i18n import DIRECTION, translate
+from core.config import Brand, Client, EmailRoute
+from core.events import brand_key
+from sinks import mail
+from sinks.elasticsearch import client_alias
+
+_WEEK = re.compile(r"(\d{4})-W(\d{2})")
+TEMPLATES = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+
+
+def week_of(text: str | None, now: datetime) -> tuple[datetime, str]:
+    """The Monday 00:00 UTC starting ISO week `text` (YYYY-Www; default: the week of `now`),
+    and its label; ValueError saying what is wrong."""
+    if text is None:
+        year, week, _ = now.astimezone(UTC).isocalendar()
+    elif found := _WEEK.fullmatch(text.strip()):
+        year, week = int(found[1]), int(found[2])
+    else:
+        raise ValueError(f"week {text!r}: write it as YYYY-Www, e.g. 2026-W23")
+    try:
+        start = datetime.fromisocalendar(year, week, 1).replace(tzinfo=UTC)
+    except ValueError:
+        raise ValueError(f"week {text!r}: {year} has no week {week}") from None
+    return start, f"{year}-W{week:02d}"
+
+
+def incidents_request(start: datetime, end: datetime) -> dict[str, Any]:
+    """The incidents (alert threads: one document each, at its latest step) begun in the week."""
+    return {
+        "query": {"range": {"window_start": {"gte": start.isoformat(), "lt": end.isoformat()}}},
+        "sort": [{"window_start": "asc"}],
+        "size": 500,
+        "ignore_unavailable": True,
+        "allow_no_indices": True,
+    }
+
+
+@dataclass(frozen=True)
+class BrandWeek:
+    brand: Brand
+    days: list[pulse.Point]
+    total: pulse.Point
+    response_seconds: float | None  # mean first response, from the console's state
+
+
+@dataclass(frozen=True)
+class Report:
+    client: Client
+    week: str
+    start: datetime
+    end: datetime
+    brands: list[BrandWeek]  # the client's own, not its competitors
+    incidents: list[dict[str, Any]]
+    voice: list[pulse.Voice]
+
+    @property
+    def last_day(self) -> datetime:
+        return self.end - pulse.DAY
+
+
+def assemble(
+    client: Client,
+    week: str,
+    start: datetime,
+    days: dict[str, list[pulse.Point]],
+    incidents: list[dict[str, Any]],
+    voice: list[pulse.Voice],
+    responses: dict[str, float],
+) -> Report:
+    """The report from what was read: `days` and `responses` by brand key."""
+    brands = []
+    for brand in client.brands:
+        if not brand.competitor:
+            key = brand_key(client.id, brand.id)
+            points = days.get(key, [])
+            brands.append(BrandWeek(brand, points, pulse.totals(points), responses.get(key)))
+    return Report(client, week, start, start + 7 * pulse.DAY, brands, incidents, voice)
+
+
+async def load(
+    es: AsyncElasticsearch, namespace: str, client: Client, start: datetime, week: str
+) -> Report:
+    end = start + timedelta(days=7)
+    mentions = client_alias(namespace, "mentions", client.id)
+    own = [b for b in client.brands if not b.competitor]
+    keys = [brand_key(client.id, b.id) for b in own]
+    trends = await asyncio.gather(
+        *(pulse.search(es, mentions, pulse.trend_request(k, start, end, pulse.DAY)) for k in keys)
+    )
+    alerts = await es.search(
+        index=client_alias(namespace, "alerts", client.id), **incidents_request(start, end)
+    )
+    voice = await pulse.search(es, mentions, pulse.share_request(start, end))
+    responses = await state.response_times(es, namespace, [client.id])
+    return assemble(
+        client,
+        week,
+        start,
+        {k: pulse.trend(t) for k, t in zip(keys, trends, strict=True)},
+        [hit["_source"] for hit in alerts["hits"]["hits"]],
+        pulse.share_of_voice(voice, client),
+        responses,
+    )
+
+
+def render(report: Report, lang: str = "en") -> str:
+    return TEMPLATES.get_template("report.html").render(
+        report=report,
+        lang=lang,
+        dir=DIRECTION[lang],
+        t=lambda key, **values: translate(lang, key, **values),
+    )
+
+
+def subject(report: Report, lang: str = "en") -> str:
+    return translate(lang, "report_subject", client=report.client.name, week=report.week)
+
+
+async def send(route: EmailRoute, report: Report, lang: str = "en") -> None:
+    """Email the report through `route` (HTML, with a plain-text line for old readers)."""
+    email = EmailMessage()
+    email["Subject"] = subject(report, lang)
+    email["From"] = route.sender
+    email["To"] = ", ".join(route.to)
+    email["Date"] = formatdate(usegmt=True)
+    email.set_content(subject(report, lang) + "\n")
+    email.add_alternative(render(report, lang), subtype="html")
+    await mail.send(route, email)
