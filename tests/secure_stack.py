@@ -4,13 +4,15 @@ own: tests that need credentials use these, never the plain shared services."""
 
 from __future__ import annotations
 
+import contextlib
 import os
-import uuid
+import shutil
 from collections.abc import Iterator
 
 import pytest
 
 from core.config import Settings
+from core.errors import ServiceError
 from tests.ports import free_port
 
 
@@ -26,11 +28,13 @@ def secure_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settin
         {
             **{k: v for k, v in os.environ.items() if not k.startswith("SADA_")},
             "SADA_CACHE_DIR": str(tmp_path_factory.mktemp("secure-cache")),
-            "SADA_NAMESPACE": f"s{uuid.uuid4().hex[:10]}",
         }
     )
-    stack = services.up_secure(base, kafka_port=free_port(1), es_port=free_port(100))
+    kafka_port, es_port = free_port(1), free_port(100)
     try:
-        yield stack
-    finally:
-        services.down(stack)
+        yield services.up_secure(base, kafka_port=kafka_port, es_port=es_port)
+    finally:  # whatever started, even if the other did not
+        with contextlib.suppress(ServiceError):  # no files made: nothing was started
+            stack = services.secured(base, kafka_port=kafka_port, es_port=es_port)
+            services.down(stack)
+            shutil.rmtree(services.Paths.for_settings(stack).es_node, ignore_errors=True)
