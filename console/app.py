@@ -25,11 +25,11 @@ import jinja2
 from aiohttp import web
 from elasticsearch import AsyncElasticsearch
 
-from console import inbox, state
+from console import inbox, preview, pulse, report, state
 from console.auth import FailedLogins, Session, Sessions, User, authenticate
 from console.i18n import DIRECTION, LANGUAGES, translate
 from core import connect
-from core.config import SadaConfig, Settings
+from core.config import Client, SadaConfig, Settings
 from core.errors import SourceError
 from ingest.catalog import SOURCES, jobs
 from sinks.elasticsearch import Kind, client_alias, group_alias
@@ -50,7 +50,9 @@ class NavItem:
 
 
 # The navigation, in one place: a new page adds its item here.
-NAV = [NavItem("inbox", "/", "nav_inbox"), NavItem("incidents", "/incidents", "nav_incidents")]
+NAV = [NavItem("inbox", "/", "nav_inbox"), NavItem("incidents", "/incidents", "nav_incidents"),
+       NavItem("pulse", "/pulse", "nav_pulse"), NavItem("preview", "/preview", "nav_preview"),
+       NavItem("report", "/report", "nav_report")]  # fmt: skip
 
 SETTINGS = web.AppKey("settings", Settings)
 CONFIG = web.AppKey("config", SadaConfig)
@@ -90,6 +92,9 @@ def create_app(settings: Settings, config: SadaConfig, *, clock: Callable[[], fl
         web.post("/mention/{id}", mention_action),
         web.get("/incidents", incidents_page),
         web.post("/incidents/{id}", incident_action),
+        web.get("/pulse", pulse_page),
+        web.get("/preview", preview_page),
+        web.get("/report", report_page),
         web.static("/static", HERE / "static"),
     ])  # fmt: skip
     return app
@@ -513,6 +518,72 @@ async def incident_action(request: web.Request) -> web.Response:
     if conflict:
         return await incidents_page(request, translate(_lang(request), "conflict", user=conflict.by), 409)
     raise web.HTTPSeeOther("/incidents")
+
+
+# --- pulse, query preview, weekly report -------------------------------------------------
+
+
+def _seen_clients(request: web.Request) -> list[Client]:
+    user = _user(request)
+    return [client for client in request.app[CONFIG].clients if user.sees(client.id)]
+
+
+def _chosen_client(request: web.Request, wanted: str) -> Client:
+    """The client `wanted` (empty: the user's first): 403 for another client's, 404 for none."""
+    seen = _seen_clients(request)
+    if not wanted:
+        if not seen:
+            raise web.HTTPNotFound(text="no client in the clients file is yours")
+        return seen[0]
+    if not _user(request).sees(wanted):
+        raise web.HTTPForbidden(text="client: not one of your clients")
+    if (client := request.app[CONFIG].client(wanted)) is None:
+        raise web.HTTPNotFound(text=f"client {wanted!r} is not in the clients file")
+    return client
+
+
+async def pulse_page(request: web.Request) -> web.Response:
+    """?brand=client/brand (default: the first brand of the user's first client)."""
+    wanted = request.query.get("brand", "").strip()
+    client_id, _, brand_id = wanted.partition("/")
+    if wanted and not brand_id:
+        raise web.HTTPBadRequest(text=f"brand: {wanted!r} is not client/brand")
+    client = _chosen_client(request, client_id)
+    brand = next((b for b in client.brands if b.id == brand_id), None if brand_id else client.brands[0])
+    if brand is None:
+        raise web.HTTPNotFound(text=f"brand {wanted!r} is not in the clients file")
+    view = await pulse.load(request.app[ES], request.app[SETTINGS].namespace, client, brand,
+                            datetime.now(UTC))
+    return render(request, "pulse.html", page_id="pulse", pulse=view, chart=pulse.chart,
+                  totals=pulse.totals, brand_options=_brand_options(request),
+                  chosen=f"{client.id}/{brand.id}")  # fmt: skip
+
+
+async def preview_page(request: web.Request) -> web.Response:
+    """?client=&q=&size=: the query tried on the client's newest `size` mentions."""
+    client = _chosen_client(request, request.query.get("client", "").strip())
+    q = request.query.get("q", "").strip()
+    size_text = request.query.get("size", str(preview.RECENT)).strip()
+    if not size_text.isdigit() or not 1 <= int(size_text) <= preview.MOST:
+        raise web.HTTPBadRequest(text=f"size: {size_text!r}; a number from 1 to {preview.MOST}")
+    view = (await preview.load(request.app[ES], request.app[SETTINGS].namespace, client.id, q,
+                               int(size_text))) if q else None  # fmt: skip
+    return render(request, "preview.html", page_id="preview", view=view, client=client,
+                  clients=_seen_clients(request), q=q, size=int(size_text), most=preview.MOST)  # fmt: skip
+
+
+async def report_page(request: web.Request) -> web.Response:
+    """?client=&week=YYYY-Www (default: this week): the weekly report as it is emailed."""
+    client = _chosen_client(request, request.query.get("client", "").strip())
+    try:
+        start, week = report.week_of(request.query.get("week"), datetime.now(UTC))
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from None
+    built = await report.load(request.app[ES], request.app[SETTINGS].namespace, client, start, week)
+    return web.Response(
+        text=report.render(built, _lang(request)), content_type="text/html",
+        headers={"Content-Security-Policy": "default-src 'self'; style-src 'unsafe-inline'"},
+    )  # the email's inline CSS
 
 
 def serve(settings: Settings, config: SadaConfig, host: str, port: int) -> None:

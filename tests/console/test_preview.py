@@ -13,6 +13,7 @@ from core.config import Settings
 from core.events import Author, Mention, ScoredMention, Sentiment
 from processors.match import compile_query
 from sinks.elasticsearch import mentions_sink
+from tests.console.conftest import Console
 
 NOW = datetime(2026, 6, 10, 12, tzinfo=UTC)
 
@@ -110,3 +111,30 @@ def test_the_source_filter_is_judged_on_the_mentions_own_source() -> None:
 def test_highlight_escapes_the_text_and_marks_pieces_with_found_words() -> None:
     marked = preview.highlight("<b>Skyline</b> والسكاي\nair!", {"air", "والسكاي"})
     assert str(marked) == "&lt;b&gt;Skyline&lt;/b&gt; <mark>والسكاي</mark>\n<mark>air!</mark>"
+
+
+async def test_the_preview_page_marks_matches_and_points_at_errors(console: Console) -> None:
+    alice = await console.login("alice")
+    empty = await alice.get("/preview")
+    assert empty.status == 200 and 'data-testid="preview-form"' in await empty.text()
+    response = await alice.get("/preview", params={"q": "widget NOT love", "size": "50"})
+    page = await response.text()
+    assert response.status == 200, page
+    assert page.count('data-testid="preview-match"') >= 4 and "<mark>widget</mark>" in page
+    assert "Love my widget" not in page and "Globex" not in page
+    bad = await (await alice.get("/preview", params={"q": "(widget"})).text()
+    assert 'data-testid="preview-error"' in bad and "at character 8" in bad
+    assert "(widget\n" + " " * 7 + "^</pre>" in bad
+
+
+@pytest.mark.parametrize(
+    ("user", "query", "status"),
+    [("alice", {"client": "globex", "q": "soda"}, 403), ("gina", {"client": "acme"}, 403),
+     ("alice", {"q": "widget", "size": "0"}, 400), ("root", {"client": "globex", "q": "soda"}, 200)],
+)  # fmt: skip
+async def test_the_preview_page_refuses_another_client(
+    console: Console, user: str, query: dict[str, str], status: int
+) -> None:
+    client = await console.login(user)
+    response = await client.get("/preview", params=query)
+    assert response.status == status, await response.text()

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from console import pulse
 from core import connect
 from core.config import Client, SadaConfig, Settings
 from core.events import Author, Mention, ScoredMention, Sentiment
 from sinks.elasticsearch import mentions_sink
+from tests.console.conftest import Console
 
 NOW = datetime(2026, 6, 10, 12, 30, tzinfo=UTC)
 CONFIG = SadaConfig.model_validate({"clients": [
@@ -156,3 +159,31 @@ def test_share_of_voice_lists_every_brand_of_the_client_and_none_other() -> None
 def test_floor_goes_down_to_the_step() -> None:
     assert pulse.floor(NOW, pulse.HOUR) == datetime(2026, 6, 10, 12, tzinfo=UTC)
     assert pulse.floor(NOW, pulse.DAY) == datetime(2026, 6, 10, tzinfo=UTC)
+
+
+async def test_the_pulse_page_charts_a_brand_of_the_users_client(console: Console) -> None:
+    alice = await console.login("alice")
+    response = await alice.get("/pulse")
+    page = await response.text()
+    assert response.status == 200, page
+    assert 'data-testid="nav-pulse" aria-current="page"' in page
+    for testid in ("chart-hours", "chart-days", "table-hours", "rising-terms", "authors-reach",
+                   "authors-count", "mix-languages", "mix-sources", "share-of-voice"):  # fmt: skip
+        assert f'data-testid="{testid}"' in page, testid
+    assert '<title id="hours-t">' in page and '<desc id="hours-d">' in page
+    assert '<option value="acme/widget" selected>' in page
+    assert (await alice.get("/pulse?brand=acme/gadget")).status == 200
+
+
+@pytest.mark.parametrize(
+    ("user", "path", "status"),
+    [("alice", "/pulse?brand=globex/soda", 403), ("gina", "/pulse?brand=acme/widget", 403),
+     ("alice", "/pulse?brand=acme/nope", 404), ("alice", "/pulse?brand=acme", 400),
+     ("root", "/pulse?brand=globex/soda", 200)],
+)  # fmt: skip
+async def test_the_pulse_page_refuses_another_clients_brand(
+    console: Console, user: str, path: str, status: int
+) -> None:
+    client = await console.login(user)
+    response = await client.get(path)
+    assert response.status == status, await response.text()

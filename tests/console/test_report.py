@@ -20,6 +20,7 @@ from core.config import EmailRoute, SadaConfig, Settings
 from core.events import Alert, Author, Mention, ScoredMention, Sentiment
 from sada.cli import app
 from sinks.elasticsearch import alerts_sink, mentions_sink
+from tests.console.conftest import Console
 from tests.sinks.support import Inbox, free_port
 
 MONDAY = datetime(2026, 6, 1, tzinfo=UTC)  # 2026-W23
@@ -187,3 +188,18 @@ def test_sada_console_report_writes_and_sends(
     assert (
         unknown.exit_code == 2 and "client 'initech' is not in the clients file" in unknown.output
     )
+
+
+async def test_the_report_page_shows_this_weeks_report_to_its_clients_users(
+    console: Console,
+) -> None:
+    alice = await console.login("alice")
+    response = await alice.get("/report")
+    page = await response.text()
+    assert response.status == 200, page
+    assert 'data-testid="report"' in page and "Acme: weekly report" in page
+    assert "style-src 'unsafe-inline'" in response.headers["Content-Security-Policy"]
+    assert (await alice.get("/report?client=globex")).status == 403
+    assert (await alice.get("/report?week=soon")).status == 400
+    gina = await console.login("gina")
+    assert (await gina.get("/report?client=acme")).status == 403
