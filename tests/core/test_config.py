@@ -66,6 +66,26 @@ clients:
         load_config(path)
 
 
+def test_a_competitor_is_never_alerted_so_it_names_no_route(tmp_path: Path) -> None:
+    path = tmp_path / "competitor.yaml"
+    path.write_text(
+        """
+clients:
+  - id: acme
+    name: Acme
+    routes: {ops: {type: webhook, url: "http://127.0.0.1:9/x", allow_private: true}}
+    brands:
+      - {id: widget, name: Widget, include: [widget], routes: [ops]}
+      - {id: rival, name: Rival, include: [rival], competitor: true, routes: [ops]}
+""",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match=r"clients\[0\]\.brands\[1\].*'rival' is a competitor"):
+        load_config(path)
+    sample = load_config(SAMPLE).client("northwind")
+    assert sample is not None and [b.id for b in sample.brands if b.competitor] == ["gulf-wings"]
+
+
 def test_a_route_is_checked_as_the_kind_its_type_names(tmp_path: Path) -> None:
     """The routes' union is built from ROUTES; a route without a `type` is a webhook."""
     path = tmp_path / "routes.yaml"
