@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 import httpx
 import jinja2
 from aiohttp import web
-from elasticsearch import AsyncElasticsearch
+from elasticsearch import ApiError, AsyncElasticsearch, TransportError
 
 from console import inbox, preview, pulse, report, state
 from console.auth import FailedLogins, Session, Sessions, User, authenticate
@@ -135,6 +135,11 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             raise
         response = render(request, "error.html", status=exc.status, page_id="error",
                           message=exc.text or exc.reason)
+    except (ApiError, TransportError) as exc:
+        where = request.app[SETTINGS].es_where
+        raise web.HTTPServiceUnavailable(
+            text=f"Elasticsearch at {where} did not answer ({exc}); try again shortly"
+        ) from exc
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Content-Security-Policy", "default-src 'self'")
@@ -280,6 +285,7 @@ async def _ranked(request: web.Request, filters: inbox.Filters) -> tuple[list[in
         index=aliases(request, "mentions"),
         query=inbox.to_query(filters, now, closed, only),
         sort=[{"created_at": "desc"}], size=inbox.CANDIDATES, track_total_hits=True,
+        source_excludes=["text_normalized", "matched_terms"],
         aggs={"brands": {"terms": {"field": "brand_key", "size": 500}},
               "all": {"global": {}, "aggs": {
                   "languages": {"terms": {"field": "language", "size": 50}},
@@ -309,7 +315,7 @@ async def inbox_page(request: web.Request) -> web.Response:
     everything = aggs.get("all", {})
     return render(
         request, "inbox.html", page_id="inbox", filters=filters, rows=shown, states=states,
-        total=total, ranked=len(rows), pages=max(1, -(-len(rows) // inbox.PAGE_SIZE)),
+        total=total, ranked=len(rows), candidates=inbox.CANDIDATES, pages=max(1, -(-len(rows) // inbox.PAGE_SIZE)),
         brand_options=_brand_options(request), backlog=backlog, responses=responses,
         languages=[b["key"] for b in everything.get("languages", {}).get("buckets", [])],
         sources=[b["key"] for b in everything.get("sources", {}).get("buckets", [])],
@@ -345,34 +351,34 @@ async def export_csv(request: web.Request) -> web.Response:
 
 
 async def events(request: web.Request) -> web.StreamResponse:
-    """Server-Sent Events: `mention` (a rendered inbox row) for each new mention of the view's
-    filters, `alert` for each new alert step of the user's clients, polled every 2 s."""
+    """Server-Sent Events, polled every 2 s: `mention` (its rendered inbox row) for each
+    mention of the view's filters that was not among the newest at the last look (so one
+    indexed late, with an older post time, is announced too), `alert` for each new alert step
+    of the user's clients."""
     filters = _filters(request)
     es, lang = request.app[ES], _lang(request)
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
                                            "Cache-Control": "no-cache"})
     await response.prepare(request)
-    last_mention = last_alert = datetime.now(UTC)
+    new_mentions, new_alerts = inbox.Novelty(), inbox.Novelty()
     row_template = request.app[TEMPLATES].get_template("_row.html")
     while True:
         now = datetime.now(UTC)
-        query = inbox.to_query(filters, now)
-        query["bool"]["filter"].append({"range": {"created_at": {"gt": last_mention.isoformat()}}})
-        mentions = await es.search(index=aliases(request, "mentions"), query=query,
-                                   sort=[{"created_at": "asc"}], size=50, **SEARCH)
-        alerts = await es.search(index=aliases(request, "alerts"),
-                                 query={"range": {"raised_at": {"gt": last_alert.isoformat()}}},
-                                 sort=[{"raised_at": "asc"}], size=50, **SEARCH)
+        mentions = await es.search(index=aliases(request, "mentions"),
+                                   query=inbox.to_query(filters, now), sort=[{"created_at": "desc"}],
+                                   size=inbox.LIVE_WINDOW, source_excludes=["text_normalized"],
+                                   **SEARCH)  # fmt: skip
+        alerts = await es.search(index=aliases(request, "alerts"), sort=[{"raised_at": "desc"}],
+                                 size=50, **SEARCH)
         chunks = []
-        for row in inbox.rank(mentions["hits"]["hits"], now, set()):
+        hits = {hit["_id"]: hit for hit in mentions["hits"]["hits"]}
+        for doc_id in reversed(new_mentions.new(list(hits))):  # oldest first: newest ends on top
+            (row,) = inbox.rank([hits[doc_id]], now, set())
             html = row_template.render(row=row, states={}, t=lambda key, **v: translate(lang, key, **v))
             chunks.append(_event("mention", {"id": row.id, "html": html}))
-        for hit in mentions["hits"]["hits"]:
-            last_mention = max(last_mention, datetime.fromisoformat(hit["_source"]["created_at"]))
-        for hit in alerts["hits"]["hits"]:
-            alert = hit["_source"]
-            last_alert = max(last_alert, datetime.fromisoformat(alert["raised_at"]))
-            chunks.append(_event("alert", {key: alert[key] for key in
+        steps = {f"{a['id']}@{a['raised_at']}": a for a in (h["_source"] for h in alerts["hits"]["hits"])}
+        for key in reversed(new_alerts.new(list(steps))):
+            chunks.append(_event("alert", {name: steps[key][name] for name in
                                            ("id", "client", "brand", "status", "severity", "explanation")}))
         try:
             await response.write("".join(chunks).encode() or b": still here\n\n")

@@ -18,6 +18,7 @@ from multidict import MultiMapping
 from core.events import SentimentLabel, TriageLabel
 
 CANDIDATES = 1000  # newest matching documents ranked per view
+LIVE_WINDOW = 200  # newest matching documents the live events compare with the last look
 PAGE_SIZE = 50
 TRIAGES: tuple[str, ...] = get_args(TriageLabel)
 SENTIMENTS: tuple[str, ...] = get_args(SentimentLabel)
@@ -61,8 +62,10 @@ class Filters:
         pairs: list[tuple[str, str]] = []
         for name in ("brands", "triage", "sentiment", "language", "source"):
             pairs += [(_PARAM.get(name, name), v) for v in values[name]]
-        pairs += [(name, str(values[name])) for name in ("since", "q", "status", "page")]
-        return [(k, v) for k, v in pairs if v != ""]
+        if not values["triage"]:
+            pairs.append(("triage", ""))  # every kind, not the default two
+        pairs += [(name, str(values[name])) for name in ("since", "status", "page")]
+        return pairs + ([("q", values["q"])] if values["q"] else [])
 
 
 _PARAM = {"brands": "brand"}
@@ -201,3 +204,20 @@ def rank(hits: Iterable[Mapping[str, Any]], now: datetime, incident_brands: set[
 
 def page(rows: list[Row], number: int, size: int = PAGE_SIZE) -> list[Row]:
     return rows[(number - 1) * size : number * size]
+
+
+@dataclass
+class Novelty:
+    """Which keys were not there at the last look, for live updates; the first look only
+    sets the baseline. Remembers the last `keep` keys."""
+
+    keep: int = 5000
+    seen: dict[str, None] | None = None
+
+    def new(self, keys: list[str]) -> list[str]:
+        first, self.seen = self.seen is None, self.seen or {}
+        fresh = [key for key in keys if key not in self.seen]
+        self.seen.update(dict.fromkeys(fresh))
+        for old in list(self.seen)[: max(0, len(self.seen) - self.keep)]:
+            del self.seen[old]
+        return [] if first else fresh

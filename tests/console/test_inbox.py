@@ -40,8 +40,12 @@ def test_filters_read_repeated_parameters_and_give_them_back() -> None:
     assert ("page", "3") in filters.params(page=3)
 
 
-def test_an_empty_triage_parameter_means_every_kind() -> None:
-    assert inbox.parse_filters(MultiDict([("triage", "")])).triage == ()
+def test_an_empty_triage_parameter_means_every_kind_and_stays_so_in_links() -> None:
+    every_kind = inbox.parse_filters(MultiDict([("triage", "")]))
+    assert every_kind.triage == ()
+    assert inbox.parse_filters(MultiDict(every_kind.params(page=2))).triage == ()
+    form = MultiDict([("triage", "praise"), ("triage", "")])  # the form's hidden empty value
+    assert inbox.parse_filters(form).triage == ("praise",)
 
 
 @pytest.mark.parametrize(
@@ -117,3 +121,11 @@ def test_rank_breaks_ties_newest_first_and_pages() -> None:
     # both: recency ~0, waiting 1 -> equal scores but for the tiny recency term
     assert [r.doc["uid"] for r in rows] == ["new", "old"]
     assert inbox.page(rows, 2, size=1)[0].doc["uid"] == "old" and inbox.page(rows, 3, size=1) == []
+
+
+def test_novelty_is_what_was_not_there_at_the_last_look() -> None:
+    novelty = inbox.Novelty(keep=3)
+    assert novelty.new(["a", "b"]) == []  # the baseline
+    assert novelty.new(["c", "a", "b"]) == ["c"]
+    assert novelty.new(["c", "a", "b"]) == []
+    assert novelty.new(["d", "e"]) == ["d", "e"] and list(novelty.seen or {}) == ["c", "d", "e"]

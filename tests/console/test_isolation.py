@@ -70,7 +70,8 @@ async def test_events_announce_new_mentions_and_alerts_of_the_users_clients_only
     await asyncio.sleep(1.0)
     newer = [scored("tg-new", "acme", "widget", "عاجل: الخدمة متوقفة", minutes_ago=-0.1,
                     language="ar"),
-             scored("gx-new", "globex", "soda", "soda recall?", minutes_ago=-0.1)]  # fmt: skip
+             scored("gx-new", "globex", "soda", "soda recall?", minutes_ago=-0.1),
+             scored("tg-late", "acme", "widget", "posted an hour ago, indexed now", minutes_ago=60)]  # fmt: skip
     await index(indexed, newer, [alert("acme", "gadget", sample_uids=[], minutes_ago=-0.1)])
     seen_by_alice, seen_by_gina = await alice_events, await gina_events
     assert "event: mention" in seen_by_alice and newer[0].doc_id in seen_by_alice
@@ -78,3 +79,6 @@ async def test_events_announce_new_mentions_and_alerts_of_the_users_clients_only
     assert "event: alert" in seen_by_alice and "acme-gadget-incident" in seen_by_alice
     assert newer[0].doc_id not in seen_by_gina and "acme" not in seen_by_gina
     assert newer[1].doc_id in seen_by_gina
+    assert newer[2].doc_id in seen_by_alice  # an older post indexed late is news too
+    assert seen_by_alice.index(newer[2].doc_id) < seen_by_alice.index(newer[0].doc_id)  # newest last
+    assert MENTIONS[0].doc_id not in seen_by_alice  # already there when the page opened
