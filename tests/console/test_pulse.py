@@ -43,10 +43,10 @@ def scored(
     mention = Mention(uid=f"{brand}-{n}", source=source, source_id=str(n),
                       author=Author(handle=author, followers=followers), text=text,
                       created_at=at, fetched_at=at)  # fmt: skip
-    label = "negative" if negative else "positive"
+    sentiment = Sentiment(label="negative" if negative else "positive", probability=0.9, model="t")
     return ScoredMention(
         mention=mention, client=client, brand=brand, matched_terms=[brand], text_normalized=text,
-        language=language, sentiment=Sentiment(label=label, probability=0.9, model="test"),
+        language=language, sentiment=sentiment,
         triage="complaint" if negative else "praise",
     )  # fmt: skip
 
