@@ -136,6 +136,7 @@ EN = {
     "preview_summary": "{matched} of the {tried} most recent mentions match.",
     "report_subject": "{client}: weekly report {week}",
     "report_brand_line": "{total} mentions, {negative} negative ({share})",
+    "report_answered": "{count} answered, first response after {minutes} min on average",
 }
 
 AR = {
@@ -268,6 +269,7 @@ AR = {
     "preview_summary": "{matched} من أحدث {tried} إشارة تطابق.",
     "report_subject": "{client}: التقرير الأسبوعي {week}",
     "report_brand_line": "{total} إشارة، منها {negative} سلبية ({share})",
+    "report_answered": "{count} تم الرد عليها، أول رد بعد {minutes} دقيقة في المتوسط",
 }
 
 STRINGS = {"en": EN, "ar": AR}

@@ -59,12 +59,35 @@ def incidents_request(start: datetime, end: datetime) -> dict[str, Any]:
     }
 
 
+def responses_request(client: str, start: datetime, end: datetime) -> dict[str, Any]:
+    """Mean first-response time per brand of the mentions first answered in the week (the
+    console's state index)."""
+    return {
+        "query": {"bool": {"filter": [
+            {"term": {"kind": "mention"}}, {"term": {"client": client}},
+            {"range": {"first_response_at": {"gte": start.isoformat(), "lt": end.isoformat()}}},
+        ]}},
+        "aggs": {"brands": {"terms": {"field": "brand_key", "size": 1000},
+                            "aggs": {"mean": {"avg": {"field": "response_seconds"}}}}},
+        "size": 0,
+        "ignore_unavailable": True,
+        "allow_no_indices": True,
+    }  # fmt: skip
+
+
+def responses(response: dict[str, Any]) -> dict[str, tuple[float, int]]:
+    """Brand key: (mean first-response seconds, mentions answered)."""
+    buckets = response.get("aggregations", {}).get("brands", {}).get("buckets", [])
+    return {b["key"]: (b["mean"]["value"], b["doc_count"]) for b in buckets if b["mean"]["value"]}
+
+
 @dataclass(frozen=True)
 class BrandWeek:
     brand: Brand
     days: list[pulse.Point]
     total: pulse.Point
-    response_seconds: float | None  # mean first response, from the console's state
+    response_seconds: float | None  # mean first response of those answered in the week
+    answered: int
 
 
 @dataclass(frozen=True)
@@ -89,15 +112,16 @@ def assemble(
     days: dict[str, list[pulse.Point]],
     incidents: list[dict[str, Any]],
     voice: list[pulse.Voice],
-    responses: dict[str, float],
+    answers: dict[str, tuple[float, int]],
 ) -> Report:
-    """The report from what was read: `days` and `responses` by brand key."""
+    """The report from what was read: `days` and `answers` by brand key."""
     brands = []
     for brand in client.brands:
         if not brand.competitor:
             key = brand_key(client.id, brand.id)
             points = days.get(key, [])
-            brands.append(BrandWeek(brand, points, pulse.totals(points), responses.get(key)))
+            mean, answered = answers.get(key, (None, 0))
+            brands.append(BrandWeek(brand, points, pulse.totals(points), mean, answered))
     return Report(client, week, start, start + 7 * pulse.DAY, brands, incidents, voice)
 
 
@@ -115,7 +139,9 @@ async def load(
         index=client_alias(namespace, "alerts", client.id), **incidents_request(start, end)
     )
     voice = await pulse.search(es, mentions, pulse.share_request(start, end))
-    responses = await state.response_times(es, namespace, [client.id])
+    answers = await es.search(
+        index=state.state_index(namespace), **responses_request(client.id, start, end)
+    )
     return assemble(
         client,
         week,
@@ -123,7 +149,7 @@ async def load(
         {k: pulse.trend(t) for k, t in zip(keys, trends, strict=True)},
         [hit["_source"] for hit in alerts["hits"]["hits"]],
         pulse.share_of_voice(voice, client),
-        responses,
+        responses(answers.body),
     )
 
 

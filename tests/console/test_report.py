@@ -68,9 +68,17 @@ async def _index(settings: Settings) -> None:
     es = connect.async_elasticsearch(settings)
     try:
         await state.ensure_index(es, settings.namespace)
-        doc = state.apply(state.fresh("mention", "acme", "acme/widget"), "reply", "alice", "on it",
-                          MONDAY + timedelta(hours=5, minutes=30), MONDAY + timedelta(hours=5))  # fmt: skip
-        assert await state.write(es, settings.namespace, "m0.acme.widget", "", doc) is None
+        fresh = state.fresh("mention", "acme", "acme/widget")
+        answers = {  # first answered 30 min after the post; the week before's after 10 min
+            "m0.acme.widget": (
+                MONDAY + timedelta(hours=5, minutes=30),
+                MONDAY + timedelta(hours=5),
+            ),
+            "m11.acme.widget": (MONDAY - timedelta(minutes=50), MONDAY - timedelta(hours=1)),
+        }
+        for doc_id, (at, posted) in answers.items():
+            doc = state.apply(fresh, "reply", "alice", "on it", at, posted)
+            assert await state.write(es, settings.namespace, doc_id, "", doc) is None
     finally:
         await es.close()
     with connect.elasticsearch(settings) as sync:
@@ -109,14 +117,15 @@ async def test_the_week_of_a_client_read_and_rendered(settings: Settings) -> Non
     assert widget.brand.id == "widget" and len(widget.days) == 7
     assert (widget.total.count, widget.total.negative) == (5, 2)  # not the week before's
     assert [p.count for p in widget.days] == [4, 0, 1, 0, 0, 0, 0]
-    assert widget.response_seconds == 1800.0
+    assert (widget.response_seconds, widget.answered) == (1800.0, 1)
     assert [i["id"] for i in built.incidents] == [INCIDENT.id]
     assert [(v.brand.id, v.count, v.percent) for v in built.voice] == [("widget", 5, 83.3),
                                                                        ("rival", 1, 16.7)]  # fmt: skip
 
     html = report.render(built)
     assert "Acme: weekly report 2026-W23" in html and "2026-06-01 – 2026-06-07" in html
-    assert "5 mentions, 2 negative (40%)" in html and "mean first response: 30 min" in html
+    assert "5 mentions, 2 negative (40%)" in html
+    assert "1 answered, first response after 30 min on average" in html
     assert "negative share 50% &lt;against&gt; 2%" in html  # escaped
     assert "Rival (competitor)" in html and "83.3%" in html
     assert "<script" not in html and "<svg" not in html and "<link" not in html  # email-safe
