@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from elasticsearch import AsyncElasticsearch, ConflictError
+from elasticsearch import AsyncElasticsearch, ConflictError, Elasticsearch
 
 MENTION_STATUSES = ("open", "handled", "ignored")
 ALERT_STATUSES = ("open", "acknowledged", "resolved")
@@ -94,6 +94,11 @@ def apply(doc: dict[str, Any], action: str, user: str, detail: str, at: datetime
     new["history"].append({"at": at.isoformat(), "user": user, "action": action, "detail": detail})
     new["updated_at"], new["updated_by"] = at.isoformat(), user
     return new
+
+
+def forget(es: Elasticsearch, namespace: str) -> None:
+    """Delete every mention's and incident's work state (the demo starts from nothing)."""
+    es.options(ignore_status=404).indices.delete(index=state_index(namespace))
 
 
 async def ensure_index(es: AsyncElasticsearch, namespace: str) -> None:

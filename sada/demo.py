@@ -20,6 +20,7 @@ from rich.live import Live
 from rich.table import Table
 
 from console.auth import add_user
+from console.state import forget
 from core import connect, topics
 from core.config import Settings
 from core.display import isolate
@@ -96,6 +97,7 @@ def run_demo(
     password = secrets.token_urlsafe(12)
     if console_port:
         with connect.elasticsearch(settings) as es:
+            forget(es, settings.namespace)
             add_user(es, settings.namespace, "demo", [], True, password)
         workers.append(spawn("console", settings, log_dir, "--port", str(console_port)))
     try:

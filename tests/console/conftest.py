@@ -5,7 +5,7 @@ a free port (aiohttp's test server) with a clock the tests can move."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -14,7 +14,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from console.app import create_app
-from console.auth import add_user
+from console.auth import add_user, users_index
+from console.state import forget
 from core import connect
 from core.config import SadaConfig, Settings
 from core.events import Alert, Author, Mention, ScoredMention, Sentiment, now
@@ -136,6 +137,15 @@ def version_of(page: str) -> str:
     found = re.search(r'name="version" value="([^"]*)"', page)
     assert found, "no version in the page"
     return found.group(1)
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Iterator[Settings]:
+    """The session's settings fixture, and afterwards the console's own indices go too."""
+    yield settings
+    with connect.elasticsearch(settings) as es:
+        forget(es, settings.namespace)
+        es.options(ignore_status=404).indices.delete(index=users_index(settings.namespace))
 
 
 @pytest.fixture
