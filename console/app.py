@@ -26,7 +26,7 @@ from aiohttp import web
 from elasticsearch import ApiError, AsyncElasticsearch, TransportError
 
 from console import inbox, preview, pulse, report, state
-from console.auth import FailedLogins, Session, Sessions, User, authenticate
+from console.auth import FailedLogins, Session, Sessions, User, authenticate, users_index
 from console.i18n import DIRECTION, LANGUAGES, translate
 from core import connect
 from core.config import Client, SadaConfig, Settings
@@ -283,7 +283,7 @@ async def _ranked(request: web.Request, filters: inbox.Filters) -> tuple[list[in
         closed, only = [], await state.closed_ids(es, namespace, _clients(request), (filters.status,))
     found = await es.search(
         index=aliases(request, "mentions"),
-        query=inbox.to_query(filters, now, closed, only),
+        query=inbox.to_query(filters, now, closed, only, request.app[CONFIG].competitors()),
         sort=[{"created_at": "desc"}], size=inbox.CANDIDATES, track_total_hits=True,
         source_excludes=["text_normalized", "matched_terms"],
         aggs={"brands": {"terms": {"field": "brand_key", "size": 500}},
@@ -365,7 +365,8 @@ async def events(request: web.Request) -> web.StreamResponse:
     while True:
         now = datetime.now(UTC)
         mentions = await es.search(index=aliases(request, "mentions"),
-                                   query=inbox.to_query(filters, now), sort=[{"created_at": "desc"}],
+                                   query=inbox.to_query(filters, now, hidden_brands=request.app[CONFIG].competitors()),
+                                   sort=[{"created_at": "desc"}],
                                    size=inbox.LIVE_WINDOW, source_excludes=["text_normalized"],
                                    **SEARCH)  # fmt: skip
         alerts = await es.search(index=aliases(request, "alerts"), sort=[{"raised_at": "desc"}],
@@ -442,8 +443,13 @@ async def mention_page(request: web.Request, message: str = "", status: int = 20
         **SEARCH,
     )  # fmt: skip
     refusal = reply_refusal(doc, request.app[CONFIG])
+    teammates = await request.app[ES].options(ignore_status=404).search(
+        index=users_index(namespace), size=200, source_includes=["name"],
+        query={"bool": {"should": [{"term": {"clients": doc["client"]}}, {"term": {"admin": True}}]}},
+    )  # fmt: skip
     return render(
         request, "mention.html", status=status, page_id="mention", id=doc_id, doc=doc,
+        teammates=sorted(h["_source"]["name"] for h in teammates.body.get("hits", {}).get("hits", [])),
         state=current or state.Versioned(state.fresh("mention", doc["client"], doc["brand_key"])),
         copies=copies["count"], message=message,
         reply_off=translate(_lang(request), refusal[0], **refusal[1]) if refusal else "",

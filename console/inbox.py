@@ -110,10 +110,12 @@ def parse_filters(query: MultiMapping[str]) -> Filters:
 
 
 def to_query(filters: Filters, now: datetime, closed_ids: Iterable[str] = (),
-             only_ids: Iterable[str] | None = None) -> dict[str, Any]:
+             only_ids: Iterable[str] | None = None,
+             hidden_brands: Iterable[str] = ()) -> dict[str, Any]:
     """The Elasticsearch bool query of these filters. `closed_ids`: documents handled or
     ignored (left out of the open view); `only_ids`: for the handled and ignored views, the
-    documents in that state (the only ones shown)."""
+    documents in that state (the only ones shown); `hidden_brands`: brand keys never shown
+    (the competitors)."""
     must: list[dict[str, Any]] = []
     fields = {"brand_key": filters.brands, "triage": filters.triage,
               "sentiment.label": filters.sentiment, "language": filters.language,
@@ -124,8 +126,13 @@ def to_query(filters: Filters, now: datetime, closed_ids: Iterable[str] = (),
     if filters.q:
         must.append({"match": {"text": {"query": filters.q, "operator": "and"}}})
     bool_query: dict[str, Any] = {"filter": must}
+    must_not: list[dict[str, Any]] = []
     if filters.status == "open" and (closed := list(closed_ids)):
-        bool_query["must_not"] = [{"ids": {"values": closed}}]
+        must_not.append({"ids": {"values": closed}})
+    if hidden := sorted(hidden_brands):
+        must_not.append({"terms": {"brand_key": hidden}})
+    if must_not:
+        bool_query["must_not"] = must_not
     if only_ids is not None:
         must.append({"ids": {"values": list(only_ids)}})
     return {"bool": bool_query}

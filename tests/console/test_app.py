@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 from console.app import SESSION_COOKIE
 from console.auth import SESSION_IDLE_SECONDS
@@ -175,3 +176,22 @@ async def test_export_is_the_view_as_csv_with_a_bom_and_arabic_intact(console: C
     assert arabic["text"] == "الطلب متأخر منذ أسبوع، أين الشحنة؟" and arabic["language"] == "ar"
     campaign = next(r for r in rows if r["text"].startswith("Boycott"))
     assert campaign["copies"] == "3" and len(rows) == 3 and all(r["client"] == "acme" for r in rows)
+
+
+async def test_every_page_and_nav_link_answers_in_both_languages(console: Console) -> None:
+    alice = await console.login("alice")
+    for lang, direction in (("en", "ltr"), ("ar", "rtl")):
+        await alice.get(f"/lang/{lang}")
+        for path in ("/", "/incidents", f"/mention/{TG1}", "/?status=all&triage=&since=all"):
+            page = await alice.get(path)
+            text = await page.text()
+            assert page.status == 200 and f'<html lang="{lang}" dir="{direction}">' in text, path
+            links = re.findall(r'<a href="([^"]+)" data-testid="nav-', text)
+            assert links == ["/", "/incidents"]
+            for target in links:
+                assert (await alice.get(target)).status == 200, target
+    mention = await (await alice.get(f"/mention/{TG1}")).text()
+    assert '<option value="alice">' in mention and '<option value="root">' in mention
+    assert '<option value="gina">' not in mention  # teammates: this client's users and admins
+    static = await alice.get("/static/console.js")
+    assert static.status == 200 and "EventSource" in await static.text()

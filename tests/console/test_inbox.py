@@ -88,6 +88,14 @@ def test_the_handled_view_shows_only_the_given_ids_and_all_time_has_no_range() -
     assert query["filter"] == [{"ids": {"values": ["a"]}}] and "must_not" not in query
 
 
+def test_competitors_are_never_in_the_inbox() -> None:
+    rival = {"terms": {"brand_key": ["acme/rival"]}}
+    query = inbox.to_query(inbox.Filters(), NOW, ["x"], hidden_brands=frozenset({"acme/rival"}))
+    assert query["bool"]["must_not"] == [{"ids": {"values": ["x"]}}, rival]
+    every = inbox.to_query(inbox.Filters(status="all"), NOW, hidden_brands=["acme/rival"])
+    assert every["bool"]["must_not"] == [rival]
+
+
 def test_urgency_parts() -> None:
     fresh_angry = inbox.urgency(
         doc("a", hours=0, followers=1_000_000, label="negative", probability=0.8)["_source"],
