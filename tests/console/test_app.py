@@ -7,7 +7,7 @@ import csv
 import io
 import re
 
-from console.app import SESSION_COOKIE
+from console.app import NAV, SESSION_COOKIE
 from console.auth import SESSION_IDLE_SECONDS
 from tests.console.conftest import MENTIONS, PASSWORD, Console, csrf_of, version_of
 
@@ -187,7 +187,7 @@ async def test_every_page_and_nav_link_answers_in_both_languages(console: Consol
             text = await page.text()
             assert page.status == 200 and f'<html lang="{lang}" dir="{direction}">' in text, path
             links = re.findall(r'<a href="([^"]+)" data-testid="nav-', text)
-            assert links == ["/", "/incidents"]
+            assert links == [item.path for item in NAV] and links[:2] == ["/", "/incidents"]
             for target in links:
                 assert (await alice.get(target)).status == 200, target
     mention = await (await alice.get(f"/mention/{TG1}")).text()
