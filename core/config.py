@@ -29,7 +29,7 @@ from pydantic import (
 
 from core import outbound, redact
 from core.errors import ConfigError
-from core.events import Severity
+from core.events import Severity, brand_key
 from core.topics import ALL as ALL_TOPICS
 from core.topics import Topic
 
@@ -335,6 +335,13 @@ class SadaConfig(Strict):
     def client(self, client_id: str) -> Client | None:
         """The client with this id; None when the clients file has none (any more)."""
         return next((c for c in self.clients if c.id == client_id), None)
+
+    def competitors(self) -> frozenset[str]:
+        """The `client/brand` keys of the competitors: counted and indexed, never alerted on,
+        never in an inbox."""
+        return frozenset(
+            brand_key(c.id, b.id) for c in self.clients for b in c.brands if b.competitor
+        )
 
 
 def _path(loc: tuple[str | int, ...]) -> str:

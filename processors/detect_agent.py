@@ -31,7 +31,7 @@ import faust
 
 from core import metrics, topics
 from core.config import SadaConfig
-from core.events import ScoredMention, brand_key
+from core.events import ScoredMention
 from processors import detect
 from processors.deadletter import DeadLetters
 from processors.detect_state import BrandState
@@ -63,12 +63,7 @@ def add_detect_agent(
         topics.MENTION_COUNTS.table, default=dict, partitions=scored.partitions
     ).using_window(minutes)
     detector = detect.Detector(config.detection)
-    competitors = {  # counted, never alerted on
-        brand_key(client.id, brand.id)
-        for client in config.clients
-        for brand in client.brands
-        if brand.competitor
-    }
+    competitors = config.competitors()  # counted, never alerted on
 
     def count(record: ScoredMention, partition: int, origin: Origin | None) -> None:
         """Add `record` to its minute's counts, unless that minute is closed or has it."""

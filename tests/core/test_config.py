@@ -84,6 +84,7 @@ clients:
         load_config(path)
     sample = load_config(SAMPLE).client("northwind")
     assert sample is not None and [b.id for b in sample.brands if b.competitor] == ["gulf-wings"]
+    assert load_config(SAMPLE).competitors() == {"northwind/gulf-wings"}
 
 
 def test_a_route_is_checked_as_the_kind_its_type_names(tmp_path: Path) -> None:
