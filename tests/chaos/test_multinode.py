@@ -66,8 +66,8 @@ def monkeypatch_module() -> Iterator[pytest.MonkeyPatch]:
         yield patch
 
 
-def _replication(settings: Settings) -> tuple[dict[str, int], set[int]]:
-    """(replication factor of each of the namespace's topics, replicas of its indices)."""
+def _partitions(settings: Settings) -> dict[str, list[dict]]:
+    """Each of the namespace's topics: its partitions' metadata (replicas, in-sync replicas)."""
     admin = KafkaAdminClient(**connect.kafka_python(settings))
     try:
         described = admin.describe_topics(
@@ -75,7 +75,24 @@ def _replication(settings: Settings) -> tuple[dict[str, int], set[int]]:
         )
     finally:
         admin.close()
-    factors = {t["name"]: min(len(p["replica_nodes"]) for p in t["partitions"]) for t in described}
+    return {t["name"]: t["partitions"] for t in described}
+
+
+def _under_replicated(settings: Settings) -> int:
+    """Partitions with a copy not (yet) in sync."""
+    return sum(
+        len(p["isr_nodes"]) < len(p["replica_nodes"])
+        for partitions in _partitions(settings).values()
+        for p in partitions
+    )
+
+
+def _replication(settings: Settings) -> tuple[dict[str, int], set[int]]:
+    """(replication factor of each of the namespace's topics, replicas of its indices)."""
+    factors = {
+        name: min(len(p["replica_nodes"]) for p in partitions)
+        for name, partitions in _partitions(settings).items()
+    }
     indices = httpx.get(
         f"{settings.es_url}/{settings.namespace}-*/_settings/index.number_of_replicas",
         timeout=30,
@@ -121,7 +138,12 @@ def test_broker_and_node_lost_mid_stream(
         began = time.monotonic()
         recovery = run.wait_caught_up(began, timeout=300)
         outcome = harness.verify(run, recovery)
-        cluster.wait_complete(settings, layout)
+        cluster.wait_complete(settings, layout)  # back: the broker caught up, the node refilled
+        deadline = time.monotonic() + 120
+        while under := _under_replicated(run.settings):
+            assert time.monotonic() < deadline, f"{under} partitions still under-replicated"
+            time.sleep(1)
+        _wait_green(run.settings)
         print(
             f"{at_stop} mentions produced before the outage, {during} during its "
             f"{OUTAGE_SECONDS}s, the stream {'still' if streaming else 'no longer'} running at "
