@@ -10,6 +10,8 @@ alias, `<ns>-mentions-<client>`: a user's page never reads another client's docu
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,7 +19,10 @@ from typing import Any
 from elasticsearch import AsyncElasticsearch
 
 from core.config import Brand, Client
+from core.errors import QueryError
 from core.events import brand_key
+from core.query import parse, terms
+from processors.detect import STOPWORDS
 from sinks.elasticsearch import client_alias
 
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)
@@ -136,11 +141,21 @@ class Rising:
     background: int  # mentions with it in the 8 days up to now
 
 
-def rising_request(key: str, now: datetime) -> dict[str, Any]:
-    """Words of the last 24 hours' mentions of brand `key` unusually frequent against the
-    7 days before (significant_text on the normalised text; its background, the 8 days up to
-    now, holds the last day too, as its scores expect; copied text is counted once, so one
-    campaign does not fill the list)."""
+def ignored_words(brand: Brand) -> frozenset[str]:
+    """Words never "rising", as in an alert's rising terms: function words, and the brand's
+    own query words, found in every mention of it."""
+    words = set(STOPWORDS)
+    for query in brand.include:
+        with contextlib.suppress(QueryError):  # a bad query is `sada config check`'s to report
+            words |= {word for term in terms(parse(query)) for word in term.words}
+    return frozenset(words)
+
+
+def rising_request(key: str, now: datetime, ignored: frozenset[str]) -> dict[str, Any]:
+    """Words of 3+ letters of the last 24 hours' mentions of brand `key` unusually frequent
+    against the 7 days before, but the `ignored` ones (significant_text on the normalised
+    text; its background, the 8 days up to now, holds the last day too, as its scores
+    expect). Copies count, as in an alert's rising terms: a campaign of copies is rising."""
     return SEARCH | {
         "query": _of(key, now - DAY, now),
         "aggs": {
@@ -152,7 +167,8 @@ def rising_request(key: str, now: datetime) -> dict[str, Any]:
                             "field": "text_normalized",
                             "size": TOP,
                             "min_doc_count": 2,
-                            "filter_duplicate_text": True,
+                            "include": ".{3,}",
+                            "exclude": "|".join(_lucene(w) for w in sorted(ignored)),
                             "background_filter": _of(key, now - 8 * DAY, now),
                         }
                     }
@@ -160,6 +176,11 @@ def rising_request(key: str, now: datetime) -> dict[str, Any]:
             }
         },
     }
+
+
+def _lucene(word: str) -> str:
+    """`word` as a literal in a Lucene regular expression."""
+    return re.sub(r'([.?+*|{}\[\]()"\\#@&<>~])', r"\\\1", word)
 
 
 def rising(response: dict[str, Any]) -> list[Rising]:
@@ -295,7 +316,7 @@ async def load(
     hours, days, terms, people, voice = await asyncio.gather(
         search(es, index, trend_request(key, hour_start, floor(now, HOUR) + HOUR, HOUR)),
         search(es, index, trend_request(key, day_start, floor(now, DAY) + DAY, DAY)),
-        search(es, index, rising_request(key, now)),
+        search(es, index, rising_request(key, now, ignored_words(brand))),
         search(es, index, audience_request(key, now - 7 * DAY, now)),
         search(es, index, share_request(now - 7 * DAY, now)),
     )

@@ -85,7 +85,7 @@ class Transition(NamedTuple):
 
 
 # Function words that would otherwise top "rising terms" in every language we watch.
-_STOPWORDS = frozenset(
+STOPWORDS = frozenset(
     "the and for you your with this that are was were but not have has had its our from they "
     "their them what when just about all out now can will would been who how why yet any "
     "les des une pour pas que qui est avec dans sur par mais ont son ses nous vous "
@@ -101,7 +101,7 @@ def observation(record: ScoredMention) -> Observation:
     words = dict.fromkeys(
         w
         for w in tokenize(record.text_normalized)
-        if len(w) >= 3 and w not in _STOPWORDS and w not in brand_words
+        if len(w) >= 3 and w not in STOPWORDS and w not in brand_words
     )
     return Observation(
         client=record.client,

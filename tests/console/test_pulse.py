@@ -9,8 +9,13 @@ import pytest
 
 from console import pulse
 from core import connect
-from core.config import Client, SadaConfig, Settings
+from core.config import Brand, Client, SadaConfig, Settings, load_config
 from core.events import Author, Mention, ScoredMention, Sentiment
+from ingest import synthetic
+from processors.dedupe import Deduper
+from processors.match import build_matcher
+from processors.pipeline import process_batch
+from sada import SAMPLE_CONFIG
 from sinks.elasticsearch import mentions_sink
 from tests.console.conftest import Console
 
@@ -187,3 +192,57 @@ async def test_the_pulse_page_refuses_another_clients_brand(
     client = await console.login(user)
     response = await client.get(path)
     assert response.status == status, await response.text()
+
+
+async def test_the_demo_streams_crisis_rises_and_its_competitor_has_a_voice(
+    settings: Settings,
+) -> None:
+    """A week of the demo's chatter with the planted crisis an hour ago, scored by the real
+    processors: the crisis words rise for skyline-air; northwind's competitor has its share."""
+    week = 7 * 24 * 60
+    stream = synthetic.Config(
+        count=4000, minutes=week, spike_at_minute=week - 60, start=NOW - timedelta(minutes=week)
+    )
+    config = load_config(SAMPLE_CONFIG)
+    mentions = list(synthetic.generate(stream))
+    scored = [
+        r for found in process_batch(mentions, build_matcher(config), Deduper()) for r in found
+    ]
+    sink = mentions_sink(settings)
+    await sink.start()
+    try:
+        for start in range(0, len(scored), 500):
+            assert await sink.write(scored[start : start + 500]) == []
+    finally:
+        await sink.close()
+    with connect.elasticsearch(settings) as es:
+        es.indices.refresh(index=f"{settings.namespace}-*")
+    northwind = config.client("northwind")
+    assert northwind is not None
+    es_async = connect.async_elasticsearch(settings)
+    try:
+        found = await pulse.load(es_async, settings.namespace, northwind, northwind.brands[0], NOW)
+    finally:
+        await es_async.close()
+
+    rising = [r.term for r in found.rising]
+    assert {"service", "الرحلة"} <= set(rising[:3]), rising  # as the alert's rising terms
+    assert not {"skyline", "air", "my", "no"} & set(rising)  # the brand's words, function words
+    last_hour = found.hours[-2]  # the crisis hour (the last step is the current, partial one)
+    assert last_hour.share is not None and last_hour.share > 0.5
+    voice = {v.brand.id: v for v in found.voice}
+    assert (
+        voice["gulf-wings"].brand.competitor
+        and 0 < voice["gulf-wings"].count < voice["skyline-air"].count
+    )
+
+
+def test_the_brands_own_words_and_function_words_never_rise() -> None:
+    brand = Brand(
+        id="sky", name="Sky", include=['"Skyline Air" OR @SkylineAir', '"سكاي لاين"', "(bad"]
+    )
+    ignored = pulse.ignored_words(brand)
+    assert {"skyline", "air", "skylineair", "سكاي", "لاين", "the", "على"} <= ignored
+    request = pulse.rising_request("a/sky", NOW, frozenset({"a.b", "c#"}))
+    terms = request["aggs"]["sample"]["aggs"]["terms"]["significant_text"]
+    assert terms["exclude"] == r"a\.b|c\#" and terms["include"] == ".{3,}"
