@@ -98,6 +98,7 @@ class Report:
     end: datetime
     brands: list[BrandWeek]  # the client's own, not its competitors
     incidents: list[dict[str, Any]]
+    handled: dict[str, str]  # alert id: its status in the console (acknowledged, resolved)
     voice: list[pulse.Voice]
 
     @property
@@ -111,6 +112,7 @@ def assemble(
     start: datetime,
     days: dict[str, list[pulse.Point]],
     incidents: list[dict[str, Any]],
+    handled: dict[str, str],
     voice: list[pulse.Voice],
     answers: dict[str, tuple[float, int]],
 ) -> Report:
@@ -122,7 +124,7 @@ def assemble(
             points = days.get(key, [])
             mean, answered = answers.get(key, (None, 0))
             brands.append(BrandWeek(brand, points, pulse.totals(points), mean, answered))
-    return Report(client, week, start, start + 7 * pulse.DAY, brands, incidents, voice)
+    return Report(client, week, start, start + 7 * pulse.DAY, brands, incidents, handled, voice)
 
 
 async def load(
@@ -138,6 +140,9 @@ async def load(
     alerts = await es.search(
         index=client_alias(namespace, "alerts", client.id), **incidents_request(start, end)
     )
+    incidents = [hit["_source"] for hit in alerts["hits"]["hits"]]
+    ids = [state.alert_state_id(a["id"]) for a in incidents]
+    states = await state.load(es, namespace, ids)  # none stored (or no index): absent
     voice = await pulse.search(es, mentions, pulse.share_request(start, end))
     answers = await es.search(
         index=state.state_index(namespace), **responses_request(client.id, start, end)
@@ -147,7 +152,12 @@ async def load(
         week,
         start,
         {k: pulse.trend(t) for k, t in zip(keys, trends, strict=True)},
-        [hit["_source"] for hit in alerts["hits"]["hits"]],
+        incidents,
+        {
+            a["id"]: states[i].doc["status"]
+            for a, i in zip(incidents, ids, strict=True)
+            if i in states
+        },
         pulse.share_of_voice(voice, client),
         responses(answers.body),
     )

@@ -79,6 +79,10 @@ async def _index(settings: Settings) -> None:
         for doc_id, (at, posted) in answers.items():
             doc = state.apply(fresh, "reply", "alice", "on it", at, posted)
             assert await state.write(es, settings.namespace, doc_id, "", doc) is None
+        incident = state.fresh("alert", "acme", "acme/widget")
+        resolved = state.apply(incident, "resolve", "alice", "", MONDAY + timedelta(hours=9))
+        incident_id = state.alert_state_id(INCIDENT.id)
+        assert await state.write(es, settings.namespace, incident_id, "", resolved) is None
     finally:
         await es.close()
     with connect.elasticsearch(settings) as sync:
@@ -119,6 +123,7 @@ async def test_the_week_of_a_client_read_and_rendered(settings: Settings) -> Non
     assert [p.count for p in widget.days] == [4, 0, 1, 0, 0, 0, 0]
     assert (widget.response_seconds, widget.answered) == (1800.0, 1)
     assert [i["id"] for i in built.incidents] == [INCIDENT.id]
+    assert built.handled == {INCIDENT.id: "resolved"}
     assert [(v.brand.id, v.count, v.percent) for v in built.voice] == [("widget", 5, 83.3),
                                                                        ("rival", 1, 16.7)]  # fmt: skip
 
@@ -127,6 +132,7 @@ async def test_the_week_of_a_client_read_and_rendered(settings: Settings) -> Non
     assert "5 mentions, 2 negative (40%)" in html
     assert "1 answered, first response after 30 min on average" in html
     assert "negative share 50% &lt;against&gt; 2%" in html  # escaped
+    assert "critical · escalate · Resolved" in html
     assert "Rival (competitor)" in html and "83.3%" in html
     assert "<script" not in html and "<svg" not in html and "<link" not in html  # email-safe
     assert 'dir="rtl"' in report.render(built, "ar")
