@@ -78,6 +78,7 @@ def create_app(settings: Settings, config: SadaConfig, *, clock: Callable[[], fl
         loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
+    app.on_response_prepare.append(_security_headers)
     app.on_startup.append(_start)
     app.on_cleanup.append(_stop)
     app.add_routes([
@@ -117,7 +118,7 @@ PUBLIC = ("/login", "/lang/", "/static/")
 @web.middleware
 async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every page but the public ones needs a live session; every POST but the login needs
-    the session's CSRF token. Sets the security headers on every answer."""
+    the session's CSRF token. A refusal is a page saying why."""
     if not request.path.startswith(PUBLIC):
         session = _session(request)
         if session is None:
@@ -140,11 +141,15 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         raise web.HTTPServiceUnavailable(
             text=f"Elasticsearch at {where} did not answer ({exc}); try again shortly"
         ) from exc
+    return response
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """On every answer, streams and errors included: no framing, no sniffing, own scripts."""
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Content-Security-Policy", "default-src 'self'")
     response.headers.setdefault("Referrer-Policy", "same-origin")
-    return response
 
 
 def _session(request: web.Request) -> Session | None:
@@ -183,7 +188,9 @@ SEARCH: dict[str, Any] = {"ignore_unavailable": True, "allow_no_indices": True}
 
 def _safe_next(value: str | None) -> str:
     """Only a path on this site: never another host."""
-    return value if value and value.startswith("/") and not value.startswith("//") else "/"
+    if value and value.startswith("/") and not value.startswith(("//", "/\\")):
+        return value
+    return "/"
 
 
 def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
@@ -361,15 +368,16 @@ async def events(request: web.Request) -> web.StreamResponse:
                                            "Cache-Control": "no-cache"})
     await response.prepare(request)
     new_mentions, new_alerts = inbox.Novelty(), inbox.Novelty()
+    mention_index, alert_index = aliases(request, "mentions"), aliases(request, "alerts")
     row_template = request.app[TEMPLATES].get_template("_row.html")
-    while True:
+    while request.app[SESSIONS].alive(request.cookies.get(SESSION_COOKIE)):
         now = datetime.now(UTC)
-        mentions = await es.search(index=aliases(request, "mentions"),
+        mentions = await es.search(index=mention_index,
                                    query=inbox.to_query(filters, now, hidden_brands=request.app[CONFIG].competitors()),
                                    sort=[{"created_at": "desc"}],
                                    size=inbox.LIVE_WINDOW, source_excludes=["text_normalized"],
                                    **SEARCH)  # fmt: skip
-        alerts = await es.search(index=aliases(request, "alerts"), sort=[{"raised_at": "desc"}],
+        alerts = await es.search(index=alert_index, sort=[{"raised_at": "desc"}],
                                  size=50, **SEARCH)
         chunks = []
         hits = {hit["_id"]: hit for hit in mentions["hits"]["hits"]}
@@ -384,8 +392,9 @@ async def events(request: web.Request) -> web.StreamResponse:
         try:
             await response.write("".join(chunks).encode() or b": still here\n\n")
         except ConnectionError:
-            return response
+            break
         await asyncio.sleep(request.app[POLL])
+    return response  # logged out or expired: the stream ends
 
 
 def _event(name: str, data: dict[str, Any]) -> str:

@@ -133,6 +133,12 @@ class Sessions:
         session.seen = self.clock()
         return session
 
+    def alive(self, token: str | None) -> bool:
+        """Whether the session is still live, without touching it (a stream open in a tab is
+        not activity)."""
+        session = self.by_token.get(token or "")
+        return session is not None and self.clock() - session.seen <= self.idle_seconds
+
     def end(self, token: str | None) -> None:
         self.by_token.pop(token or "", None)
 

@@ -29,9 +29,12 @@ async def test_login_right_and_wrong(console: Console) -> None:
     assert cookie["httponly"] and cookie["samesite"] == "Lax" and len(cookie.value) >= 43
     inbox = await client.get("/")
     assert inbox.status == 200 and 'data-testid="user-name">alice<' in await inbox.text()
-    off_site = await client.post("/login", data={"name": "alice", "password": PASSWORD,
-                                                 "next": "//evil.example"}, allow_redirects=False)
-    assert off_site.headers["Location"] == "/"
+    assert inbox.headers["Content-Security-Policy"] == "default-src 'self'"
+    assert inbox.headers["X-Frame-Options"] == "DENY"
+    for elsewhere in ("//evil.example", "/\\evil.example", "https://evil.example"):
+        off_site = await client.post("/login", data={"name": "alice", "password": PASSWORD,
+                                                     "next": elsewhere}, allow_redirects=False)
+        assert off_site.headers["Location"] == "/"
 
 
 async def test_a_sixth_failed_login_within_a_minute_is_refused_unchecked(console: Console) -> None:

@@ -26,7 +26,10 @@ def test_a_session_expires_after_twelve_idle_hours() -> None:
     assert len(token) >= 43 and sessions.get(token) is not None
     clock[0] += auth.SESSION_IDLE_SECONDS
     assert sessions.get(token) is not None  # exactly 12 h idle: still alive, and touched
-    clock[0] += auth.SESSION_IDLE_SECONDS + 0.1
+    clock[0] += auth.SESSION_IDLE_SECONDS
+    assert sessions.alive(token)  # looking does not touch
+    clock[0] += 0.1
+    assert not sessions.alive(token)
     assert sessions.get(token) is None and token not in sessions.by_token
     assert sessions.get(None) is None and sessions.get("forged") is None
 

@@ -82,3 +82,14 @@ async def test_events_announce_new_mentions_and_alerts_of_the_users_clients_only
     assert newer[2].doc_id in seen_by_alice  # an older post indexed late is news too
     assert seen_by_alice.index(newer[2].doc_id) < seen_by_alice.index(newer[0].doc_id)  # newest last
     assert MENTIONS[0].doc_id not in seen_by_alice  # already there when the page opened
+
+
+async def test_the_event_stream_ends_when_the_session_does(console: Console) -> None:
+    alice = await console.login("alice")
+    response = await alice.get("/events")
+    assert response.status == 200
+    console.clock.at += 13 * 3600
+    async with asyncio.timeout(5):
+        rest = await response.read()  # returns once the server closes the stream
+    assert rest == b"" or rest.startswith(b":")
+    assert (await alice.get("/events")).status == 401
