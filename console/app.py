@@ -602,7 +602,7 @@ async def report_page(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text=str(exc)) from None
     built = await report.load(request.app[ES], request.app[SETTINGS].namespace, client, start, week)
     return web.Response(
-        text=report.render(built, _lang(request)), content_type="text/html",
+        text=report.render(built, _lang(request), _seen_clients(request)), content_type="text/html",
         headers={"Content-Security-Policy": "default-src 'self'; style-src 'unsafe-inline'"},
     )  # the email's inline CSS
 

@@ -137,6 +137,7 @@ EN = {
     "report_subject": "{client}: weekly report {week}",
     "report_brand_line": "{total} mentions, {negative} negative ({share})",
     "report_answered": "{count} answered, first response after {minutes} min on average",
+    "week": "Week (YYYY-Www)",
 }
 
 AR = {
@@ -270,6 +271,7 @@ AR = {
     "report_subject": "{client}: التقرير الأسبوعي {week}",
     "report_brand_line": "{total} إشارة، منها {negative} سلبية ({share})",
     "report_answered": "{count} تم الرد عليها، أول رد بعد {minutes} دقيقة في المتوسط",
+    "week": "الأسبوع (YYYY-Www)",
 }
 
 STRINGS = {"en": EN, "ar": AR}

@@ -163,12 +163,15 @@ async def load(
     )
 
 
-def render(report: Report, lang: str = "en") -> str:
+def render(report: Report, lang: str = "en", choices: list[Client] | None = None) -> str:
+    """The report's HTML; with `choices` (in the console), a form on top to pick another of
+    these clients or another week, which the email never has."""
     return TEMPLATES.get_template("report.html").render(
         report=report,
         lang=lang,
         dir=DIRECTION[lang],
         t=lambda key, **values: translate(lang, key, **values),
+        choices=choices,
     )
 
 

@@ -131,8 +131,10 @@ def config_check(path: Annotated[Path, typer.Argument(help="The clients file.")]
         raise _fail(
             f"{path}: {len(problems)} problem(s):\n" + "\n".join(f"  {p}" for p in problems)
         )
-    brands = sum(len(c.brands) for c in config.clients)
-    typer.echo(f"{path}: ok ({len(config.clients)} clients, {brands} brands)")
+    competitors = len(config.competitors())
+    brands = sum(len(c.brands) for c in config.clients) - competitors
+    tracked = f", {competitors} competitors" if competitors else ""
+    typer.echo(f"{path}: ok ({len(config.clients)} clients, {brands} brands{tracked})")
     for line in search_plan(config):
         typer.echo(line)
 

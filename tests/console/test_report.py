@@ -135,6 +135,7 @@ async def test_the_week_of_a_client_read_and_rendered(settings: Settings) -> Non
     assert "critical · escalate · Resolved" in html
     assert "Rival (competitor)" in html and "83.3%" in html
     assert "<script" not in html and "<svg" not in html and "<link" not in html  # email-safe
+    assert "<form" not in html  # the console's week picker is not in the email
     assert 'dir="rtl"' in report.render(built, "ar")
 
 
@@ -213,6 +214,7 @@ async def test_the_report_page_shows_this_weeks_report_to_its_clients_users(
     page = await response.text()
     assert response.status == 200, page
     assert 'data-testid="report"' in page and "Acme: weekly report" in page
+    assert 'data-testid="report-form"' in page and '<option value="globex"' not in page
     assert "style-src 'unsafe-inline'" in response.headers["Content-Security-Policy"]
     assert (await alice.get("/report?client=globex")).status == 403
     assert (await alice.get("/report?week=soon")).status == 400

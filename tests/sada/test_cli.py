@@ -18,7 +18,7 @@ runner = CliRunner()
 def test_config_check_accepts_the_sample() -> None:
     result = runner.invoke(app, ["config", "check", str(SAMPLE)])
     assert result.exit_code == 0, result.output
-    assert "ok (2 clients, 4 brands)" in result.output
+    assert "ok (2 clients, 4 brands, 1 competitors)" in result.output
 
 
 def test_config_check_reports_every_bad_query_at_once(tmp_path: Path) -> None:

@@ -76,14 +76,15 @@ def test_the_installed_wheel_checks_the_sample_writes_a_starter_and_sees_the_ser
         "server.properties",
     ]
 
-    assert "ok (2 clients, 4 brands)" in run(sada, "config", "check", sample, cwd=tmp_path, env=env)
+    checked = run(sada, "config", "check", sample, cwd=tmp_path, env=env)
+    assert "ok (2 clients, 4 brands, 1 competitors)" in checked
 
     wrote = run(sada, "init", "x.yaml", cwd=tmp_path, env=env)
     assert "wrote x.yaml" in wrote
     assert "sada config check x.yaml" in wrote
     assert f"SADA_CONFIG={tmp_path / 'x.yaml'} sada process" in wrote
     checked = run(sada, "config", "check", "x.yaml", cwd=tmp_path, env=env)
-    assert checked.strip() == "x.yaml: ok (2 clients, 4 brands)"
+    assert checked.strip() == "x.yaml: ok (2 clients, 4 brands, 1 competitors)"
 
     default = run(sada, "init", cwd=tmp_path, env=env)  # SADA_CONFIG's default, under HOME
     assert f"wrote {tmp_path / 'home' / '.config' / 'sada' / 'clients.yaml'}" in default
