@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import os
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ DEFAULT_PORT = 8080
 POLL_SECONDS = 2.0
 SESSION_COOKIE = "sada_session"
 LANG_COOKIE = "sada_lang"
+LOGIN_COOKIE = "sada_login"
 OPEN_ALERT_STATUSES = ("open", "escalate")
 HERE = Path(__file__).parent
 
@@ -117,8 +119,8 @@ PUBLIC = ("/login", "/lang/", "/static/")
 
 @web.middleware
 async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every page but the public ones needs a live session; every POST but the login needs
-    the session's CSRF token. A refusal is a page saying why."""
+    """Every page but the public ones needs a live session; every POST needs the session's
+    CSRF token (the login its own, see `login`). A refusal is a page saying why."""
     if not request.path.startswith(PUBLIC):
         session = _session(request)
         if session is None:
@@ -204,23 +206,35 @@ def render(request: web.Request, template: str, status: int = 200, **context: An
     return web.Response(text=page, status=status, content_type="text/html")
 
 
+def _login_form(request: web.Request, target: str, status: int = 200,
+                message: str = "") -> web.Response:
+    """The login page, with a login token in a cookie and in the form (double submit): a page
+    elsewhere cannot log a browser in as someone else."""
+    token = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(32)
+    response = render(request, "login.html", status=status, page_id="login", next=target,
+                       login_token=token, message=message)
+    response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="Strict", path="/login")
+    return response
+
+
 async def login_page(request: web.Request) -> web.Response:
-    return render(request, "login.html", page_id="login", next=_safe_next(request.query.get("next")))
+    return _login_form(request, _safe_next(request.query.get("next")))
 
 
 async def login(request: web.Request) -> web.Response:
     form = await request.post()
     name, password = str(form.get("name", "")), str(form.get("password", ""))
     target = _safe_next(str(form.get("next", "/")))
+    token = request.cookies.get(LOGIN_COOKIE)
+    if not token or form.get("login_token") != token:
+        raise web.HTTPForbidden(text="the login form's token is missing or wrong: reload the page")
     failures = request.app[FAILURES]
     if failures.blocked(name):
-        return render(request, "login.html", status=429, page_id="login", next=target,
-                      message=translate(_lang(request), "login_blocked"))
+        return _login_form(request, target, 429, translate(_lang(request), "login_blocked"))
     user = await authenticate(request.app[ES], request.app[SETTINGS].namespace, name, password)
     if user is None:
         failures.failed(name)
-        return render(request, "login.html", status=401, page_id="login", next=target,
-                      message=translate(_lang(request), "login_failed"))
+        return _login_form(request, target, 401, translate(_lang(request), "login_failed"))
     response = web.HTTPSeeOther(target)
     response.set_cookie(SESSION_COOKIE, request.app[SESSIONS].start(user), httponly=True,
                         samesite="Lax", secure=request.secure, path="/")

@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 
 from console.app import create_app
@@ -121,10 +122,18 @@ class Console:
 
     async def login(self, name: str, password: str = PASSWORD) -> TestClient:
         client = await self.client()
-        response = await client.post("/login", data={"name": name, "password": password},
-                                     allow_redirects=False)
+        response = await log_in(client, name=name, password=password)
         assert response.status == 303, await response.text()
         return client
+
+
+async def log_in(client: TestClient, **fields: str) -> ClientResponse:
+    """Log in as a browser does: the login page first (its token), then the form."""
+    page = await (await client.get("/login")).text()
+    found = re.search(r'name="login_token" value="([^"]+)"', page)
+    assert found, "no login token in the login page"
+    return await client.post("/login", data={**fields, "login_token": found.group(1)},
+                             allow_redirects=False)
 
 
 def csrf_of(page: str) -> str:

@@ -9,7 +9,7 @@ import re
 
 from console.app import NAV, SESSION_COOKIE
 from console.auth import SESSION_IDLE_SECONDS
-from tests.console.conftest import MENTIONS, PASSWORD, Console, csrf_of, version_of
+from tests.console.conftest import MENTIONS, PASSWORD, Console, csrf_of, log_in, version_of
 
 TG1, TG2, CAMP1, CAMP2, CAMP3, PRAISE, GX1 = (m.doc_id for m in MENTIONS)
 
@@ -18,12 +18,10 @@ async def test_login_right_and_wrong(console: Console) -> None:
     client = await console.client()
     page = await client.get("/", allow_redirects=False)
     assert page.status == 303 and page.headers["Location"] == "/login?next=/"
-    wrong = await client.post("/login", data={"name": "alice", "password": "nope"})
+    wrong = await log_in(client, name="alice", password="nope")
     assert wrong.status == 401 and "Wrong user name or password" in await wrong.text()
-    nobody = await client.post("/login", data={"name": "mallory", "password": PASSWORD})
-    assert nobody.status == 401
-    right = await client.post("/login", data={"name": "alice", "password": PASSWORD,
-                                              "next": "/incidents"}, allow_redirects=False)
+    assert (await log_in(client, name="mallory", password=PASSWORD)).status == 401
+    right = await log_in(client, name="alice", password=PASSWORD, next="/incidents")
     assert right.status == 303 and right.headers["Location"] == "/incidents"
     cookie = right.cookies[SESSION_COOKIE]
     assert cookie["httponly"] and cookie["samesite"] == "Lax" and len(cookie.value) >= 43
@@ -32,23 +30,31 @@ async def test_login_right_and_wrong(console: Console) -> None:
     assert inbox.headers["Content-Security-Policy"] == "default-src 'self'"
     assert inbox.headers["X-Frame-Options"] == "DENY"
     for elsewhere in ("//evil.example", "/\\evil.example", "https://evil.example"):
-        off_site = await client.post("/login", data={"name": "alice", "password": PASSWORD,
-                                                     "next": elsewhere}, allow_redirects=False)
+        off_site = await log_in(client, name="alice", password=PASSWORD, next=elsewhere)
         assert off_site.headers["Location"] == "/"
+
+
+async def test_a_login_without_its_forms_token_is_refused(console: Console) -> None:
+    client = await console.client()
+    forged = await client.post("/login", data={"name": "alice", "password": PASSWORD})
+    assert forged.status == 403 and "token" in await forged.text()
+    await client.get("/login")  # the cookie, but not the form's value
+    forged = await client.post("/login", data={"name": "alice", "password": PASSWORD,
+                                               "login_token": "guessed"})  # fmt: skip
+    assert forged.status == 403
+    assert (await client.get("/", allow_redirects=False)).status == 303  # not logged in
 
 
 async def test_a_sixth_failed_login_within_a_minute_is_refused_unchecked(console: Console) -> None:
     client = await console.client()
     for _ in range(5):
-        assert (await client.post("/login", data={"name": "bob", "password": "x"})).status == 401
-    blocked = await client.post("/login", data={"name": "bob", "password": PASSWORD})
+        assert (await log_in(client, name="bob", password="x")).status == 401
+    blocked = await log_in(client, name="bob", password=PASSWORD)
     assert blocked.status == 429 and "wait a minute" in await blocked.text()
-    other = await client.post("/login", data={"name": "alice", "password": PASSWORD},
-                              allow_redirects=False)
+    other = await log_in(client, name="alice", password=PASSWORD)
     assert other.status == 303  # only bob's name is held back
     console.clock.at += 61
-    assert (await (await console.client()).post(
-        "/login", data={"name": "bob", "password": PASSWORD}, allow_redirects=False)).status == 303
+    assert (await log_in(await console.client(), name="bob", password=PASSWORD)).status == 303
 
 
 async def test_logout_and_idle_sessions_end(console: Console) -> None:
