@@ -137,6 +137,7 @@ EN = {
     "report_subject": "{client}: weekly report {week}",
     "report_brand_line": "{total} mentions, {negative} negative ({share})",
     "report_answered": "{count} answered, first response after {minutes} min on average",
+    "peak": "busiest step {peak}",
     "week": "Week (YYYY-Www)",
 }
 
@@ -271,6 +272,7 @@ AR = {
     "report_subject": "{client}: التقرير الأسبوعي {week}",
     "report_brand_line": "{total} إشارة، منها {negative} سلبية ({share})",
     "report_answered": "{count} تم الرد عليها، أول رد بعد {minutes} دقيقة في المتوسط",
+    "peak": "أعلى فترة {peak}",
     "week": "الأسبوع (YYYY-Www)",
 }
 

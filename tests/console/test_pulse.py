@@ -176,6 +176,7 @@ async def test_the_pulse_page_charts_a_brand_of_the_users_client(console: Consol
                    "authors-count", "mix-languages", "mix-sources", "share-of-voice"):  # fmt: skip
         assert f'data-testid="{testid}"' in page, testid
     assert '<title id="hours-t">' in page and '<desc id="hours-d">' in page
+    assert 'data-testid="legend-days"' in page
     assert '<option value="acme/widget" selected>' in page
     assert (await alice.get("/pulse?brand=acme/gadget")).status == 200
 
