@@ -33,6 +33,7 @@ from core import connect
 from core.config import Client, SadaConfig, Settings
 from core.errors import SourceError
 from ingest.catalog import SOURCES, jobs
+from ingest.runner import Job
 from sinks.elasticsearch import Kind, client_alias, group_alias
 
 DEFAULT_PORT = 8080
@@ -63,6 +64,7 @@ SESSIONS = web.AppKey("sessions", Sessions)
 FAILURES = web.AppKey("failures", FailedLogins)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 POLL = web.AppKey("poll", float)
+REPLIERS = web.AppKey("repliers", dict[str, Job])
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -73,8 +75,10 @@ def configured_port() -> int:
 
 def create_app(settings: Settings, config: SadaConfig, *, clock: Callable[[], float] = time.time,
                poll_seconds: float = POLL_SECONDS) -> web.Application:
+    """The console; raises ConfigError for a `sources:` entry it could not reply through."""
     app = web.Application(middlewares=[guard])
     app[SETTINGS], app[CONFIG], app[POLL] = settings, config, poll_seconds
+    app[REPLIERS] = repliers(config)
     app[SESSIONS], app[FAILURES] = Sessions(clock), FailedLogins(clock)
     app[TEMPLATES] = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
@@ -433,7 +437,17 @@ async def _owned(request: web.Request, kind: Kind, doc_id: str) -> dict[str, Any
     raise web.HTTPNotFound(text=f"no {kind[:-1]} {doc_id}")
 
 
-def reply_refusal(doc: dict[str, Any], config: SadaConfig) -> tuple[str, dict[str, str]] | None:
+def repliers(config: SadaConfig) -> dict[str, Job]:
+    """The clients file's first `sources:` entry of each source that can reply, by source name:
+    its credentials answer that source's mentions. Raises ConfigError for a bad entry."""
+    found: dict[str, Job] = {}
+    for job in jobs(config):
+        if job.source.reply is not None:
+            found.setdefault(job.source.name, job)
+    return found
+
+
+def reply_refusal(doc: dict[str, Any], replying: dict[str, Job]) -> tuple[str, dict[str, str]] | None:
     """Why this mention cannot be answered from the console (an i18n key and its values), or
     None when it can."""
     source = SOURCES.get(doc.get("source", ""))
@@ -441,15 +455,14 @@ def reply_refusal(doc: dict[str, Any], config: SadaConfig) -> tuple[str, dict[st
         return "no_reply_source", {"source": str(doc.get("source"))}
     if not doc.get("reply_target"):
         return "no_reply_target", {}
-    if not any(job.source.name == source.name for job in jobs(config)):
+    if source.name not in replying:
         return "no_reply_config", {"source": source.name}
     return None
 
 
-async def _send_reply(config: SadaConfig, doc: dict[str, Any], text: str) -> str:
-    """Answer through the mention's own source, with the first `sources:` entry of it."""
-    job = next(job for job in jobs(config) if job.source.name == doc["source"])
-    assert job.source.reply is not None  # reply_refusal said so
+async def _send_reply(job: Job, doc: dict[str, Any], text: str) -> str:
+    """Answer through the mention's own source, with its `sources:` entry's credentials."""
+    assert job.source.reply is not None  # repliers() keeps only these
     async with httpx.AsyncClient() as client:
         return await job.source.reply(job.config, client, doc["reply_target"], text)
 
@@ -465,7 +478,7 @@ async def mention_page(request: web.Request, message: str = "", status: int = 20
                                    {"term": {"duplicate_of": doc.get("duplicate_of") or doc["uid"]}}]}},
         **SEARCH,
     )  # fmt: skip
-    refusal = reply_refusal(doc, request.app[CONFIG])
+    refusal = reply_refusal(doc, request.app[REPLIERS])
     teammates = await request.app[ES].options(ignore_status=404).search(
         index=users_index(namespace), size=200, source_includes=["name"],
         query={"bool": {"should": [{"term": {"clients": doc["client"]}}, {"term": {"admin": True}}]}},
@@ -493,12 +506,12 @@ async def mention_action(request: web.Request) -> web.Response:
     base = current.doc if current else state.fresh("mention", doc["client"], doc["brand_key"])
     created = datetime.fromisoformat(doc["created_at"])
     if action == "reply":
-        if refusal := reply_refusal(doc, request.app[CONFIG]):
+        if refusal := reply_refusal(doc, request.app[REPLIERS]):
             return await mention_page(request, translate(lang, refusal[0], **refusal[1]), 400)
         if not detail:
             raise web.HTTPBadRequest(text="reply: write the reply's text")
         try:
-            reply_id = await _send_reply(request.app[CONFIG], doc, detail)
+            reply_id = await _send_reply(request.app[REPLIERS][doc["source"]], doc, detail)
         except SourceError as exc:
             return await mention_page(request, translate(lang, "reply_failed", error=str(exc)), 502)
         # Sent: it must be recorded even if someone changed the state after our check.

@@ -290,7 +290,10 @@ def console(
     config = _load(settings)
     services.wait_until_reachable(settings)
     typer.echo(f"console: http://{host}:{port or configured_port()}/", err=True)
-    serve(settings, config, host, port or configured_port())
+    try:
+        serve(settings, config, host, port or configured_port())
+    except ConfigError as exc:
+        raise _fail(str(exc)) from exc
 
 
 @console_app.command("report")

@@ -76,13 +76,27 @@ async def test_the_reply_button_is_off_with_the_reason(
 
 
 def test_reply_refusals_name_the_reason() -> None:
-    from console.app import reply_refusal
+    from console.app import repliers, reply_refusal
     from tests.console.conftest import config
 
+    replying = repliers(config())
+    assert list(replying) == ["telegram"]
     telegram = {"source": "telegram", "reply_target": f"{GROUP}:1"}
-    assert reply_refusal(telegram, config()) is None
-    assert reply_refusal({**telegram, "reply_target": None}, config()) == ("no_reply_target", {})
-    assert reply_refusal({"source": "rss", "reply_target": "x"}, config()) == (
+    assert reply_refusal(telegram, replying) is None
+    assert reply_refusal({**telegram, "reply_target": None}, replying) == ("no_reply_target", {})
+    assert reply_refusal({"source": "rss", "reply_target": "x"}, replying) == (
         "no_reply_source", {"source": "rss"})
-    without_sources = config().model_copy(update={"sources": []})
-    assert reply_refusal(telegram, without_sources) == ("no_reply_config", {"source": "telegram"})
+    assert reply_refusal(telegram, {}) == ("no_reply_config", {"source": "telegram"})
+
+
+def test_a_bad_sources_entry_stops_the_console_at_start_saying_where() -> None:
+    from console.app import create_app
+    from core.config import SadaConfig, Settings
+    from core.errors import ConfigError
+    from tests.console.conftest import config
+
+    broken = SadaConfig.model_validate(
+        {**config().model_dump(), "sources": [{"source": "telegram", "chats": ["x"]}]}
+    )
+    with pytest.raises(ConfigError, match=r"sources\[0\]\.bot_token: Field required"):
+        create_app(Settings(), broken)
