@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
@@ -25,6 +25,7 @@ from sinks import mail
 from sinks.elasticsearch import client_alias
 
 _WEEK = re.compile(r"(\d{4})-W(\d{2})")
+WEEK = 7 * pulse.DAY
 TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=True,
@@ -124,13 +125,13 @@ def assemble(
             points = days.get(key, [])
             mean, answered = answers.get(key, (None, 0))
             brands.append(BrandWeek(brand, points, pulse.totals(points), mean, answered))
-    return Report(client, week, start, start + 7 * pulse.DAY, brands, incidents, handled, voice)
+    return Report(client, week, start, start + WEEK, brands, incidents, handled, voice)
 
 
 async def load(
     es: AsyncElasticsearch, namespace: str, client: Client, start: datetime, week: str
 ) -> Report:
-    end = start + timedelta(days=7)
+    end = start + WEEK
     mentions = client_alias(namespace, "mentions", client.id)
     own = [b for b in client.brands if not b.competitor]
     keys = [brand_key(client.id, b.id) for b in own]
