@@ -604,7 +604,14 @@ def demo(
         services.up(settings)
     except ServiceError as exc:
         raise _fail(str(exc)) from exc
-    run_demo(settings, count=count, rate=rate, console_port=configured_port())
+    # At a terminal the console stays up for the person to look; run by a script, the demo ends.
+    run_demo(
+        settings,
+        count=count,
+        rate=rate,
+        console_port=configured_port(),
+        stay=sys.stdin.isatty() and sys.stdout.isatty(),
+    )
 
 
 def _redacted_crash(

@@ -80,11 +80,17 @@ def _print_alert(alert: dict[str, Any]) -> None:
 
 
 def run_demo(
-    settings: Settings, *, count: int, rate: float, console_port: int | None = None
+    settings: Settings,
+    *,
+    count: int,
+    rate: float,
+    console_port: int | None = None,
+    stay: bool = False,
 ) -> Progress:
     """Run on the `<namespace>-demo` namespace, emptied first, so every demo tells the same story,
     and on the sample clients file, whose brands the synthetic stream is written for. With
-    `console_port`, the console runs beside the pipeline and stays up until Ctrl-C."""
+    `console_port`, the console runs beside the pipeline; with `stay` too (a person at a
+    terminal), it stays up with the pipeline until Ctrl-C, else the demo ends with its summary."""
     settings = settings.model_copy(
         update={"namespace": f"{settings.namespace}-demo", "config_path": SAMPLE_CONFIG}
     )
@@ -111,8 +117,10 @@ def run_demo(
         if console_port:
             console.print(
                 f"Console: [bold]http://127.0.0.1:{console_port}/[/] (log in as [bold]demo[/], "
-                f"password [bold]{password}[/]); it keeps running: Ctrl-C to stop."
+                f"password [bold]{password}[/])"
+                + ("; it keeps running: Ctrl-C to stop." if stay else ".")
             )
+        if console_port and stay:
             with contextlib.suppress(KeyboardInterrupt):
                 workers[-1].wait()
     finally:
