@@ -299,13 +299,15 @@ async def _ranked(request: web.Request, filters: inbox.Filters) -> tuple[list[in
     es, namespace, now = request.app[ES], request.app[SETTINGS].namespace, datetime.now(UTC)
     alerts, _ = await _open_alerts(request)
     incident_brands = {f"{a['client']}/{a['brand']}" for a in alerts}
+    span = inbox.SINCE[filters.since]
+    narrow = (filters.brands, None if span is None else now - span)  # the view's states only
     if filters.status == "all":
         closed: list[str] = []
         only = None
     elif filters.status == "open":
-        closed, only = await state.closed_ids(es, namespace, _clients(request), inbox.CLOSED), None
+        closed, only = await state.closed_ids(es, namespace, _clients(request), inbox.CLOSED, *narrow), None
     else:
-        closed, only = [], await state.closed_ids(es, namespace, _clients(request), (filters.status,))
+        closed, only = [], await state.closed_ids(es, namespace, _clients(request), (filters.status,), *narrow)
     found = await es.search(
         index=aliases(request, "mentions"),
         query=inbox.to_query(filters, now, closed, only, request.app[CONFIG].competitors()),
@@ -486,7 +488,7 @@ async def mention_page(request: web.Request, message: str = "", status: int = 20
     return render(
         request, "mention.html", status=status, page_id="mention", id=doc_id, doc=doc,
         teammates=sorted(h["_source"]["name"] for h in teammates.body.get("hits", {}).get("hits", [])),
-        state=current or state.Versioned(state.fresh("mention", doc["client"], doc["brand_key"])),
+        state=current or state.Versioned(state.fresh("mention", doc["client"], doc["brand_key"], doc["created_at"])),
         copies=copies["count"], message=message,
         reply_off=translate(_lang(request), refusal[0], **refusal[1]) if refusal else "",
     )  # fmt: skip
@@ -503,7 +505,7 @@ async def mention_action(request: web.Request) -> web.Response:
     if (current.version if current else "") != version:
         by = current.doc.get("updated_by", "?") if current else "?"
         return await mention_page(request, translate(lang, "conflict", user=by), 409)
-    base = current.doc if current else state.fresh("mention", doc["client"], doc["brand_key"])
+    base = current.doc if current else state.fresh("mention", doc["client"], doc["brand_key"], doc["created_at"])
     created = datetime.fromisoformat(doc["created_at"])
     if action == "reply":
         if refusal := reply_refusal(doc, request.app[REPLIERS]):

@@ -17,7 +17,7 @@ from elasticsearch import AsyncElasticsearch, ConflictError, Elasticsearch
 
 MENTION_STATUSES = ("open", "handled", "ignored")
 ALERT_STATUSES = ("open", "acknowledged", "resolved")
-STATE_MAPPING = {
+STATE_MAPPING: dict[str, Any] = {
     "dynamic": False,  # notes and history are kept in _source, not searched
     "properties": {
         "kind": {"type": "keyword"},
@@ -28,6 +28,7 @@ STATE_MAPPING = {
         "updated_at": {"type": "date"},
         "updated_by": {"type": "keyword"},
         "first_response_at": {"type": "date"},
+        "created_at": {"type": "date"},  # the mention's: a view's time range narrows its states
         "response_seconds": {"type": "float"},
     },
 }
@@ -62,9 +63,9 @@ class Conflict:
     by: str
 
 
-def fresh(kind: str, client: str, brand_key: str) -> dict[str, Any]:
-    return {"kind": kind, "client": client, "brand_key": brand_key, "status": "open",
-            "assignee": None, "notes": [], "history": []}  # fmt: skip
+def fresh(kind: str, client: str, brand_key: str, created_at: str | None = None) -> dict[str, Any]:
+    return {"kind": kind, "client": client, "brand_key": brand_key, "created_at": created_at,
+            "status": "open", "assignee": None, "notes": [], "history": []}  # fmt: skip
 
 
 def apply(doc: dict[str, Any], action: str, user: str, detail: str, at: datetime,
@@ -102,10 +103,14 @@ def forget(es: Elasticsearch, namespace: str) -> None:
 
 
 async def ensure_index(es: AsyncElasticsearch, namespace: str) -> None:
+    """Create the state index, or add the fields a newer console searches to it."""
     if not await es.indices.exists(index=state_index(namespace)):
         await es.options(ignore_status=400).indices.create(  # 400: made meanwhile
             index=state_index(namespace), mappings=STATE_MAPPING
         )
+    else:
+        await es.indices.put_mapping(index=state_index(namespace),
+                                     properties=STATE_MAPPING["properties"])
 
 
 async def load(es: AsyncElasticsearch, namespace: str, ids: list[str]) -> dict[str, Versioned]:
@@ -139,12 +144,19 @@ async def write(es: AsyncElasticsearch, namespace: str, doc_id: str, version: st
 
 
 async def closed_ids(es: AsyncElasticsearch, namespace: str, clients: list[str] | None,
-                     statuses: tuple[str, ...]) -> list[str]:
-    """Mention document ids in these statuses, of these clients (None: all)."""
+                     statuses: tuple[str, ...], brand_keys: tuple[str, ...] = (),
+                     since: datetime | None = None) -> list[str]:
+    """Mention document ids in these statuses, of these clients (None: all), of these brands
+    (none: all), of mentions posted since `since`: the view's own, so the list stays short
+    (at most 10,000 are read)."""
     filters: list[dict[str, Any]] = [{"term": {"kind": "mention"}},
                                      {"terms": {"status": list(statuses)}}]
     if clients is not None:
         filters.append({"terms": {"client": clients}})
+    if brand_keys:
+        filters.append({"terms": {"brand_key": list(brand_keys)}})
+    if since is not None:
+        filters.append({"range": {"created_at": {"gte": since.isoformat()}}})
     found = await es.options(ignore_status=404).search(
         index=state_index(namespace), query={"bool": {"filter": filters}}, source=False,
         size=10_000,

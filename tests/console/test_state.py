@@ -60,5 +60,16 @@ async def test_a_write_from_a_stale_version_is_a_conflict_naming_who(settings: S
         assert await state.write(es, settings.namespace, "m1", version, changed) is None
         assert await state.write(es, settings.namespace, "m1", version, changed) == state.Conflict("bob")
         assert await state.closed_ids(es, settings.namespace, ["acme"], ("handled",)) == []
+        posted = state.fresh("mention", "acme", "acme/widget", T0.isoformat())
+        await state.write(es, settings.namespace, "m2", "", state.apply(posted, "handle", "bob", "", T0))
+        await state.ensure_index(es, settings.namespace)  # again: the mapping is kept
+
+        async def closed(**narrow: object) -> list[str]:
+            return await state.closed_ids(es, settings.namespace, ["acme"], ("handled",), **narrow)  # type: ignore[arg-type]
+
+        assert await closed() == ["m2"] and await closed(since=T0 - timedelta(hours=1)) == ["m2"]
+        assert await closed(since=T0 + timedelta(hours=1)) == []
+        assert await closed(brand_keys=("acme/gadget",)) == []
+        assert await state.closed_ids(es, settings.namespace, ["globex"], ("handled",)) == []
     finally:
         await es.close()
