@@ -343,7 +343,8 @@ async def inbox_page(request: web.Request) -> web.Response:
     return render(
         request, "inbox.html", page_id="inbox", filters=filters, rows=shown, states=states,
         total=total, ranked=len(rows), candidates=inbox.CANDIDATES, pages=max(1, -(-len(rows) // inbox.PAGE_SIZE)),
-        brand_options=_brand_options(request), backlog=backlog, responses=responses,
+        brand_options=_brand_options(request), brand_names=dict(_brand_options(request)),
+        backlog=backlog, responses=responses,
         languages=[b["key"] for b in everything.get("languages", {}).get("buckets", [])],
         sources=[b["key"] for b in everything.get("sources", {}).get("buckets", [])],
         triages=inbox.TRIAGES, sentiments=inbox.SENTIMENTS, since_options=list(inbox.SINCE),

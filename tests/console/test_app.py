@@ -93,6 +93,7 @@ async def test_the_inbox_ranks_groups_and_filters(console: Console) -> None:
     assert PRAISE not in page and GX1 not in page  # praise is not to answer; globex is not acme's
     assert '<bdi dir="auto" data-testid="mention-text">الطلب متأخر' in page
     assert 'data-part="incident">Open incident: 1.00' in page
+    assert 'data-testid="backlog-acme/widget"><bdi dir="auto">Acme / Widget</bdi>: 5 open' in page
     arabic = await (await alice.get("/?language=ar")).text()
     assert TG2 in arabic and TG1 not in arabic
     searched = await (await alice.get("/?q=refund")).text()
