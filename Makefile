@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test unit chaos bench services down lint
+.PHONY: install browser demo test unit chaos bench services down lint
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,14 @@ down: install
 demo: install
 	$(PY) -m sada demo
 
-test: install
+# The console's browser tests drive Debian's Chromium (never a downloaded build); as root this
+# installs it when missing, elsewhere those tests skip saying so.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		{ [ "$$(id -u)" = 0 ] && apt-get install -y chromium chromium-driver; } || \
+		echo "chromium not installed (needs root): the browser tests will skip"
+
+test: install browser
 	$(PY) -m pytest -q
 
 # Every fault scenario at full length, on a Kafka and an Elasticsearch of its own (tests/chaos);
