@@ -47,7 +47,13 @@ _IN_URLS: list[tuple[re.Pattern[str], str]] = [
 ]
 _IN_TEXT: list[tuple[re.Pattern[str], str]] = [
     # HTTP credentials
-    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), rf"\1 {MASK}"),
+    # (not prose about one: "renew the bearer token")
+    (
+        re.compile(
+            r"(?i)\b(bearer|basic)\s+(?!(?:tokens?|credentials?|auth)\b)[A-Za-z0-9._~+/=-]+"
+        ),
+        rf"\1 {MASK}",
+    ),
     # secret-named assignments: key=value, key: value, "key": "value"
     (
         re.compile(rf"(?i)(\"?\b[a-z_-]*{_SECRET_NAMES}\"?\s*[:=]\s*\"?)[^\s\"',;&}}]+"),

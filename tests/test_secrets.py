@@ -143,7 +143,8 @@ def _clients_file(
     for client in data["clients"]:
         client["routes"] = routes
         for brand in client["brands"]:
-            brand["routes"] = list(routes)
+            if not brand.get("competitor"):  # a competitor is never alerted
+                brand["routes"] = list(routes)
     data["sources"] = [
         {"source": "replay", "name": "replay", "path": str(replay)},
         {

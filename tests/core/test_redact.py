@@ -57,6 +57,8 @@ def test_secrets_are_masked_and_the_place_kept(text: str, secret: str, kept: str
 def test_ordinary_text_is_left_alone() -> None:
     text = "negative share 48% against the usual 0% for northwind/skyline-air: author: sam"
     assert redact(text) == text
+    advice = "x: X refused the bearer token (HTTP 401); renew the Bearer token or basic auth"
+    assert redact(advice) == advice  # what to renew is said, not a secret
 
 
 def test_a_registered_secret_is_masked_wherever_it_appears() -> None:
