@@ -36,12 +36,15 @@ class AlertSink:
 
     When one route is busy the runner retries the whole batch; the routes that already took an
     alert step are remembered and skipped, so a Slack channel does not see it twice because
-    Telegram asked to wait. (After a restart, a redelivery can still repeat.)"""
+    Telegram asked to wait. A step is known by what it says (incident, status, severity, the
+    window's end in event time), not by when it was raised: a detect worker that processes the
+    same mentions again after a rebalance raises the same step anew, and it is not sent twice.
+    (After a restart of the sinks, a redelivery can still repeat.)"""
 
     def __init__(self, config: SadaConfig) -> None:
         self._config = config
         self._client: httpx.AsyncClient | None = None
-        self._delivered: OrderedDict[tuple[str, str, str, str], None] = OrderedDict()
+        self._delivered: OrderedDict[tuple[str, ...], None] = OrderedDict()
 
     async def start(self) -> None:
         self._client = outbound.client(follow_redirects=True)
@@ -52,7 +55,7 @@ class AlertSink:
         for alert in batch:
             refusals = []  # one dead letter per alert (the runner counts records), every route
             for name, route in self._routes(alert):
-                step = (alert.id, alert.status, alert.raised_at.isoformat(), name)
+                step = (alert.id, alert.status, alert.severity, alert.window_end.isoformat(), name)
                 if step in self._delivered:
                     continue
                 try:
@@ -66,7 +69,7 @@ class AlertSink:
                 rejected.append((alert, "; ".join(refusals)))
         return rejected
 
-    def _remember(self, step: tuple[str, str, str, str]) -> None:
+    def _remember(self, step: tuple[str, ...]) -> None:
         self._delivered[step] = None
         if len(self._delivered) > REMEMBERED:
             self._delivered.popitem(last=False)

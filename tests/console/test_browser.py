@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import pytest
 from aiohttp import web
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -192,7 +193,10 @@ def all_by_id(driver: WebDriver | WebElement, testid: str) -> list[WebElement]:
 
 
 def wait(driver: WebDriver, check: Callable[[WebDriver], object], what: str) -> None:
-    WebDriverWait(driver, WAIT, poll_frequency=0.2).until(check, message=f"waited for {what}")
+    # a check that reads an element of the page being left (after a form's POST) fails once
+    WebDriverWait(driver, WAIT, poll_frequency=0.2, ignored_exceptions=(WebDriverException,)).until(
+        check, message=f"waited for {what}"
+    )
 
 
 def log_in(driver: WebDriver, base: str, name: str, path: str = "/") -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -121,6 +122,24 @@ async def test_a_retried_batch_skips_the_routes_that_already_had_the_alert(
         "/services/T/B/x",
         "/bot1:x/sendMessage",
     ]
+
+
+async def test_a_step_raised_again_by_a_rebalanced_detector_is_not_sent_twice(
+    scripted: Scripted, alert: Alert
+) -> None:
+    """The detector stamps a step with the wall clock; processing the same mentions again
+    raises the same step later, which says nothing new."""
+    scripted.answers += [Answer(200, "ok")] * 3
+    sink = AlertSink(_config({"hook": {"type": "webhook", "url": f"{scripted.base_url}/hook"}}))
+    await sink.start()
+    try:
+        first = alert.model_copy(update={"status": "open", "severity": "warning"})
+        again = first.model_copy(update={"raised_at": first.raised_at + timedelta(seconds=9)})
+        worse = first.model_copy(update={"status": "escalate", "severity": "critical"})
+        assert await sink.write([first, again, worse]) == []
+    finally:
+        await sink.close()
+    assert [json.loads(p.body)["status"] for p in scripted.posted] == ["open", "escalate"]
 
 
 async def test_a_route_hears_only_steps_at_least_as_severe_as_it_asks(
