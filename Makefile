@@ -52,4 +52,4 @@ bench: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy core ingest processors sinks sada tests bench
+	$(VENV)/bin/mypy core ingest processors sinks sada console tests bench

@@ -73,15 +73,21 @@ def configured_port() -> int:
     return int(os.environ.get("SADA_CONSOLE_PORT", DEFAULT_PORT))
 
 
-def create_app(settings: Settings, config: SadaConfig, *, clock: Callable[[], float] = time.time,
-               poll_seconds: float = POLL_SECONDS) -> web.Application:
+def create_app(
+    settings: Settings,
+    config: SadaConfig,
+    *,
+    clock: Callable[[], float] = time.time,
+    poll_seconds: float = POLL_SECONDS,
+) -> web.Application:
     """The console; raises ConfigError for a `sources:` entry it could not reply through."""
     app = web.Application(middlewares=[guard])
     app[SETTINGS], app[CONFIG], app[POLL] = settings, config, poll_seconds
     app[REPLIERS] = repliers(config)
     app[SESSIONS], app[FAILURES] = Sessions(clock), FailedLogins(clock)
     app[TEMPLATES] = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
     app.on_response_prepare.append(_security_headers)
@@ -140,8 +146,13 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     except web.HTTPException as exc:
         if exc.status < 400 or request.path in ("/events", "/export.csv"):
             raise
-        response = render(request, "error.html", status=exc.status, page_id="error",
-                          message=exc.text or exc.reason)
+        response = render(
+            request,
+            "error.html",
+            status=exc.status,
+            page_id="error",
+            message=exc.text or exc.reason,
+        )
     except (ApiError, TransportError) as exc:
         where = request.app[SETTINGS].es_where
         raise web.HTTPServiceUnavailable(
@@ -210,13 +221,21 @@ def render(request: web.Request, template: str, status: int = 200, **context: An
     return web.Response(text=page, status=status, content_type="text/html")
 
 
-def _login_form(request: web.Request, target: str, status: int = 200,
-                message: str = "") -> web.Response:
+def _login_form(
+    request: web.Request, target: str, status: int = 200, message: str = ""
+) -> web.Response:
     """The login page, with a login token in a cookie and in the form (double submit): a page
     elsewhere cannot log a browser in as someone else."""
     token = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(32)
-    response = render(request, "login.html", status=status, page_id="login", next=target,
-                       login_token=token, message=message)
+    response = render(
+        request,
+        "login.html",
+        status=status,
+        page_id="login",
+        next=target,
+        login_token=token,
+        message=message,
+    )
     response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="Strict", path="/login")
     return response
 
@@ -240,8 +259,14 @@ async def login(request: web.Request) -> web.Response:
         failures.failed(name)
         return _login_form(request, target, 401, translate(_lang(request), "login_failed"))
     response = web.HTTPSeeOther(target)
-    response.set_cookie(SESSION_COOKIE, request.app[SESSIONS].start(user), httponly=True,
-                        samesite="Lax", secure=request.secure, path="/")
+    response.set_cookie(
+        SESSION_COOKIE,
+        request.app[SESSIONS].start(user),
+        httponly=True,
+        samesite="Lax",
+        secure=request.secure,
+        path="/",
+    )
     raise response
 
 
@@ -275,16 +300,23 @@ def _filters(request: web.Request) -> inbox.Filters:
     return filters
 
 
-async def _open_alerts(request: web.Request) -> tuple[list[dict[str, Any]], dict[str, state.Versioned]]:
+async def _open_alerts(
+    request: web.Request,
+) -> tuple[list[dict[str, Any]], dict[str, state.Versioned]]:
     """The user's open alerts (not resolved here), newest first, with their states."""
     found = await request.app[ES].search(
         index=aliases(request, "alerts"),
         query={"terms": {"status": list(OPEN_ALERT_STATUSES)}},
-        sort=[{"raised_at": "desc"}], size=100, **SEARCH,
+        sort=[{"raised_at": "desc"}],
+        size=100,
+        **SEARCH,
     )
     alerts = [hit["_source"] for hit in found["hits"]["hits"]]
-    states = await state.load(request.app[ES], request.app[SETTINGS].namespace,
-                              [state.alert_state_id(a["id"]) for a in alerts])
+    states = await state.load(
+        request.app[ES],
+        request.app[SETTINGS].namespace,
+        [state.alert_state_id(a["id"]) for a in alerts],
+    )
     still_open = [
         a for a in alerts
         if states.get(state.alert_state_id(a["id"]), state.Versioned({})).doc.get("status")
@@ -293,7 +325,9 @@ async def _open_alerts(request: web.Request) -> tuple[list[dict[str, Any]], dict
     return still_open, states
 
 
-async def _ranked(request: web.Request, filters: inbox.Filters) -> tuple[list[inbox.Row], int, dict[str, Any]]:
+async def _ranked(
+    request: web.Request, filters: inbox.Filters
+) -> tuple[list[inbox.Row], int, dict[str, Any]]:
     """Every ranked row of the view (its newest CANDIDATES documents), the total matching,
     and the view's aggregations."""
     es, namespace, now = request.app[ES], request.app[SETTINGS].namespace, datetime.now(UTC)
@@ -305,9 +339,15 @@ async def _ranked(request: web.Request, filters: inbox.Filters) -> tuple[list[in
         closed: list[str] = []
         only = None
     elif filters.status == "open":
-        closed, only = await state.closed_ids(es, namespace, _clients(request), inbox.CLOSED, *narrow), None
+        closed, only = (
+            await state.closed_ids(es, namespace, _clients(request), inbox.CLOSED, *narrow),
+            None,
+        )
     else:
-        closed, only = [], await state.closed_ids(es, namespace, _clients(request), (filters.status,), *narrow)
+        closed, only = (
+            [],
+            await state.closed_ids(es, namespace, _clients(request), (filters.status,), *narrow),
+        )
     found = await es.search(
         index=aliases(request, "mentions"),
         query=inbox.to_query(filters, now, closed, only, request.app[CONFIG].competitors()),
@@ -336,8 +376,12 @@ async def inbox_page(request: web.Request) -> web.Response:
     filters = _filters(request)
     rows, total, aggs = await _ranked(request, filters)
     shown = inbox.page(rows, filters.page)
-    states = await state.load(request.app[ES], request.app[SETTINGS].namespace, [r.id for r in shown])
-    responses = await state.response_times(request.app[ES], request.app[SETTINGS].namespace, _clients(request))
+    states = await state.load(
+        request.app[ES], request.app[SETTINGS].namespace, [r.id for r in shown]
+    )
+    responses = await state.response_times(
+        request.app[ES], request.app[SETTINGS].namespace, _clients(request)
+    )
     backlog = {b["key"]: b["doc_count"] for b in aggs.get("brands", {}).get("buckets", [])}
     everything = aggs.get("all", {})
     return render(
@@ -373,7 +417,9 @@ async def export_csv(request: web.Request) -> web.Response:
                          doc.get("triage"), sentiment.get("label"), sentiment.get("probability"),
                          doc.get("language"), row.copies, doc.get("url"), doc.get("text"), row.id])  # fmt: skip
     return web.Response(
-        body=out.getvalue().encode("utf-8"), content_type="text/csv", charset="utf-8",
+        body=out.getvalue().encode("utf-8"),
+        content_type="text/csv",
+        charset="utf-8",
         headers={"Content-Disposition": 'attachment; filename="sada-inbox.csv"'},
     )
 
@@ -385,8 +431,9 @@ async def events(request: web.Request) -> web.StreamResponse:
     of the user's clients."""
     filters = _filters(request)
     es, lang = request.app[ES], _lang(request)
-    response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
-                                           "Cache-Control": "no-cache"})
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+    )
     await response.prepare(request)
     new_mentions, new_alerts = inbox.Novelty(), inbox.Novelty()
     mention_index, alert_index = aliases(request, "mentions"), aliases(request, "alerts")
@@ -398,18 +445,28 @@ async def events(request: web.Request) -> web.StreamResponse:
                                    sort=[{"created_at": "desc"}],
                                    size=inbox.LIVE_WINDOW, source_excludes=["text_normalized"],
                                    **SEARCH)  # fmt: skip
-        alerts = await es.search(index=alert_index, sort=[{"raised_at": "desc"}],
-                                 size=50, **SEARCH)
+        alerts = await es.search(index=alert_index, sort=[{"raised_at": "desc"}], size=50, **SEARCH)
         chunks = []
         hits = {hit["_id"]: hit for hit in mentions["hits"]["hits"]}
         for doc_id in reversed(new_mentions.new(list(hits))):  # oldest first: newest ends on top
             (row,) = inbox.rank([hits[doc_id]], now, set())
-            html = row_template.render(row=row, states={}, t=lambda key, **v: translate(lang, key, **v))
+            html = row_template.render(
+                row=row, states={}, t=lambda key, **v: translate(lang, key, **v)
+            )
             chunks.append(_event("mention", {"id": row.id, "html": html}))
-        steps = {f"{a['id']}@{a['raised_at']}": a for a in (h["_source"] for h in alerts["hits"]["hits"])}
+        steps = {
+            f"{a['id']}@{a['raised_at']}": a for a in (h["_source"] for h in alerts["hits"]["hits"])
+        }
         for key in reversed(new_alerts.new(list(steps))):
-            chunks.append(_event("alert", {name: steps[key][name] for name in
-                                           ("id", "client", "brand", "status", "severity", "explanation")}))
+            chunks.append(
+                _event(
+                    "alert",
+                    {
+                        name: steps[key][name]
+                        for name in ("id", "client", "brand", "status", "severity", "explanation")
+                    },
+                )
+            )
         try:
             await response.write("".join(chunks).encode() or b": still here\n\n")
         except ConnectionError:
@@ -429,12 +486,16 @@ async def _owned(request: web.Request, kind: Kind, doc_id: str) -> dict[str, Any
     """The document `doc_id` if it is one of the user's clients'; 403 if it is another
     client's, 404 if there is none."""
     es = request.app[ES]
-    found = await es.search(index=aliases(request, kind), query={"ids": {"values": [doc_id]}},
-                            size=1, **SEARCH)
+    found = await es.search(
+        index=aliases(request, kind), query={"ids": {"values": [doc_id]}}, size=1, **SEARCH
+    )
     if hits := found["hits"]["hits"]:
         return hits[0]["_source"]  # type: ignore[no-any-return]
-    anywhere = await es.count(index=group_alias(request.app[SETTINGS].namespace, kind),
-                              query={"ids": {"values": [doc_id]}}, **SEARCH)
+    anywhere = await es.count(
+        index=group_alias(request.app[SETTINGS].namespace, kind),
+        query={"ids": {"values": [doc_id]}},
+        **SEARCH,
+    )
     if anywhere["count"]:
         raise web.HTTPForbidden(text="not one of your clients")
     raise web.HTTPNotFound(text=f"no {kind[:-1]} {doc_id}")
@@ -450,7 +511,9 @@ def repliers(config: SadaConfig) -> dict[str, Job]:
     return found
 
 
-def reply_refusal(doc: dict[str, Any], replying: dict[str, Job]) -> tuple[str, dict[str, str]] | None:
+def reply_refusal(
+    doc: dict[str, Any], replying: dict[str, Job]
+) -> tuple[str, dict[str, str]] | None:
     """Why this mention cannot be answered from the console (an i18n key and its values), or
     None when it can."""
     source = SOURCES.get(doc.get("source", ""))
@@ -501,12 +564,21 @@ async def mention_action(request: web.Request) -> web.Response:
     form = await request.post()
     action, version = str(form.get("action", "")), str(form.get("version", ""))
     detail = str(form.get("detail", "")).strip()
-    es, namespace, user, lang = request.app[ES], request.app[SETTINGS].namespace, _user(request), _lang(request)
+    es, namespace, user, lang = (
+        request.app[ES],
+        request.app[SETTINGS].namespace,
+        _user(request),
+        _lang(request),
+    )
     current = (await state.load(es, namespace, [doc_id])).get(doc_id)
     if (current.version if current else "") != version:
         by = current.doc.get("updated_by", "?") if current else "?"
         return await mention_page(request, translate(lang, "conflict", user=by), 409)
-    base = current.doc if current else state.fresh("mention", doc["client"], doc["brand_key"], doc["created_at"])
+    base = (
+        current.doc
+        if current
+        else state.fresh("mention", doc["client"], doc["brand_key"], doc["created_at"])
+    )
     created = datetime.fromisoformat(doc["created_at"])
     if action == "reply":
         if refusal := reply_refusal(doc, request.app[REPLIERS]):
@@ -519,8 +591,13 @@ async def mention_action(request: web.Request) -> web.Response:
             return await mention_page(request, translate(lang, "reply_failed", error=str(exc)), 502)
         # Sent: it must be recorded even if someone changed the state after our check.
         while conflict := await state.write(
-            es, namespace, doc_id, version,
-            state.apply(base, "reply", user.name, f"{reply_id}: {detail}", datetime.now(UTC), created),
+            es,
+            namespace,
+            doc_id,
+            version,
+            state.apply(
+                base, "reply", user.name, f"{reply_id}: {detail}", datetime.now(UTC), created
+            ),
         ):
             latest = (await state.load(es, namespace, [doc_id]))[doc_id]
             base, version = latest.doc, latest.version
@@ -537,16 +614,31 @@ async def mention_action(request: web.Request) -> web.Response:
 # --- incidents ---------------------------------------------------------------------------
 
 
-async def incidents_page(request: web.Request, message: str = "", status: int = 200) -> web.Response:
+async def incidents_page(
+    request: web.Request, message: str = "", status: int = 200
+) -> web.Response:
     alerts, states = await _open_alerts(request)
     uids = sorted({uid for alert in alerts for uid in alert.get("sample_uids", [])})
     samples: dict[str, dict[str, Any]] = {}
     if uids:
-        found = await request.app[ES].search(index=aliases(request, "mentions"),
-                                             query={"terms": {"uid": uids}}, size=len(uids) * 5, **SEARCH)
+        found = await request.app[ES].search(
+            index=aliases(request, "mentions"),
+            query={"terms": {"uid": uids}},
+            size=len(uids) * 5,
+            **SEARCH,
+        )
         samples = {hit["_source"]["uid"]: hit["_source"] for hit in found["hits"]["hits"]}
-    return render(request, "incidents.html", status=status, page_id="incidents", alerts=alerts,
-                  states=states, samples=samples, state_id=state.alert_state_id, message=message)
+    return render(
+        request,
+        "incidents.html",
+        status=status,
+        page_id="incidents",
+        alerts=alerts,
+        states=states,
+        samples=samples,
+        state_id=state.alert_state_id,
+        message=message,
+    )
 
 
 async def incident_action(request: web.Request) -> web.Response:
@@ -559,7 +651,11 @@ async def incident_action(request: web.Request) -> web.Response:
     es, namespace, user = request.app[ES], request.app[SETTINGS].namespace, _user(request)
     state_id = state.alert_state_id(alert_id)
     current = (await state.load(es, namespace, [state_id])).get(state_id)
-    base = current.doc if current else state.fresh("alert", alert["client"], f"{alert['client']}/{alert['brand']}")
+    base = (
+        current.doc
+        if current
+        else state.fresh("alert", alert["client"], f"{alert['client']}/{alert['brand']}")
+    )
     conflict = (
         state.Conflict(current.doc.get("updated_by", "?") if current else "?")
         if (current.version if current else "") != version
@@ -567,7 +663,9 @@ async def incident_action(request: web.Request) -> web.Response:
                                state.apply(base, action, user.name, "", datetime.now(UTC)))
     )  # fmt: skip
     if conflict:
-        return await incidents_page(request, translate(_lang(request), "conflict", user=conflict.by), 409)
+        return await incidents_page(
+            request, translate(_lang(request), "conflict", user=conflict.by), 409
+        )
     raise web.HTTPSeeOther("/incidents")
 
 
@@ -600,11 +698,14 @@ async def pulse_page(request: web.Request) -> web.Response:
     if wanted and not brand_id:
         raise web.HTTPBadRequest(text=f"brand: {wanted!r} is not client/brand")
     client = _chosen_client(request, client_id)
-    brand = next((b for b in client.brands if b.id == brand_id), None if brand_id else client.brands[0])
+    brand = next(
+        (b for b in client.brands if b.id == brand_id), None if brand_id else client.brands[0]
+    )
     if brand is None:
         raise web.HTTPNotFound(text=f"brand {wanted!r} is not in the clients file")
-    view = await pulse.load(request.app[ES], request.app[SETTINGS].namespace, client, brand,
-                            datetime.now(UTC))
+    view = await pulse.load(
+        request.app[ES], request.app[SETTINGS].namespace, client, brand, datetime.now(UTC)
+    )
     return render(request, "pulse.html", page_id="pulse", pulse=view, chart=pulse.chart,
                   totals=pulse.totals, brand_options=_brand_options(request),
                   chosen=f"{client.id}/{brand.id}")  # fmt: skip
@@ -632,7 +733,8 @@ async def report_page(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text=str(exc)) from None
     built = await report.load(request.app[ES], request.app[SETTINGS].namespace, client, start, week)
     return web.Response(
-        text=report.render(built, _lang(request), _seen_clients(request)), content_type="text/html",
+        text=report.render(built, _lang(request), _seen_clients(request)),
+        content_type="text/html",
         headers={"Content-Security-Policy": "default-src 'self'; style-src 'unsafe-inline'"},
     )  # the email's inline CSS
 

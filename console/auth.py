@@ -81,16 +81,18 @@ def ensure_users_index(es: Elasticsearch, namespace: str) -> None:
         )
 
 
-def add_user(es: Elasticsearch, namespace: str, name: str, clients: list[str], admin: bool,
-             password: str) -> None:
+def add_user(
+    es: Elasticsearch, namespace: str, name: str, clients: list[str], admin: bool, password: str
+) -> None:
     """Create or replace a user (a new password, new clients)."""
     document = user_document(name, clients, admin, password)
     ensure_users_index(es, namespace)
     es.index(index=users_index(namespace), id=name, document=document, refresh="wait_for")
 
 
-async def authenticate(es: AsyncElasticsearch, namespace: str, name: str,
-                       password: str) -> User | None:
+async def authenticate(
+    es: AsyncElasticsearch, namespace: str, name: str, password: str
+) -> User | None:
     try:
         found = await es.get(index=users_index(namespace), id=name)
     except NotFoundError:
@@ -151,7 +153,9 @@ class FailedLogins:
     by_name: dict[str, list[float]] = field(default_factory=dict)
 
     def blocked(self, name: str) -> bool:
-        recent = [t for t in self.by_name.get(name, []) if self.clock() - t < FAILURE_WINDOW_SECONDS]
+        recent = [
+            t for t in self.by_name.get(name, []) if self.clock() - t < FAILURE_WINDOW_SECONDS
+        ]
         self.by_name[name] = recent
         return len(recent) >= FAILURES_ALLOWED
 

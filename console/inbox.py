@@ -79,7 +79,9 @@ def parse_filters(query: MultiMapping[str]) -> Filters:
         if allowed is not None:
             known = tuple(allowed)
             if bad := [v for v in values if v not in known]:
-                raise FilterError(f"{name}: unknown {', '.join(map(repr, bad))}; one of {', '.join(known)}")
+                raise FilterError(
+                    f"{name}: unknown {', '.join(map(repr, bad))}; one of {', '.join(known)}"
+                )
         return values
 
     def one(name: str, allowed: Iterable[str], default: str) -> str:
@@ -109,9 +111,13 @@ def parse_filters(query: MultiMapping[str]) -> Filters:
     )
 
 
-def to_query(filters: Filters, now: datetime, closed_ids: Iterable[str] = (),
-             only_ids: Iterable[str] | None = None,
-             hidden_brands: Iterable[str] = ()) -> dict[str, Any]:
+def to_query(
+    filters: Filters,
+    now: datetime,
+    closed_ids: Iterable[str] = (),
+    only_ids: Iterable[str] | None = None,
+    hidden_brands: Iterable[str] = (),
+) -> dict[str, Any]:
     """The Elasticsearch bool query of these filters. `closed_ids`: documents handled or
     ignored (left out of the open view); `only_ids`: for the handled and ignored views, the
     documents in that state (the only ones shown); `hidden_brands`: brand keys never shown
@@ -147,7 +153,9 @@ class Urgency:
         return round(sum(WEIGHTS[name] * value for name, value in self.parts.items()), 3)
 
     def explain(self) -> str:
-        return ", ".join(f"{name} {value:.2f}×{WEIGHTS[name]:g}" for name, value in self.parts.items())
+        return ", ".join(
+            f"{name} {value:.2f}×{WEIGHTS[name]:g}" for name, value in self.parts.items()
+        )
 
 
 def _time(value: str | None) -> datetime | None:

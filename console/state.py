@@ -68,8 +68,14 @@ def fresh(kind: str, client: str, brand_key: str, created_at: str | None = None)
             "status": "open", "assignee": None, "notes": [], "history": []}  # fmt: skip
 
 
-def apply(doc: dict[str, Any], action: str, user: str, detail: str, at: datetime,
-          created_at: datetime | None = None) -> dict[str, Any]:
+def apply(
+    doc: dict[str, Any],
+    action: str,
+    user: str,
+    detail: str,
+    at: datetime,
+    created_at: datetime | None = None,
+) -> dict[str, Any]:
     """The state after `action` by `user`; raises ValueError for an action it cannot take.
     `created_at` (the mention's) gives the first response time when a reply is recorded."""
     new = {**doc, "notes": list(doc.get("notes", [])), "history": list(doc.get("history", []))}
@@ -109,8 +115,9 @@ async def ensure_index(es: AsyncElasticsearch, namespace: str) -> None:
             index=state_index(namespace), mappings=STATE_MAPPING
         )
     else:
-        await es.indices.put_mapping(index=state_index(namespace),
-                                     properties=STATE_MAPPING["properties"])
+        await es.indices.put_mapping(
+            index=state_index(namespace), properties=STATE_MAPPING["properties"]
+        )
 
 
 async def load(es: AsyncElasticsearch, namespace: str, ids: list[str]) -> dict[str, Versioned]:
@@ -125,32 +132,47 @@ async def load(es: AsyncElasticsearch, namespace: str, ids: list[str]) -> dict[s
     }
 
 
-async def write(es: AsyncElasticsearch, namespace: str, doc_id: str, version: str,
-                doc: dict[str, Any]) -> Conflict | None:
+async def write(
+    es: AsyncElasticsearch, namespace: str, doc_id: str, version: str, doc: dict[str, Any]
+) -> Conflict | None:
     """Store `doc` if the state is still at `version` (as `Versioned.version` gave it);
     a Conflict naming who changed it otherwise."""
     try:
         if version:
             seq_no, term = (int(part) for part in version.split(":"))
-            await es.index(index=state_index(namespace), id=doc_id, document=doc,
-                           if_seq_no=seq_no, if_primary_term=term, refresh="wait_for")
+            await es.index(
+                index=state_index(namespace),
+                id=doc_id,
+                document=doc,
+                if_seq_no=seq_no,
+                if_primary_term=term,
+                refresh="wait_for",
+            )
         else:
-            await es.create(index=state_index(namespace), id=doc_id, document=doc,
-                            refresh="wait_for")
+            await es.create(
+                index=state_index(namespace), id=doc_id, document=doc, refresh="wait_for"
+            )
     except ConflictError:
         current = (await load(es, namespace, [doc_id])).get(doc_id)
         return Conflict(current.doc.get("updated_by", "?") if current else "?")
     return None
 
 
-async def closed_ids(es: AsyncElasticsearch, namespace: str, clients: list[str] | None,
-                     statuses: tuple[str, ...], brand_keys: tuple[str, ...] = (),
-                     since: datetime | None = None) -> list[str]:
+async def closed_ids(
+    es: AsyncElasticsearch,
+    namespace: str,
+    clients: list[str] | None,
+    statuses: tuple[str, ...],
+    brand_keys: tuple[str, ...] = (),
+    since: datetime | None = None,
+) -> list[str]:
     """Mention document ids in these statuses, of these clients (None: all), of these brands
     (none: all), of mentions posted since `since`: the view's own, so the list stays short
     (at most 10,000 are read)."""
-    filters: list[dict[str, Any]] = [{"term": {"kind": "mention"}},
-                                     {"terms": {"status": list(statuses)}}]
+    filters: list[dict[str, Any]] = [
+        {"term": {"kind": "mention"}},
+        {"terms": {"status": list(statuses)}},
+    ]
     if clients is not None:
         filters.append({"terms": {"client": clients}})
     if brand_keys:
@@ -158,22 +180,31 @@ async def closed_ids(es: AsyncElasticsearch, namespace: str, clients: list[str] 
     if since is not None:
         filters.append({"range": {"created_at": {"gte": since.isoformat()}}})
     found = await es.options(ignore_status=404).search(
-        index=state_index(namespace), query={"bool": {"filter": filters}}, source=False,
+        index=state_index(namespace),
+        query={"bool": {"filter": filters}},
+        source=False,
         size=10_000,
     )
     return [hit["_id"] for hit in found.body.get("hits", {}).get("hits", [])]
 
 
-async def response_times(es: AsyncElasticsearch, namespace: str,
-                         clients: list[str] | None) -> dict[str, float]:
+async def response_times(
+    es: AsyncElasticsearch, namespace: str, clients: list[str] | None
+) -> dict[str, float]:
     """Mean first-response seconds per brand key."""
     filters: list[dict[str, Any]] = [{"exists": {"field": "response_seconds"}}]
     if clients is not None:
         filters.append({"terms": {"client": clients}})
     found = await es.options(ignore_status=404).search(
-        index=state_index(namespace), query={"bool": {"filter": filters}}, size=0,
-        aggs={"brands": {"terms": {"field": "brand_key", "size": 1000},
-                         "aggs": {"mean": {"avg": {"field": "response_seconds"}}}}},
+        index=state_index(namespace),
+        query={"bool": {"filter": filters}},
+        size=0,
+        aggs={
+            "brands": {
+                "terms": {"field": "brand_key", "size": 1000},
+                "aggs": {"mean": {"avg": {"field": "response_seconds"}}},
+            }
+        },
     )
     buckets = found.body.get("aggregations", {}).get("brands", {}).get("buckets", [])
     return {b["key"]: b["mean"]["value"] for b in buckets}

@@ -373,7 +373,9 @@ def console_user_add(
     settings = _settings()
     config = _load(settings)
     if unknown := [c for c in client if config.client(c) is None]:
-        raise _fail(f"--client {', '.join(unknown)}: not in the clients file {settings.config_path}")
+        raise _fail(
+            f"--client {', '.join(unknown)}: not in the clients file {settings.config_path}"
+        )
     password = _password(password_file)
     try:
         with connect.elasticsearch(settings) as es:

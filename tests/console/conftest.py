@@ -19,39 +19,78 @@ from console.auth import add_user, users_index
 from console.state import forget
 from core import connect
 from core.config import SadaConfig, Settings
-from core.events import Alert, Author, Mention, ScoredMention, Sentiment, now
+from core.events import Alert, AlertStatus, Author, Mention, ScoredMention, Sentiment, now
 from sinks.elasticsearch import alerts_sink, mentions_sink
 
 PASSWORD = "correct horse battery staple"
 GROUP = -1001987654321  # a Telegram group the brand's bot reads
 
 
-def scored(uid: str, client: str, brand: str, text: str, *, triage: str = "complaint",
-           label: str = "negative", probability: float = 0.9, followers: int = 100,
-           minutes_ago: float = 10, source: str = "telegram", reply_target: str | None = None,
-           duplicate_of: str | None = None, language: str = "en") -> ScoredMention:
+def scored(
+    uid: str,
+    client: str,
+    brand: str,
+    text: str,
+    *,
+    triage: str = "complaint",
+    label: str = "negative",
+    probability: float = 0.9,
+    followers: int = 100,
+    minutes_ago: float = 10,
+    source: str = "telegram",
+    reply_target: str | None = None,
+    duplicate_of: str | None = None,
+    language: str = "en",
+) -> ScoredMention:
     at = now() - timedelta(minutes=minutes_ago)
     mention = Mention(
-        uid=uid, source=source, source_id=uid, url=f"https://t.me/c/{uid}",
-        author=Author(handle=f"user_{uid}", followers=followers), text=text,
-        created_at=at, fetched_at=at, reply_target=reply_target,
+        uid=uid,
+        source=source,
+        source_id=uid,
+        url=f"https://t.me/c/{uid}",
+        author=Author(handle=f"user_{uid}", followers=followers),
+        text=text,
+        created_at=at,
+        fetched_at=at,
+        reply_target=reply_target,
     )
     return ScoredMention(
-        mention=mention, client=client, brand=brand, matched_terms=[brand],
-        text_normalized=text.casefold(), duplicate_of=duplicate_of, language=language,
+        mention=mention,
+        client=client,
+        brand=brand,
+        matched_terms=[brand],
+        text_normalized=text.casefold(),
+        duplicate_of=duplicate_of,
+        language=language,
         sentiment=Sentiment(label=label, probability=probability, model="test"),  # type: ignore[arg-type]
         triage=triage,  # type: ignore[arg-type]
     )
 
 
-def alert(client: str, brand: str, *, sample_uids: list[str], status: str = "open",
-          minutes_ago: float = 5) -> Alert:
+def alert(
+    client: str,
+    brand: str,
+    *,
+    sample_uids: list[str],
+    status: AlertStatus = "open",
+    minutes_ago: float = 5,
+) -> Alert:
     at = now() - timedelta(minutes=minutes_ago)
     return Alert(
-        id=f"{client}-{brand}-incident", status=status, client=client, brand=brand,  # type: ignore[arg-type]
-        kind="negative_share_spike", window_start=at, window_end=at, observed=0.8, expected=0.2,
-        score=9.0, severity="critical", sample_uids=sample_uids,
-        explanation=f"negative share 80% for {brand}, 20% usual", raised_at=at,
+        id=f"{client}-{brand}-incident",
+        status=status,
+        client=client,
+        brand=brand,
+        kind="negative_share_spike",
+        window_start=at,
+        window_end=at,
+        observed=0.8,
+        expected=0.2,
+        score=9.0,
+        severity="critical",
+        sample_uids=sample_uids,
+        explanation=f"negative share 80% for {brand}, 20% usual",
+        raised_at=at,
     )
 
 
@@ -68,7 +107,10 @@ MENTIONS = [
     scored("praise-1", "acme", "widget", "Love my widget", triage="praise", label="positive"),
     scored("gx-1", "globex", "soda", "Globex soda tastes flat, secret recipe leak", source="rss"),
 ]  # fmt: skip
-ALERTS = [alert("acme", "widget", sample_uids=["tg-1"]), alert("globex", "soda", sample_uids=["gx-1"])]
+ALERTS = [
+    alert("acme", "widget", sample_uids=["tg-1"]),
+    alert("globex", "soda", sample_uids=["gx-1"]),
+]
 
 
 def config(telegram_api: str = "http://127.0.0.1:9") -> SadaConfig:
@@ -132,8 +174,9 @@ async def log_in(client: TestClient, **fields: str) -> ClientResponse:
     page = await (await client.get("/login")).text()
     found = re.search(r'name="login_token" value="([^"]+)"', page)
     assert found, "no login token in the login page"
-    return await client.post("/login", data={**fields, "login_token": found.group(1)},
-                             allow_redirects=False)
+    return await client.post(
+        "/login", data={**fields, "login_token": found.group(1)}, allow_redirects=False
+    )
 
 
 def csrf_of(page: str) -> str:

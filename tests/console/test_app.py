@@ -60,7 +60,9 @@ async def test_a_sixth_failed_login_within_a_minute_is_refused_unchecked(console
 async def test_logout_and_idle_sessions_end(console: Console) -> None:
     alice = await console.login("alice")
     console.clock.at += SESSION_IDLE_SECONDS - 1
-    assert (await alice.get("/", allow_redirects=False)).status == 200  # touched: idle again from here
+    assert (
+        await alice.get("/", allow_redirects=False)
+    ).status == 200  # touched: idle again from here
     console.clock.at += SESSION_IDLE_SECONDS + 1
     assert (await alice.get("/", allow_redirects=False)).status == 303
     bob = await console.login("bob")
@@ -116,8 +118,11 @@ async def test_the_interface_speaks_arabic_right_to_left(console: Console) -> No
 async def test_handled_mentions_leave_the_open_inbox_for_everyone(console: Console) -> None:
     alice, bob = await console.login("alice"), await console.login("bob")
     page = await (await alice.get(f"/mention/{TG2}")).text()
-    done = await alice.post(f"/mention/{TG2}", allow_redirects=False, data={
-        "csrf": csrf_of(page), "version": version_of(page), "action": "handle"})
+    done = await alice.post(
+        f"/mention/{TG2}",
+        allow_redirects=False,
+        data={"csrf": csrf_of(page), "version": version_of(page), "action": "handle"},
+    )
     assert done.status == 303
     assert TG2 not in await (await bob.get("/")).text()
     handled = await (await bob.get("/?status=handled")).text()
@@ -136,16 +141,29 @@ async def test_a_second_manager_acting_on_a_stale_page_is_told_who_changed_it(
         "csrf": csrf_of(seen_by_alice), "version": version_of(seen_by_alice),
         "action": "assign", "detail": "alice"})  # fmt: skip
     assert first.status == 303
-    second = await bob.post(f"/mention/{TG1}", data={
-        "csrf": csrf_of(seen_by_bob), "version": version_of(seen_by_bob), "action": "handle"})
+    second = await bob.post(
+        f"/mention/{TG1}",
+        data={"csrf": csrf_of(seen_by_bob), "version": version_of(seen_by_bob), "action": "handle"},
+    )
     text = await second.text()
     assert second.status == 409 and "Changed by alice meanwhile" in text
-    assert 'data-testid="mention-status">Open<' in text and 'data-testid="mention-assignee">alice<' in text
-    again = await bob.post(f"/mention/{TG1}", allow_redirects=False, data={
-        "csrf": csrf_of(text), "version": version_of(text), "action": "note", "detail": "on it"})
+    assert (
+        'data-testid="mention-status">Open<' in text
+        and 'data-testid="mention-assignee">alice<' in text
+    )
+    again = await bob.post(
+        f"/mention/{TG1}",
+        allow_redirects=False,
+        data={
+            "csrf": csrf_of(text),
+            "version": version_of(text),
+            "action": "note",
+            "detail": "on it",
+        },
+    )
     assert again.status == 303
     final = await (await alice.get(f"/mention/{TG1}")).text()
-    assert "bob: <bdi dir=\"auto\">on it</bdi>" in final
+    assert 'bob: <bdi dir="auto">on it</bdi>' in final
     assert [a for a in ("assign", "note") if f'data-action="{a}"' in final] == ["assign", "note"]
 
 
@@ -158,16 +176,27 @@ async def test_incidents_show_explanation_evidence_and_timeline_and_are_acknowle
     assert "negative share 80% for widget" in page and "My widget broke" in page
     assert "globex" not in page
     stale = await (await bob.get("/incidents")).text()
-    ack = await alice.post("/incidents/acme-widget-incident", allow_redirects=False, data={
-        "csrf": csrf_of(page), "version": version_of(page), "action": "acknowledge"})
+    ack = await alice.post(
+        "/incidents/acme-widget-incident",
+        allow_redirects=False,
+        data={"csrf": csrf_of(page), "version": version_of(page), "action": "acknowledge"},
+    )
     assert ack.status == 303
-    conflict = await bob.post("/incidents/acme-widget-incident", data={
-        "csrf": csrf_of(stale), "version": version_of(stale), "action": "resolve"})
+    conflict = await bob.post(
+        "/incidents/acme-widget-incident",
+        data={"csrf": csrf_of(stale), "version": version_of(stale), "action": "resolve"},
+    )
     assert conflict.status == 409 and "Changed by alice meanwhile" in await conflict.text()
     now_page = await (await bob.get("/incidents")).text()
-    assert 'data-testid="incident-status">Acknowledged<' in now_page and "alice: acknowledge" in now_page
-    resolved = await bob.post("/incidents/acme-widget-incident", allow_redirects=False, data={
-        "csrf": csrf_of(now_page), "version": version_of(now_page), "action": "resolve"})
+    assert (
+        'data-testid="incident-status">Acknowledged<' in now_page
+        and "alice: acknowledge" in now_page
+    )
+    resolved = await bob.post(
+        "/incidents/acme-widget-incident",
+        allow_redirects=False,
+        data={"csrf": csrf_of(now_page), "version": version_of(now_page), "action": "resolve"},
+    )
     assert resolved.status == 303
     assert 'data-testid="incidents-empty"' in await (await bob.get("/incidents")).text()
     inbox = await (await bob.get("/")).text()

@@ -70,7 +70,9 @@ def test_console_user_add_stores_a_hashed_password_read_from_stdin(settings: Set
     made = runner.invoke(app, ["console", "user", "add", "maha", "--client", "northwind"],
                          input="long enough password\n", env=env)  # fmt: skip
     assert made.exit_code == 0, made.output
-    assert "long enough password" not in made.output and "console user maha: northwind" in made.output
+    assert (
+        "long enough password" not in made.output and "console user maha: northwind" in made.output
+    )
     with connect.elasticsearch(settings) as es:
         stored = es.get(index=auth.users_index(settings.namespace), id="maha")["_source"]
     assert stored["clients"] == ["northwind"] and stored["admin"] is False

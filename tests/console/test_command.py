@@ -42,6 +42,8 @@ def test_sada_console_serves_logins_and_the_inbox(settings: Settings, tmp_path: 
             assert browser.post("/login", data=form).status_code == 303
             inbox = browser.get("/")
             assert inbox.status_code == 200 and 'data-testid="inbox-table"' in inbox.text
-            assert "Northwind Retail / " in inbox.text  # the brand filter lists the clients file's brands
+            assert (
+                "Northwind Retail / " in inbox.text
+            )  # the brand filter lists the clients file's brands
     finally:
         stop([process])

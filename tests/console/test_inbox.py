@@ -13,9 +13,16 @@ from console import inbox
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 
 
-def doc(uid: str, *, hours: float = 1.0, followers: int = 0, label: str = "neutral",
-        probability: float = 0.9, brand_key: str = "acme/widget",
-        duplicate_of: str | None = None) -> dict[str, Any]:
+def doc(
+    uid: str,
+    *,
+    hours: float = 1.0,
+    followers: int = 0,
+    label: str = "neutral",
+    probability: float = 0.9,
+    brand_key: str = "acme/widget",
+    duplicate_of: str | None = None,
+) -> dict[str, Any]:
     return {"_id": f"{uid}.{brand_key.replace('/', '.')}", "_source": {
         "uid": uid, "brand_key": brand_key, "duplicate_of": duplicate_of,
         "author": {"handle": "a", "followers": followers},
@@ -99,7 +106,8 @@ def test_competitors_are_never_in_the_inbox() -> None:
 def test_urgency_parts() -> None:
     fresh_angry = inbox.urgency(
         doc("a", hours=0, followers=1_000_000, label="negative", probability=0.8)["_source"],
-        NOW, {"acme/widget"},
+        NOW,
+        {"acme/widget"},
     )
     assert fresh_angry.parts == {"reach": 1.0, "negativity": 0.8, "recency": 1.0,
                                  "incident": 1.0, "waiting": 0.0}  # fmt: skip

@@ -80,7 +80,9 @@ async def test_events_announce_new_mentions_and_alerts_of_the_users_clients_only
     assert newer[0].doc_id not in seen_by_gina and "acme" not in seen_by_gina
     assert newer[1].doc_id in seen_by_gina
     assert newer[2].doc_id in seen_by_alice  # an older post indexed late is news too
-    assert seen_by_alice.index(newer[2].doc_id) < seen_by_alice.index(newer[0].doc_id)  # newest last
+    assert seen_by_alice.index(newer[2].doc_id) < seen_by_alice.index(
+        newer[0].doc_id
+    )  # newest last
     assert MENTIONS[0].doc_id not in seen_by_alice  # already there when the page opened
 
 

@@ -32,15 +32,26 @@ async def test_a_reply_goes_through_telegram_and_marks_the_mention_handled(
     page = await (await alice.get(f"/mention/{TG2}")).text()
     assert 'data-testid="reply-off"' not in page
     answer = "نعتذر عن التأخير، الشحنة تصلك غدًا 🙏"
-    replied = await alice.post(f"/mention/{TG2}", allow_redirects=False, data={
-        "csrf": csrf_of(page), "version": version_of(page), "action": "reply", "detail": answer})
+    replied = await alice.post(
+        f"/mention/{TG2}",
+        allow_redirects=False,
+        data={
+            "csrf": csrf_of(page),
+            "version": version_of(page),
+            "action": "reply",
+            "detail": answer,
+        },
+    )
     assert replied.status == 303
     (request,) = telegram_api.seen(SEND)
     assert json.loads(request.body) == {
-        "chat_id": GROUP, "text": answer, "reply_parameters": {"message_id": 4822}}
+        "chat_id": GROUP,
+        "text": answer,
+        "reply_parameters": {"message_id": 4822},
+    }
     after = await (await alice.get(f"/mention/{TG2}")).text()
     assert 'data-testid="mention-status">Handled<' in after
-    assert f"alice: reply · <bdi dir=\"auto\">{GROUP}:4830: {answer}</bdi>" in after
+    assert f'alice: reply · <bdi dir="auto">{GROUP}:4830: {answer}</bdi>' in after
     assert TG2 not in await (await alice.get("/")).text()
     assert "first response" in (await (await alice.get("/?status=all")).text())
 
@@ -54,8 +65,15 @@ async def test_a_refused_reply_says_why_and_changes_nothing(
     console = await make_console(telegram_api=telegram_api.url())
     alice = await console.login("alice")
     page = await (await alice.get(f"/mention/{TG1}")).text()
-    refused = await alice.post(f"/mention/{TG1}", data={
-        "csrf": csrf_of(page), "version": version_of(page), "action": "reply", "detail": "sorry"})
+    refused = await alice.post(
+        f"/mention/{TG1}",
+        data={
+            "csrf": csrf_of(page),
+            "version": version_of(page),
+            "action": "reply",
+            "detail": "sorry",
+        },
+    )
     text = await refused.text()
     assert refused.status == 502 and "The platform refused the reply" in text
     assert "bot was kicked" in text and 'data-testid="mention-status">Open<' in text
@@ -70,8 +88,10 @@ async def test_the_reply_button_is_off_with_the_reason(
     assert "The source bluesky cannot send replies." in bluesky
     assert 'data-testid="action-reply" disabled' in bluesky
     page = await (await alice.get(f"/mention/{TG1}")).text()
-    refused = await alice.post(f"/mention/{CAMP1}", data={
-        "csrf": csrf_of(page), "version": "", "action": "reply", "detail": "hi"})
+    refused = await alice.post(
+        f"/mention/{CAMP1}",
+        data={"csrf": csrf_of(page), "version": "", "action": "reply", "detail": "hi"},
+    )
     assert refused.status == 400 and "cannot send replies" in await refused.text()
 
 
@@ -85,7 +105,9 @@ def test_reply_refusals_name_the_reason() -> None:
     assert reply_refusal(telegram, replying) is None
     assert reply_refusal({**telegram, "reply_target": None}, replying) == ("no_reply_target", {})
     assert reply_refusal({"source": "rss", "reply_target": "x"}, replying) == (
-        "no_reply_source", {"source": "rss"})
+        "no_reply_source",
+        {"source": "rss"},
+    )
     assert reply_refusal(telegram, {}) == ("no_reply_config", {"source": "telegram"})
 
 

@@ -38,8 +38,9 @@ def test_actions_change_the_state_and_keep_history() -> None:
         ("mention", "delete", "", "unknown action 'delete'"),
     ],
 )
-def test_actions_that_do_not_apply_are_refused(kind: str, action: str, detail: str,
-                                               error: str) -> None:
+def test_actions_that_do_not_apply_are_refused(
+    kind: str, action: str, detail: str, error: str
+) -> None:
     with pytest.raises(ValueError, match=error):
         state.apply(state.fresh(kind, "acme", "acme/widget"), action, "alice", detail, T0)
 
@@ -49,19 +50,28 @@ async def test_a_write_from_a_stale_version_is_a_conflict_naming_who(settings: S
     try:
         await state.ensure_index(es, settings.namespace)
         doc = state.fresh("mention", "acme", "acme/widget")
-        assert await state.write(es, settings.namespace, "m1", "",
-                                 state.apply(doc, "handle", "alice", "", T0)) is None
-        assert await state.write(es, settings.namespace, "m1", "",
-                                 state.apply(doc, "ignore", "bob", "", T0)) == state.Conflict("alice")
-        stored = (await state.load(es, settings.namespace, ["m1", "none"]))
+        assert (
+            await state.write(
+                es, settings.namespace, "m1", "", state.apply(doc, "handle", "alice", "", T0)
+            )
+            is None
+        )
+        assert await state.write(
+            es, settings.namespace, "m1", "", state.apply(doc, "ignore", "bob", "", T0)
+        ) == state.Conflict("alice")
+        stored = await state.load(es, settings.namespace, ["m1", "none"])
         assert list(stored) == ["m1"] and stored["m1"].doc["status"] == "handled"
         version = stored["m1"].version
         changed = state.apply(stored["m1"].doc, "reopen", "bob", "", T0)
         assert await state.write(es, settings.namespace, "m1", version, changed) is None
-        assert await state.write(es, settings.namespace, "m1", version, changed) == state.Conflict("bob")
+        assert await state.write(es, settings.namespace, "m1", version, changed) == state.Conflict(
+            "bob"
+        )
         assert await state.closed_ids(es, settings.namespace, ["acme"], ("handled",)) == []
         posted = state.fresh("mention", "acme", "acme/widget", T0.isoformat())
-        await state.write(es, settings.namespace, "m2", "", state.apply(posted, "handle", "bob", "", T0))
+        await state.write(
+            es, settings.namespace, "m2", "", state.apply(posted, "handle", "bob", "", T0)
+        )
         await state.ensure_index(es, settings.namespace)  # again: the mapping is kept
 
         async def closed(**narrow: object) -> list[str]:
