@@ -243,7 +243,11 @@ def verify(run: Run, recovery: float) -> Outcome:
     incidents = {hit["_source"]["id"] for hit in stored}
     assert incidents == {CRISIS_INCIDENT}, incidents  # one incident, the planted crisis
 
-    steps = Counter((a["id"], a["status"]) for a in run.receiver.received)
+    # A step is what it says (as sinks/alerts.py knows it): an incident that escalates again to
+    # a new window or severity is a new step, the same step sent twice is a duplicate.
+    steps = Counter(
+        (a["id"], a["status"], a["severity"], a["window_end"]) for a in run.receiver.received
+    )
     assert steps, "no alert was delivered"
     assert all(n == 1 for n in steps.values()), f"an alert step was delivered twice: {steps}"
     assert {a["id"] for a in run.receiver.received} == incidents
