@@ -67,7 +67,7 @@ def _not_ahead(value: datetime) -> datetime:
         raise ValueError("timestamp has no time zone; send ISO 8601 with an offset or Z")
     latest = now() + AHEAD_MAX
     if value.year <= latest.year + 1:  # a later year is refused unconverted: 9999 overflows
-        utc = value.astimezone(UTC)
+        utc = value if value.tzinfo is UTC else value.astimezone(UTC)
         if utc <= latest:
             return utc
     raise ValueError(

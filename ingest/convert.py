@@ -55,8 +55,6 @@ _VOID = frozenset(
         "param",
     }
 )
-_SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
-_BREAKS = re.compile(r" *\n[ \n]*")
 
 
 class _TextExtractor(HTMLParser):
@@ -100,35 +98,49 @@ class _TextExtractor(HTMLParser):
 
 
 # The fast path: the markup sources send (paragraphs, links, breaks, Mastodon's invisible spans
-# holding plain text) is handled with regular expressions; anything else goes to the parser.
+# holding plain text) is handled with one regular expression over the tags (possessive, so a
+# stray `<` cannot make it backtrack); anything else goes to the parser.
 _INVISIBLE_SPAN = re.compile(r'<span class="invisible">[^<]*</span>')
-_NEEDS_PARSER = re.compile(r"<(?:script|style|template|head|!)|invisible", re.IGNORECASE)
-_BREAK_TAG = re.compile(r"<br\s*/?>", re.IGNORECASE)
-_BLOCK_TAG = re.compile(
-    rf"</?(?:{'|'.join(sorted(_BLOCKS))})\b(?:[^>\"']|\"[^\"]*\"|'[^']*')*>", re.IGNORECASE
-)
-_ANY_TAG = re.compile(r"</?[A-Za-z](?:[^>\"']|\"[^\"]*\"|'[^']*')*>")
+_NEEDS_PARSER = ("<script", "<style", "<template", "<head", "<!", "invisible")  # lower-cased
+_TAG = re.compile(r"</?([A-Za-z][A-Za-z0-9]*+)(?:[^>\"']++|\"[^\"]*+\"|'[^']*+')*+>")
+
+
+def _tag_text(tag: re.Match[str]) -> str:
+    name = tag.group(1).lower()
+    if name == "br":
+        return "\n"
+    return "\n\n" if name in _BLOCKS else ""
 
 
 def html_to_text(markup: str) -> str:
     """Visible text of an HTML fragment: entities decoded, blocks as blank lines, spaces folded."""
-    if "<" not in markup:
-        return _tidy(html.unescape(markup)) if "&" in markup else _tidy(markup)
-    simple = _INVISIBLE_SPAN.sub("", markup)
-    if not _NEEDS_PARSER.search(simple):
-        text = _ANY_TAG.sub("", _BLOCK_TAG.sub("\n\n", _BREAK_TAG.sub("\n", simple)))
-        return _tidy(html.unescape(text))
-    parser = _TextExtractor()
-    parser.feed(markup)
-    parser.close()
-    return _tidy("".join(parser.parts))
+    if "<" in markup:
+        simple = _INVISIBLE_SPAN.sub("", markup) if "invisible" in markup else markup
+        lowered = simple.lower()
+        if any(marker in lowered for marker in _NEEDS_PARSER):
+            parser = _TextExtractor()
+            parser.feed(markup)
+            parser.close()
+            return _tidy("".join(parser.parts))
+        markup = _TAG.sub(_tag_text, simple)
+    return _tidy(html.unescape(markup) if "&" in markup else markup)
 
 
 def _tidy(text: str) -> str:
-    text = _SPACES.sub(" ", text)
-    if "\n" in text:
-        text = _BREAKS.sub(lambda m: "\n\n" if m.group().count("\n") > 1 else "\n", text)
-    return text.strip()
+    """Spaces folded to one, a line break kept, two or more kept as one blank line; trimmed."""
+    if "\n" not in text:
+        return " ".join(text.split())
+    lines: list[str] = []
+    blank = False
+    for line in text.split("\n"):
+        if words := " ".join(line.split()):
+            if lines:
+                lines.append("\n\n" if blank else "\n")
+            lines.append(words)
+            blank = False
+        else:
+            blank = True
+    return "".join(lines)
 
 
 _TRACKING = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid|igshid|ref_src)$", re.IGNORECASE)

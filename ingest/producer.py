@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from typing import Protocol, TextIO
+from typing import NamedTuple, Protocol, TextIO
 
 from confluent_kafka import KafkaError, Message, Producer
+from prometheus_client import Counter
 
 from core import connect, health, metrics, topics
 from core.breaker import DeadLetterBreaker
@@ -53,8 +54,17 @@ def create_producer(settings: Settings) -> Producer:
             "linger.ms": 20,
             "batch.size": 1_000_000,
             "message.timeout.ms": 0,  # a broker away for minutes delays records, never fails them
+            "delivery.report.only.error": True,  # a callback per record costs as much as parsing
         }
     )
+
+
+class _Tally(NamedTuple):
+    """A source's counters, looked up once: a metric's labels cost more than its increment."""
+
+    sent: Counter
+    deadlettered: Counter
+    breaker: DeadLetterBreaker
 
 
 class KafkaEmitter:
@@ -62,7 +72,7 @@ class KafkaEmitter:
         self._producer = producer or create_producer(settings)
         self._bootstrap = settings.kafka_bootstrap
         self._max_share = settings.deadletter_max_share
-        self._breakers: dict[str, DeadLetterBreaker] = {}  # per source: one broken source trips
+        self._tallies: dict[str, _Tally] = {}  # per source: one broken source trips
         self._raw = settings.topic(topics.RAW)
         self._deadletter = settings.topic(topics.DEADLETTER)
         self._removals = settings.topic(topics.REMOVALS)
@@ -76,24 +86,31 @@ class KafkaEmitter:
             self.rejected(source, Rejected(payload=value.decode(), reason=reason))
             return
         self._send(self._raw, value, mention.uid.encode())
-        metrics.SENT.labels(f"ingest:{source}").inc()
-        self._breaker(source).accepted()
+        tally = self._tally(source)
+        tally.sent.inc()
+        tally.breaker.accepted()
 
     def removal(self, source: str, removal: Removal) -> None:
         self._send(self._removals, removal.to_bytes(), removal.uid.encode())
-        metrics.SENT.labels(f"ingest:{source}").inc()
+        self._tally(source).sent.inc()
 
     def rejected(self, source: str, item: Rejected) -> None:
         """Dead-letter an item; raises Fatal when most of the source's recent items were."""
         record = dead_letter(f"ingest:{source}", item.reason, item.payload)
         self._send(self._deadletter, record.to_bytes(), None)
-        metrics.DEADLETTERED.labels(f"ingest:{source}").inc()
-        self._breaker(source).rejected(item.reason)
+        tally = self._tally(source)
+        tally.deadlettered.inc()
+        tally.breaker.rejected(item.reason)
 
-    def _breaker(self, source: str) -> DeadLetterBreaker:
-        if source not in self._breakers:
-            self._breakers[source] = DeadLetterBreaker(f"ingest:{source}", self._max_share)
-        return self._breakers[source]
+    def _tally(self, source: str) -> _Tally:
+        if source not in self._tallies:
+            stage = f"ingest:{source}"
+            self._tallies[source] = _Tally(
+                metrics.SENT.labels(stage),
+                metrics.DEADLETTERED.labels(stage),
+                DeadLetterBreaker(stage, self._max_share),
+            )
+        return self._tallies[source]
 
     def _send(self, topic: str, value: bytes, key: bytes | None) -> None:
         full = False

@@ -18,6 +18,7 @@ channel's discussion and answering there is the `telegram` (Bot API) source's.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -45,7 +46,7 @@ _POST = re.compile(
     r'\sdata-post="(?P<channel>[A-Za-z0-9_]+)/(?P<id>\d+)"'
 )
 _REPLY = re.compile(r'<a class="tgme_widget_message_reply\b.*?</a>', re.S)
-_TEXT = re.compile(r'<div class="tgme_widget_message_text\b[^>]*>(.*?)</div>', re.S)
+_TEXT = re.compile(r'<div class="tgme_widget_message_text\b[^>]*+>((?:[^<]++|<(?!/div>))*+)</div>')
 _TIME = re.compile(r'<time\b[^>]*\bdatetime="([^"]+)"')
 _OWNER = re.compile(r'class="tgme_widget_message_owner_name"[^>]*>(.*?)</a>', re.S)
 _SIGNED = re.compile(r'class="tgme_widget_message_from_author"[^>]*>(.*?)</span>', re.S)
@@ -127,7 +128,7 @@ def _post(start: re.Match[str], html: str, fetched_at: datetime) -> Post:
 
 
 def _mention(channel: str, post_id: int, html: str, fetched_at: datetime) -> Mention | None:
-    text = _TEXT.search(_REPLY.sub("", html))
+    text = _TEXT.search(_REPLY.sub("", html) if "tgme_widget_message_reply" in html else html)
     if text is None:
         if _MEDIA.search(html):
             return None  # media without a caption
@@ -139,7 +140,7 @@ def _mention(channel: str, post_id: int, html: str, fetched_at: datetime) -> Men
     if not body:
         return None
     owner, signed = _OWNER.search(html), _SIGNED.search(html)
-    name = " · ".join(html_to_text(m.group(1)) for m in (owner, signed) if m)
+    name = " · ".join(_name(m.group(1)) for m in (owner, signed) if m)
     source_id = f"{channel.lower()}/{post_id}"
     return Mention(
         uid=make_uid(NAME, source_id),
@@ -152,6 +153,12 @@ def _mention(channel: str, post_id: int, html: str, fetched_at: datetime) -> Men
         fetched_at=fetched_at,
         parent_id=f"@{channel.lower()}",
     )
+
+
+@functools.lru_cache(maxsize=1024)
+def _name(markup: str) -> str:
+    """The channel's title and its signers, the same on post after post."""
+    return html_to_text(markup)
 
 
 async def fetch(
