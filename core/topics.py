@@ -14,6 +14,7 @@ class Topic:
     suffix: str
     partitions: int
     key: str  # what the records are keyed by, for readers of this file
+    config: tuple[tuple[str, str], ...] = ()  # topic configs it is created with
 
     def name(self, namespace: str) -> str:
         return f"{namespace}.{self.suffix}"
@@ -24,8 +25,12 @@ SCORED = Topic("mentions.scored", 4, "client/brand")
 ALERTS = Topic("alerts", 4, "client/brand")
 DEADLETTER = Topic("deadletter", 1, "none")
 REMOVALS = Topic("mentions.removed", 1, "mention uid")
+# which dead letters `sada deadletter replay` sent back: one record per letter, kept for good
+REPLAYED = Topic(
+    "deadletter.replayed", 1, "dead letter id (partition:offset)", (("cleanup.policy", "compact"),)
+)
 
-ALL = (RAW, SCORED, ALERTS, DEADLETTER, REMOVALS)
+ALL = (RAW, SCORED, ALERTS, DEADLETTER, REMOVALS, REPLAYED)
 
 
 @dataclass(frozen=True)

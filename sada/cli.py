@@ -20,7 +20,7 @@ from core import connect, health, redact
 from core.config import Settings, load_config
 from core.errors import ConfigError, Fatal, ServiceError
 from sada import SAMPLE_CONFIG, services
-from sada.commands import cluster, sentiment, triage
+from sada.commands import cluster, deadletter, sentiment, triage
 from sada.commands.backtest import backtest
 
 GC_THRESHOLDS = (50_000, 50, 1000)  # allocations (net), then young collections per older one
@@ -44,6 +44,7 @@ app.command("backtest")(backtest)
 app.add_typer(sentiment.app, name="sentiment", help="Train, evaluate and run the sentiment model.")
 app.add_typer(triage.app, name="triage", help="Train the triage complaint model.")
 app.add_typer(cluster.app, name="cluster")
+app.add_typer(deadletter.app, name="deadletter")
 
 
 def _settings() -> Settings:

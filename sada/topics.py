@@ -37,7 +37,7 @@ def wanted_topics(settings: Settings) -> list[NewTopic]:
     whose keys they share)."""
     scored = settings.partitions(topics.SCORED)
     layout: list[tuple[str, int, str, dict[str, str]]] = [
-        (settings.topic(t), settings.partitions(t), t.suffix, {}) for t in topics.ALL
+        (settings.topic(t), settings.partitions(t), t.suffix, dict(t.config)) for t in topics.ALL
     ] + [
         (changelog_name(settings, c), scored, "changelogs", dict(c.config))
         for c in topics.CHANGELOGS
