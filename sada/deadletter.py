@@ -162,12 +162,13 @@ def by_ids(letters: Sequence[Letter], ids: Iterable[str], topic: str) -> list[Le
 
 
 def line(letter: Letter) -> str:
-    """One letter on one line: id, time, stage, source topic, the reason's start."""
+    """One letter on one line: id, time, stage, source topic, the reason's start (masked again,
+    as in `describe`: the secrets of these settings too)."""
     record = letter.record
     reason = " ".join(record.reason.split())
     if len(reason) > REASON_WIDTH:
         reason = reason[: REASON_WIDTH - 1] + "…"
-    return (
+    return redact(
         f"{letter.id:>8}  {record.failed_at:%Y-%m-%d %H:%M:%SZ}  {record.stage:<16} "
         f"{record.source_topic or '-':<24} {reason}"
     )

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from kafka import KafkaProducer
+from kafka import KafkaAdminClient, KafkaProducer
+from kafka.admin import ConfigResource, ConfigResourceType
 from typer.testing import CliRunner
 
 from core import connect, topics
@@ -148,6 +149,13 @@ def test_replay_sends_a_letter_back_to_its_topic_once(letters: Settings) -> None
     assert Mention.from_bytes(record.value) == _mention() and record.key == _mention().uid.encode()
     code, out = _sada(letters, "show", "0:0")
     assert f"replayed: to {letters.topic(topics.RAW)} at" in out
+    name = letters.topic(topics.REPLAYED)
+    admin = KafkaAdminClient(**connect.kafka_python(letters))
+    try:
+        values = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name)])
+    finally:
+        admin.close()
+    assert values["topic"][name]["cleanup.policy"]["value"] == "compact"  # kept for good
 
 
 def test_two_replays_at_once_send_a_letter_once(letters: Settings) -> None:
