@@ -16,9 +16,6 @@ from sada.cli import app
 
 DEPLOY = Path(__file__).parents[2] / "deploy"
 IMAGE = "sada:0.1.0"  # the image every deployment runs: pyproject's name and version
-METRICS_HOST = "SADA_METRICS_HOST"
-"""Issue 20's bind address for /metrics, /healthz and /readyz (loopback by default): the
-containers set it to 0.0.0.0. Accepted before Settings has it, since it is being added."""
 
 
 def known_variables() -> set[str]:
@@ -27,7 +24,7 @@ def known_variables() -> set[str]:
     names = {f"SADA_{name.upper()}" for name in Settings.model_fields if name != "config_path"}
     names |= {"SADA_CONFIG"} | {f"SADA_{name.upper()}_FILE" for name in _SECRETS}
     assert "SADA_CONSOLE_PORT" in inspect.getsource(configured_port)
-    return names | {"SADA_CONSOLE_PORT", METRICS_HOST}
+    return names | {"SADA_CONSOLE_PORT"}
 
 
 def unknown_variables(env: dict[str, str]) -> set[str]:

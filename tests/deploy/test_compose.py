@@ -80,6 +80,7 @@ def test_the_environment_is_settings_sada_reads(tmp_path: Path) -> None:
         settings = settings_from(env, tmp_path)
         assert settings.kafka_bootstrap.split(":")[0] in _compose()["services"]
         assert settings.es_password is not None
+        assert settings.metrics_host == "0.0.0.0"  # Prometheus scrapes from another container
         secret = Path(service["environment"]["SADA_ES_PASSWORD_FILE"])
         assert secret.parent == Path("/run/secrets") and secret.name in service["secrets"]
     dockerfile = (COMPOSE / "Dockerfile").read_text(encoding="utf-8")
@@ -131,3 +132,18 @@ def test_the_dockerfile_installs_the_packages_pyproject_names() -> None:
     assert (
         COMPOSE / _compose()["x-sada"]["build"]["dockerfile"].removeprefix("deploy/compose/")
     ).exists()
+
+
+def test_every_file_it_mounts_is_in_the_repository_or_made_by_the_operator() -> None:
+    made_by_the_operator = {COMPOSE / "clients.yaml"} | {
+        (COMPOSE / s["file"]).resolve() for s in _compose()["secrets"].values()
+    }
+    mounted = [
+        (COMPOSE / volume.split(":")[0]).resolve()
+        for service in _compose()["services"].values()
+        for volume in service.get("volumes", [])
+        if volume.startswith(".")
+    ]
+    assert mounted, "the stack mounts its configuration"
+    missing = [p for p in mounted if not p.exists() and p not in made_by_the_operator]
+    assert missing == []

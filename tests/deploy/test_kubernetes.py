@@ -284,6 +284,7 @@ def test_elasticsearch_and_kibana_are_the_version_sada_runs(settings: Settings) 
 def test_the_settings_and_the_clients_file_are_valid(settings: Settings, tmp_path: Path) -> None:
     assert unknown_variables(_env()) == set()
     assert settings.metrics_port > 0
+    assert settings.metrics_host == "0.0.0.0"  # the kubelet probes the pod's address
     clients = _one("ConfigMap", "sada-clients")["data"]
     assert set(clients) == {settings.config_path.name}
     path = tmp_path / settings.config_path.name
