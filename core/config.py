@@ -423,6 +423,7 @@ Replicas = Annotated[str | dict[str, int], _per_name(INDEX_NAMES, least=0)]
 
 KafkaProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+LogFormat = Literal["text", "json"]
 _SECRETS = ("kafka_password", "kafka_key_password", "es_api_key", "es_password")
 """Settings that are secrets: each may also come from a file (SADA_<NAME>_FILE), the way
 container platforms mount them, and is registered with `redact` as soon as it is read."""
@@ -550,6 +551,18 @@ class Settings(Strict):
     )
     metrics_port: int = Field(
         default=0, ge=0, description="SADA_METRICS_PORT: /metrics, /healthz, /readyz (0: off)."
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        min_length=1,
+        description="SADA_METRICS_HOST: the address SADA_METRICS_PORT listens on: loopback, or "
+        "0.0.0.0 (all interfaces) where Prometheus and probes come from outside (a pod).",
+    )
+    log_format: LogFormat = Field(
+        default="text",
+        description="SADA_LOG_FORMAT: `text` (for people) or `json` (one object per line: "
+        "time, level, logger, message, and the mention's `uid` or the alert's `alert_id` when "
+        "the line is about one; for a log collector).",
     )
     sentiment_backend: SentimentBackend = Field(
         default="linear",

@@ -46,8 +46,12 @@ async def run_once(
 ) -> None:
     """Drain one `fetch` of one source into the emitter. With `once`, a streaming source
     stops when it has caught up instead of running forever."""
+    received = metrics.RECEIVED.labels(f"ingest:{job.name}")
+    heard = None  # when the source last said anything: none until it first does
     async for item in job.source.items(job.config, client, once=once):
-        metrics.RECEIVED.labels(f"ingest:{job.name}").inc()
+        received.inc()
+        heard = heard or metrics.SOURCE_LAST_ITEM.labels(job.name)
+        heard.set_to_current_time()
         if isinstance(item, Rejected):
             tally.rejected += 1
             emitter.rejected(job.name, item)

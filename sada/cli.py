@@ -16,7 +16,7 @@ from typing import Annotated, cast, get_args
 
 import typer
 
-from core import connect, health, redact
+from core import connect, health, logs, redact
 from core.config import Settings, load_config
 from core.errors import ConfigError, Fatal, ServiceError
 from sada import SAMPLE_CONFIG, services
@@ -457,15 +457,21 @@ def _load(settings: Settings):  # type: ignore[no-untyped-def]
         raise _fail(str(exc)) from exc
 
 
-def _prepare(settings: Settings, ready: Callable[[], bool]) -> None:
-    """What every stage does first: serve /metrics, /healthz and /readyz (answered by `ready`)
-    on SADA_METRICS_PORT if set, wait until both services answer, create missing topics."""
+def _prepare(settings: Settings, ready: Callable[[], bool], consumes: str | None = None) -> None:
+    """What every stage does first: log in SADA_LOG_FORMAT; serve /metrics, /healthz and
+    /readyz (answered by `ready`) on SADA_METRICS_HOST:SADA_METRICS_PORT if set, with the lag
+    of the consumer groups of `consumes` (`sada.topics.consumed`); wait until both services
+    answer; create missing topics."""
+    from sada import lag
     from sada.topics import ensure_topics
 
+    logs.use(settings.log_format)
     if settings.metrics_port:
-        health.serve(settings.metrics_port, ready)
+        health.serve(settings.metrics_port, ready, settings.metrics_host)
     services.wait_until_reachable(settings)
     ensure_topics(settings)
+    if settings.metrics_port and consumes:
+        lag.export(settings, consumes)
 
 
 def _parse_sets(pairs: list[str]) -> dict[str, object]:
@@ -557,12 +563,14 @@ def process(
         raise _fail(f"--stage must be all, score or detect, not {stage!r}")
     settings = _settings()
     config = _load(settings)
-    _prepare(settings, lambda: services.kafka_reachable(settings))
+    _prepare(settings, lambda: services.kafka_reachable(settings), consumes=stage)
     # Faust spends much of each record in asyncio itself; on uvloop a worker needs ~10% less CPU.
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     faust_app = create_app(settings, config, cast(Stage, stage))
     _quiet_gc()
-    worker = Worker(faust_app, loglevel="WARNING", quiet=True)
+    logging.getLogger().setLevel(logging.WARNING)  # Faust's info lines would drown ours
+    # Sada's log format (SADA_LOG_FORMAT) stays: Faust would set its own
+    worker = Worker(faust_app, quiet=True, override_logging=False)
     worker.spinner = None  # the terminal spinner sets the root logger to DEBUG: 5-8% of a core
     worker.execute_from_commandline()
 
@@ -586,7 +594,7 @@ def sinks() -> None:
 
     settings = _settings()
     config = _load(settings)
-    _prepare(settings, lambda: services.es_reachable(settings))
+    _prepare(settings, lambda: services.es_reachable(settings), consumes="sinks")
     try:
         asyncio.run(run_sinks(settings, config))
     except Fatal as exc:
@@ -630,7 +638,7 @@ def main() -> None:
     logging.basicConfig(
         level=logging.INFO,
         stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format=logs.TEXT,
     )
     logging.getLogger("kafka").setLevel(logging.ERROR)
     logging.getLogger("elastic_transport").setLevel(logging.WARNING)

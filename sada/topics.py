@@ -144,18 +144,42 @@ def lag(settings: Settings, group: str, topic: topics.Topic) -> int:
 
 
 def _lag(settings: Settings, group: str, topic: topics.Topic) -> int:
-    name = settings.topic(topic)
     admin = KafkaAdminClient(**connect.kafka_python(settings))
     consumer = KafkaConsumer(**connect.kafka_python(settings), enable_auto_commit=False)
     try:
-        parts = [TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or ()]
-        ends = consumer.end_offsets(parts)
-        committed = admin.list_group_offsets({group: parts}).get(group, {})
-        done = {tp: max(meta.offset, 0) for tp, meta in committed.items()}
-        return sum(end - done.get(tp, 0) for tp, end in ends.items())
+        return sum(partition_lags(admin, consumer, group, settings.topic(topic)).values())
     finally:
         consumer.close()
         admin.close()
+
+
+def partition_lags(
+    admin: KafkaAdminClient, consumer: KafkaConsumer, group: str, topic: str
+) -> dict[int, int]:
+    """Records of each partition of `topic` that `group` has not committed yet (`consumer`:
+    any consumer, for the end offsets)."""
+    parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+    ends = consumer.end_offsets(parts)
+    committed = admin.list_group_offsets({group: parts}).get(group, {})
+    done = {tp: max(meta.offset, 0) for tp, meta in committed.items()}
+    return {tp.partition: end - done.get(tp, 0) for tp, end in ends.items()}
+
+
+SINK_STAGES = (  # sada/workers.py's runners: each a consumer group of its own
+    ("index-mentions", topics.SCORED),
+    ("index-alerts", topics.ALERTS),
+    ("notify", topics.ALERTS),
+    ("remove-mentions", topics.REMOVALS),
+)
+
+
+def consumed(settings: Settings, stage: str) -> list[tuple[str, topics.Topic]]:
+    """The consumer groups of a worker, with the topic each reads: `sada process --stage`
+    all, score or detect, or "sinks" (`sada sinks`)."""
+    if stage == "sinks":
+        return [(settings.group(name), topic) for name, topic in SINK_STAGES]
+    reads = {"all": [topics.RAW, topics.SCORED], "score": [topics.RAW], "detect": [topics.SCORED]}
+    return [(settings.processor_group(stage), topic) for topic in reads[stage]]
 
 
 def lags(settings: Settings, *, split: bool = False) -> dict[str, int]:
@@ -163,17 +187,11 @@ def lags(settings: Settings, *, split: bool = False) -> dict[str, int]:
 
     `split`: the processors run as separate score and detect workers (`sada process --stage`).
     """
-    consumers = [
-        (settings.processor_group("score" if split else "all"), topics.RAW),
-        (settings.processor_group("detect"), topics.SCORED),
-        (settings.group("index-mentions"), topics.SCORED),
-        (settings.group("index-alerts"), topics.ALERTS),
-        (settings.group("notify"), topics.ALERTS),
-        (settings.group("remove-mentions"), topics.REMOVALS),
-    ]
+    stages = ["score", "detect"] if split else ["all"]
     return {
         f"{group} on {settings.topic(topic)}": lag(settings, group, topic)
-        for group, topic in consumers
+        for stage in [*stages, "sinks"]
+        for group, topic in consumed(settings, stage)
     }
 
 

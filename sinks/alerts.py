@@ -3,17 +3,21 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import httpx
 
-from core import metrics, outbound
+from core import logs, metrics, outbound
 from core.config import Route, SadaConfig
 from core.errors import Undeliverable
 from core.events import SEVERITY_RANK, Alert, now
 from sinks import mail, slack, teams, telegram, webhook
+
+log = logging.getLogger(__name__)
 
 REMEMBERED = 10_000  # deliveries remembered, so a retried batch skips the routes that had it
 
@@ -54,17 +58,23 @@ class AlertSink:
         rejected: list[tuple[Alert, str]] = []
         for alert in batch:
             refusals = []  # one dead letter per alert (the runner counts records), every route
+            about = logs.about(alert)
             for name, route in self._routes(alert):
                 step = (alert.id, alert.status, alert.severity, alert.window_end.isoformat(), name)
                 if step in self._delivered:
                     continue
                 try:
                     await self.notify(route, alert)
-                    metrics.NOTIFIED.labels(route.type, "delivered").inc()
-                    self._remember(step)
                 except Undeliverable as exc:
                     metrics.NOTIFIED.labels(route.type, "refused").inc()
+                    log.warning("route %r refused alert %s: %s", name, alert.id, exc, extra=about)
                     refusals.append(f"route {name!r}: {exc}")
+                    continue
+                delay = time.time() - alert.raised_at.timestamp()
+                metrics.DELIVERED_DELAY.labels(route.type).observe(delay)
+                metrics.NOTIFIED.labels(route.type, "delivered").inc()
+                log.info("alert %s delivered to route %r", alert.id, name, extra=about)
+                self._remember(step)
             if refusals:
                 rejected.append((alert, "; ".join(refusals)))
         return rejected

@@ -14,6 +14,7 @@ normalisation: Kibana finds a word the way the matcher does.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -26,11 +27,13 @@ from elasticsearch import ApiError, BadRequestError
 from elasticsearch import TransportError as ESTransportError
 from pydantic import BaseModel
 
-from core import connect, metrics
+from core import connect, logs, metrics
 from core.config import Settings
 from core.errors import Fatal, RetryLater
 from core.events import Alert, Mention, Record, ScoredMention
 from core.retry import retry_after
+
+log = logging.getLogger(__name__)
 
 R = TypeVar("R", bound=Record)
 Kind = Literal["mentions", "alerts"]
@@ -247,24 +250,38 @@ class ElasticsearchSink(Generic[R]):
             response = await self._client.bulk(operations=operations)
         except (ApiError, ESTransportError) as exc:
             raise self._failure(exc, "indexing") from exc
+        acknowledged = time.time()
         metrics.BULK_SECONDS.observe(time.perf_counter() - started)
         rejected: list[tuple[R, str]] = []
+        indexed: list[R] = []
         busy = 0
         for record, item in zip(batch, response["items"], strict=True):
             result = item["index"]
             status = result.get("status", 500)
             if status == 429 or status >= 500 or _blocked(result.get("error", {}).get("type")):
                 busy += 1  # busy, read-only, or a shard not yet allocated: never dead-lettered
-            elif "error" in result:
+            elif "error" not in result:
+                indexed.append(record)
+            else:
                 error = result["error"]
                 rejected.append((record, f"Elasticsearch refused the document: {error}"))
+                log.warning(
+                    "%s: Elasticsearch refused document %s (%s); dead-lettered with the reason",
+                    self.alias,
+                    result.get("_id"),
+                    error.get("type") if isinstance(error, dict) else error,
+                    extra=logs.about(record),
+                )
         if busy:
             raise RetryLater(
                 f"Elasticsearch at {self.settings.es_where} is overloaded, read-only (a full "
                 "disk: the flood-stage watermark) or missing a shard, and refused "
                 f"{busy} documents for now"
             )
-        metrics.INDEXED.inc(len(batch) - len(rejected))
+        metrics.INDEXED.inc(len(indexed))
+        for record in indexed:
+            if isinstance(record, ScoredMention):
+                metrics.INDEXED_DELAY.observe(acknowledged - record.mention.fetched_at.timestamp())
         return rejected
 
     async def delete_uids(self, uids: Sequence[str]) -> int:

@@ -232,6 +232,16 @@ def test_a_child_process_gets_the_same_settings_back(tmp_path: Path) -> None:
         "SADA_ES_API_KEY": "a2V5OnNlY3JldA==",
         "SADA_CONFIG": str(tmp_path / "clients.yaml"),
         "SADA_METRICS_PORT": "9500",
+        "SADA_METRICS_HOST": "0.0.0.0",
+        "SADA_LOG_FORMAT": "json",
     }
     settings = Settings.from_env(env)
+    assert (settings.metrics_host, settings.log_format) == ("0.0.0.0", "json")
     assert Settings.from_env(settings.to_env()) == settings
+
+
+def test_metrics_listen_on_loopback_and_logs_are_text_unless_told() -> None:
+    settings = Settings.from_env({})
+    assert (settings.metrics_host, settings.log_format) == ("127.0.0.1", "text")
+    with pytest.raises(ConfigError, match="SADA_LOG_FORMAT: Input should be 'text' or 'json'"):
+        Settings.from_env({"SADA_LOG_FORMAT": "xml"})

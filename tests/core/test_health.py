@@ -47,3 +47,29 @@ def test_a_stage_that_waits_makes_the_process_not_ready_and_says_why() -> None:
     finally:
         health.recovered("index-mentions")
         server.shutdown()
+
+
+def test_metrics_say_whether_the_process_is_ready() -> None:
+    ready = {"value": True}
+    server = health.serve(0, lambda: ready["value"])
+    url = f"http://127.0.0.1:{server.server_address[1]}/metrics"
+    try:
+        assert "\nsada_ready 1.0\n" in httpx.get(url).text
+        health.waiting("notify", "delivering: a route answered 503")
+        assert "\nsada_ready 0.0\n" in httpx.get(url).text
+        health.recovered("notify")
+        ready["value"] = False
+        assert "\nsada_ready 0.0\n" in httpx.get(url).text
+    finally:
+        health.recovered("notify")
+        server.shutdown()
+
+
+def test_the_server_listens_on_the_host_it_is_given() -> None:
+    server = health.serve(0, lambda: True, host="0.0.0.0")  # noqa: S104 - what a pod needs
+    try:
+        assert server.server_address[0] == "0.0.0.0"
+        port = server.server_address[1]
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+    finally:
+        server.shutdown()

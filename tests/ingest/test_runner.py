@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import asyncio
 import io
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from pydantic import BaseModel
 
 from core.errors import Fatal, Rejected
@@ -87,3 +89,27 @@ async def test_a_fatal_error_ends_the_run_instead_of_a_restart(
     with pytest.raises(Fatal, match="dead-lettered"):
         await asyncio.wait_for(runner.run([job], PrintEmitter(io.StringIO())), timeout=5)
     assert attempts == 1
+
+
+async def test_each_item_a_source_yields_says_when_it_was_last_heard_from() -> None:
+    good = list(synthetic.generate(synthetic.Config(count=3, spike_minutes=0)))
+
+    async def fetch(config: object, client: object) -> AsyncIterator[Mention | Rejected]:
+        for mention in good:
+            yield mention
+
+    async def silent(config: object, client: object) -> AsyncIterator[Mention | Rejected]:
+        return
+        yield  # pragma: no cover - makes this an async generator
+
+    jobs = [Job("heard", _source(fetch), _Config()), Job("silent", _source(silent), _Config())]
+    before = time.time()
+    await runner.run(jobs, PrintEmitter(io.StringIO()), once=True)
+    heard = REGISTRY.get_sample_value(
+        "sada_source_last_item_timestamp_seconds", {"source": "heard"}
+    )
+    assert heard is not None and before <= heard <= time.time()
+    assert (
+        REGISTRY.get_sample_value("sada_source_last_item_timestamp_seconds", {"source": "silent"})
+        is None
+    )

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from core.config import ROUTES, SadaConfig
 from core.errors import RetryLater
-from core.events import Alert
+from core.events import Alert, now
 from sada.receiver import Receiver
 from sinks.alerts import SENDERS, AlertSink
 from tests.sinks.support import Answer, Inbox, Scripted, local_name
@@ -176,3 +178,25 @@ async def test_a_route_the_address_policy_refuses_is_dead_lettered_and_the_other
     assert "is a loopback address" in reason or "is a private address" in reason
     assert "allow_private: true" in reason and "s3cr3t-v4lue" not in reason
     assert scripted.posted == []
+
+
+async def test_a_delivery_observes_its_delay_and_logs_the_alert_id(
+    scripted: Scripted, alert: Alert, caplog: pytest.LogCaptureFixture
+) -> None:
+    scripted.answers.append(Answer(403, json.dumps({"ok": False, "description": "blocked"})))
+    raised = alert.model_copy(update={"raised_at": now() - timedelta(seconds=5)})
+    name = "sada_alert_delivered_delay_seconds"
+    labels = {"route": "webhook"}
+    count, total = (
+        REGISTRY.get_sample_value(f"{name}_{part}", labels) or 0.0 for part in ("count", "sum")
+    )
+    with Receiver() as receiver, caplog.at_level(logging.INFO, "sinks.alerts"):
+        config = _config({"hook": {"url": receiver.url}, "tg": _telegram(scripted)})
+        [[(refused, _)]] = await _write(config, [raised])
+    assert refused is raised
+    assert REGISTRY.get_sample_value(f"{name}_count", labels) == count + 1
+    assert 5 <= (REGISTRY.get_sample_value(f"{name}_sum", labels) or 0.0) - total < 30
+    delivered, refusal = caplog.records
+    assert delivered.getMessage() == f"alert {alert.id} delivered to route 'hook'"
+    assert refusal.getMessage().startswith(f"route 'tg' refused alert {alert.id}: telegram")
+    assert [getattr(r, "alert_id", None) for r in caplog.records] == [alert.id, alert.id]

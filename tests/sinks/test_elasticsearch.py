@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 from elasticsearch import Elasticsearch
+from prometheus_client import REGISTRY
 from pydantic import BaseModel
 
 from core import connect
@@ -364,3 +366,36 @@ async def test_refused_credentials_are_fatal_with_what_to_do(
     finally:
         await sink.close()
         server.shutdown()
+
+
+async def test_the_delay_from_fetch_to_index_is_observed_and_a_refusal_names_its_uid(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Only documents Elasticsearch accepted count in the delay; the refused one (a keyword
+    longer than Lucene's 32,766 bytes) is logged with its mention's uid."""
+    scored = _full_mention()
+    fetched = datetime.now(UTC) - timedelta(seconds=30)
+    good = scored.model_copy(
+        update={"mention": scored.mention.model_copy(update={"fetched_at": fetched})}
+    )
+    bad = good.model_copy(
+        update={
+            "mention": good.mention.model_copy(update={"uid": "rss-2"}),
+            "matched_terms": ["x" * 33_000],
+        }
+    )
+    name = "sada_mention_indexed_delay_seconds"
+    count, total = (REGISTRY.get_sample_value(f"{name}_{s}") or 0.0 for s in ("count", "sum"))
+    sink = mentions_sink(settings)
+    await sink.start()
+    try:
+        with caplog.at_level(logging.WARNING, "sinks.elasticsearch"):
+            [(refused, _)] = await sink.write([good, bad])
+    finally:
+        await sink.close()
+    assert refused is bad
+    assert REGISTRY.get_sample_value(f"{name}_count") == count + 1
+    assert 30 <= (REGISTRY.get_sample_value(f"{name}_sum") or 0.0) - total < 60
+    [record] = caplog.records
+    assert getattr(record, "uid", None) == "rss-2"
+    assert "refused document rss-2.acme.widget (document_parsing_exception)" in record.getMessage()
