@@ -14,8 +14,6 @@ memory stays bounded (about 400 bytes a mention: ~200 MB at the default 500,000)
 from __future__ import annotations
 
 import re
-import zlib
-from array import array
 from datetime import datetime
 
 import numpy as np
@@ -26,6 +24,8 @@ _NOISE = re.compile(r"https?://\S+|www\.\S+")
 _SHINGLE = 5
 _EMPTY = 0xFFFFFFFF
 _WAYS = 4  # entries a band bucket holds
+_PRIME = np.uint64(1_000_003)
+_MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
 def _content(text: str) -> str:
@@ -34,32 +34,37 @@ def _content(text: str) -> str:
     return " ".join(t for t in tokens if t[0] != "@" and t != "rt")
 
 
-def signature(text: str, *, slots: int = 64) -> array[int] | None:
+def signature(text: str, *, slots: int = 64) -> np.ndarray | None:
     """MinHash signature of a text's 5-gram set, or None when the text is too short to judge."""
     content = _content(text)
     return _minhash(content, slots) if len(content) >= _SHINGLE else None
 
 
-def _minhash(content: str, slots: int) -> array[int]:
-    mins = array("I", [_EMPTY]) * slots
-    for i in range(len(content) - _SHINGLE + 1):
-        value = zlib.crc32(content[i : i + _SHINGLE].encode())
-        slot, rank = value % slots, value // slots
-        if rank < mins[slot]:
-            mins[slot] = rank
-    for slot in range(slots):  # densify: an empty slot borrows its next filled neighbour's value
-        step = 1
-        while mins[slot] == _EMPTY:
-            borrowed = mins[(slot + step) % slots]
-            if borrowed != _EMPTY:
-                mins[slot] = (borrowed + step * 0x9E3779B1) & 0x7FFFFFFF
-            step += 1
+def _minhash(content: str, slots: int) -> np.ndarray:
+    """One 32-bit hash per 5-gram (a polynomial over its code points, then mixed), each
+    5-gram kept in its slot if lowest there; all in numpy, a text at a time."""
+    codes = np.frombuffer(content.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    count = len(codes) - _SHINGLE + 1
+    hashed = np.zeros(count, dtype=np.uint64)
+    for k in range(_SHINGLE):  # wraps modulo 2**64, as meant
+        hashed = hashed * _PRIME + codes[k : k + count]
+    hashed ^= hashed >> np.uint64(29)
+    hashed *= _MIX
+    values = (hashed >> np.uint64(32)).astype(np.uint32)
+    mins = np.full(slots, _EMPTY, dtype=np.uint32)
+    np.minimum.at(mins, values % slots, values // slots)
+    filled = np.flatnonzero(mins != _EMPTY)
+    if len(filled) < slots:  # densify: an empty slot borrows its next filled neighbour's value
+        empty = np.flatnonzero(mins == _EMPTY)
+        after = filled[np.searchsorted(filled, empty) % len(filled)]
+        steps = ((after - empty) % slots).astype(np.uint64)
+        mins[empty] = (mins[after] + steps * np.uint64(0x9E3779B1)) & np.uint64(0x7FFFFFFF)
     return mins
 
 
-def similarity(a: array[int], b: array[int]) -> float:
+def similarity(a: np.ndarray, b: np.ndarray) -> float:
     """Estimated Jaccard similarity of the two shingle sets behind two signatures."""
-    return sum(x == y for x, y in zip(a, b, strict=True)) / len(a)
+    return float((a == b).mean())
 
 
 class Deduper:
@@ -123,7 +128,7 @@ class Deduper:
         content = _content(text)
         if len(content) < max(self.min_chars, _SHINGLE):
             return None
-        sig = np.frombuffer(_minhash(content, self.slots), dtype=np.uint32)
+        sig = _minhash(content, self.slots)
         buckets, prints = self._band_keys(sig)
         earlier = self._first_similar(sig, buckets, prints, when)
         self._remember(uid, earlier or uid, when, sig, buckets, prints)

@@ -28,6 +28,7 @@ import logging
 from typing import Any
 
 import faust
+from faust.types import WindowRange
 
 from core import metrics, topics
 from core.config import SadaConfig
@@ -35,11 +36,16 @@ from core.events import ScoredMention
 from processors import detect
 from processors.deadletter import DeadLetters
 from processors.detect_state import BrandState
+from processors.faust_fixes import carried_by
 from processors.windows import EventTimeWindow, Origin, applied, counted, marked, read_origin
 
 log = logging.getLogger(__name__)
 
 MINUTE_SECONDS = 60
+DETECT_BATCH = 500  # scored records handled together at most
+DETECT_WAIT = 0.02  # seconds a batch waits for more records: a small part of the alert budget
+
+Pending = tuple[dict[str, Any], faust.EventT]  # a table value to write, and the event it is for
 
 
 def add_detect_agent(
@@ -65,19 +71,30 @@ def add_detect_agent(
     detector = detect.Detector(config.detection)
     competitors = config.competitors()  # counted, never alerted on
 
-    def count(record: ScoredMention, partition: int, origin: Origin | None) -> None:
+    def count(
+        record: ScoredMention,
+        event: faust.EventT,
+        origin: Origin | None,
+        pending: dict[tuple[str, WindowRange], Pending],
+    ) -> None:
         """Add `record` to its minute's counts, unless that minute is closed or has it."""
-        minute = minutes.place(record.mention.created_at.timestamp(), partition, origin)
+        at = record.mention.created_at.timestamp()
+        minute = minutes.place(at, event.message.partition, origin)
         if minute is not None:
-            counts = mention_counts[record.key]
-            current = counts[minute]
+            slot = (record.key, minute)
+            current = pending[slot][0] if slot in pending else mention_counts[record.key][minute]
             if not applied(current, origin):
-                counts[minute] = marked(counted(current, record), current, origin)
+                pending[slot] = (marked(counted(current, record), current, origin), event)
 
-    async def feed_detector(record: ScoredMention, origin: Origin | None, payload: bytes) -> None:
+    async def feed_detector(
+        record: ScoredMention,
+        event: faust.EventT,
+        origin: Origin | None,
+        pending: dict[str, Pending],
+    ) -> None:
         """Feed `record` to its brand's detector, unless applied; send the alerts it raises,
-        then write the state."""
-        value = detector_state[record.key]
+        then keep the state for the batch's end."""
+        value = pending[record.key][0] if record.key in pending else detector_state[record.key]
         if applied(value, origin):
             return
         try:
@@ -86,20 +103,34 @@ def add_detect_agent(
         except Exception as exc:  # one bad record must not stop the stream
             log.exception("detection failed for %s", record.mention.uid)
             reason = f"detection failed: {exc!r}"
-            await letters.reject(reason, payload, scored.get_topic_name())
+            await letters.reject(reason, event.value, scored.get_topic_name())
             return
         for status, alert in transitions:
             metrics.ALERTS.labels(alert.kind).inc()
             log.info("alert %s %s: %s", status, alert.id, alert.explanation)
             await (await alerts.send(key=alert.key.encode(), value=alert.to_bytes()))
-        detector_state[record.key] = marked(state.to_dict(), value, origin)
+        pending[record.key] = (marked(state.to_dict(), value, origin), event)
 
     @app.agent(scored, concurrency=1)
     async def detect_spikes(stream: Any) -> None:
-        async for event in stream.events():
-            record = await letters.parse(ScoredMention, event)
-            if record is not None and record.mention.edited_at is None:  # an edit: counted once
+        # In batches: a brand's state and each of its minutes' counts are written to their
+        # changelogs once a batch, however many of its records the batch holds. take_events
+        # acks a batch's events only after this loop's body, so the writes are queued before
+        # the offsets can be committed; an alert is still sent as soon as it is raised.
+        async for events in stream.take_events(DETECT_BATCH, within=DETECT_WAIT):
+            states: dict[str, Pending] = {}
+            counts: dict[tuple[str, WindowRange], Pending] = {}
+            for event in events:
+                record = await letters.parse(ScoredMention, event)
+                if record is None or record.mention.edited_at is not None:  # an edit: once
+                    continue
                 origin = read_origin(event.headers)
-                count(record, event.message.partition, origin)
+                count(record, event, origin, counts)
                 if record.key not in competitors:
-                    await feed_detector(record, origin, event.value)
+                    await feed_detector(record, event, origin, states)
+            for key, (value, carrier) in states.items():
+                with carried_by(carrier):
+                    detector_state[key] = value
+            for (key, minute), (value, carrier) in counts.items():
+                with carried_by(carrier):
+                    mention_counts[key][minute] = value

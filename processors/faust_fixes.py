@@ -4,6 +4,8 @@
 - `Producer`: the queue of table writes is roomy from the first record
   (faust-streaming/faust#173, open: "producer buffer full").
 - `Transport`: how the two reach Faust (`app.transport`; Faust has no setting for either).
+- `carried_by`: table writes after a batch of events (`take_events`) name the event that
+  carried the key (Faust places a key by "the current event", which a batch does not set).
 - `exit_now`: a worker that must stop exits at once (faust-streaming/faust#324, closed as
   won't fix: a worker asked to exit from an agent hangs while stopping).
 - Table changelogs are encoded with orjson, about 5x Faust's stdlib JSON: nothing to do here,
@@ -14,9 +16,14 @@ from __future__ import annotations
 
 import os
 import sys
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, NoReturn
 
+from faust.streams import _current_event
 from faust.transport.drivers import aiokafka as faust_kafka
+from faust.types import EventT
 from faust.types.tuples import TP
 from intervaltree import IntervalTree
 
@@ -79,6 +86,19 @@ class Transport(faust_kafka.Transport):
 
     Consumer = Consumer
     Producer = Producer
+
+
+@contextmanager
+def carried_by(event: EventT) -> Iterator[None]:
+    """Within: `event` is Faust's current event, as while a stream hands it over, so a table
+    key set here goes to the changelog partition of the partition `event` came from (the
+    key's own: the table is co-partitioned with its stream). Faust's `current_event()` reads
+    this context variable and offers no setter of its own."""
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
 
 
 def exit_now(message: str) -> NoReturn:
