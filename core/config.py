@@ -541,6 +541,13 @@ class Settings(Strict):
         default=Path.home() / ".config" / "sada" / "clients.yaml",
         description="SADA_CONFIG: the clients file (clients, brands, queries, routes).",
     )
+    config_reload_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="SADA_CONFIG_RELOAD_SECONDS: how often the processors, the sinks and the "
+        "console look for a changed clients file, used once it passes `sada config check` "
+        "(docs/operations.md); 0: read only at start.",
+    )
     cache_dir: Path = Field(
         default=Path.home() / ".cache" / "sada",
         description="SADA_CACHE_DIR: where the local Kafka and Elasticsearch live.",

@@ -58,3 +58,9 @@ DELIVERED_DELAY = Histogram(
 READY = Gauge(
     "sada_ready", "1 when the process is ready (what /readyz answers, at scrape time), else 0."
 )
+CONFIG_RELOADS = Counter(
+    "sada_config_reloads_total",
+    "Changed clients files a worker read while running: applied, or refused (what `sada config "
+    "check` would say is logged; the worker keeps its configuration).",
+    ["outcome"],
+)

@@ -15,7 +15,8 @@ from typing import Literal
 import faust
 
 from core import connect, topics
-from core.config import SadaConfig, Settings
+from core.config import Settings
+from core.live import LiveConfig
 from processors.deadletter import DeadLetters
 from processors.detect_agent import add_detect_agent
 from processors.faust_fixes import Transport
@@ -37,8 +38,9 @@ def _raw_topic(app: faust.App, settings: Settings, topic: topics.Topic) -> faust
     )
 
 
-def create_app(settings: Settings, config: SadaConfig, stage: Stage = "all") -> faust.App:
-    """Build the processor app for one deployment (namespace) and one clients file.
+def create_app(settings: Settings, live: LiveConfig, stage: Stage = "all") -> faust.App:
+    """Build the processor app for one deployment (namespace) and one clients file, followed
+    while the worker runs (`live`: each agent takes up a changed file between two batches).
 
     `stage` "all" runs both agents in each worker. "score" and "detect" run one each, so the
     two stages get a process (a core) each and scale apart: a Python process does one core's
@@ -52,10 +54,15 @@ def create_app(settings: Settings, config: SadaConfig, stage: Stage = "all") -> 
     share = settings.deadletter_max_share
     letters = {step: DeadLetters(step, deadletter, share) for step in ("score", "detect")}
     if stage in ("all", "score"):
-        add_score_agent(app, settings, config, raw, scored, letters["score"])
+        add_score_agent(app, settings, live, raw, scored, letters["score"])
     if stage in ("all", "detect"):
         sources = settings.partitions(topics.RAW)
-        add_detect_agent(app, config, scored, alerts, letters["detect"], sources)
+        add_detect_agent(app, live, scored, alerts, letters["detect"], sources)
+
+    @app.task
+    async def follow_clients_file() -> None:
+        await live.follow()
+
     return app
 
 

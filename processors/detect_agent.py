@@ -33,6 +33,7 @@ from faust.types import WindowRange
 from core import metrics, topics
 from core.config import SadaConfig
 from core.events import ScoredMention
+from core.live import LiveConfig
 from processors import detect
 from processors.deadletter import DeadLetters
 from processors.detect_state import BrandState
@@ -50,14 +51,20 @@ Pending = tuple[dict[str, Any], faust.EventT]  # a table value to write, and the
 
 def add_detect_agent(
     app: faust.App,
-    config: SadaConfig,
+    live: LiveConfig,
     scored: faust.TopicT,
     alerts: faust.TopicT,
     letters: DeadLetters,
     raw_partitions: int,
 ) -> None:
     """Add `detect_spikes` and its two tables to `app`: it reads `scored`, sends to `alerts`;
-    `raw_partitions` (of the raw topic, each a source of event time) close minutes."""
+    `raw_partitions` (of the raw topic, each a source of event time) close minutes.
+
+    Each batch is handled with the clients file as it is when the batch starts (`live`). A
+    brand removed from it keeps its state and minute counts in the tables (the counts expire;
+    the state waits, harmless, and is taken up again if the brand comes back); with no more
+    mentions its open incident is never resolved here, and the alert sinks send nothing for a
+    brand that is not in the file. A brand added is new to the detector: it warms up first."""
     # No key/value types on the tables: plain JSON; Faust would rebuild a `dict` as a model.
     detector_state = app.Table(
         topics.DETECTOR_STATE.table, default=dict, partitions=scored.partitions
@@ -68,8 +75,7 @@ def add_detect_agent(
     mention_counts = app.Table(
         topics.MENTION_COUNTS.table, default=dict, partitions=scored.partitions
     ).using_window(minutes)
-    detector = detect.Detector(config.detection)
-    competitors = config.competitors()  # counted, never alerted on
+    rules_now = live.derive(_rules)
 
     def count(
         record: ScoredMention,
@@ -87,6 +93,7 @@ def add_detect_agent(
                 pending[slot] = (marked(counted(current, record), current, origin), event)
 
     async def feed_detector(
+        detector: detect.Detector,
         record: ScoredMention,
         event: faust.EventT,
         origin: Origin | None,
@@ -120,6 +127,7 @@ def add_detect_agent(
         async for events in stream.take_events(DETECT_BATCH, within=DETECT_WAIT):
             states: dict[str, Pending] = {}
             counts: dict[tuple[str, WindowRange], Pending] = {}
+            detector, competitors = rules_now()
             for event in events:
                 record = await letters.parse(ScoredMention, event)
                 if record is None or record.mention.edited_at is not None:  # an edit: once
@@ -127,10 +135,16 @@ def add_detect_agent(
                 origin = read_origin(event.headers)
                 count(record, event, origin, counts)
                 if record.key not in competitors:
-                    await feed_detector(record, event, origin, states)
+                    await feed_detector(detector, record, event, origin, states)
             for key, (value, carrier) in states.items():
                 with carried_by(carrier):
                     detector_state[key] = value
             for (key, minute), (value, carrier) in counts.items():
                 with carried_by(carrier):
                     mention_counts[key][minute] = value
+
+
+def _rules(config: SadaConfig) -> tuple[detect.Detector, frozenset[str]]:
+    """The detector of `config`'s detection settings, and its competitors (counted, never
+    alerted on)."""
+    return detect.Detector(config.detection), config.competitors()

@@ -14,8 +14,9 @@ from typing import Any
 import faust
 
 from core import metrics
-from core.config import SadaConfig, Settings
+from core.config import Settings
 from core.events import Mention, ScoredMention
+from core.live import LiveConfig
 from processors.deadletter import DeadLetters
 from processors.dedupe import Deduper
 from processors.match import build_matcher
@@ -33,13 +34,15 @@ SCORE_WAIT = 0.02  # seconds a batch waits for more records
 def add_score_agent(
     app: faust.App,
     settings: Settings,
-    config: SadaConfig,
+    live: LiveConfig,
     raw: faust.TopicT,
     scored: faust.TopicT,
     letters: DeadLetters,
 ) -> None:
-    """Add `score_mentions` to `app`: it reads `raw` and sends to `scored`."""
-    matcher = build_matcher(config)
+    """Add `score_mentions` to `app`: it reads `raw` and sends to `scored`, matching each batch
+    with the brands of the clients file as it is when the batch starts (`live`)."""
+    matcher_now = live.derive(build_matcher)
+    matcher_now()  # built at start: a query that does not compile stops the worker here
     model = load_scorer(settings.sentiment_backend, settings.sentiment_model_dir)
     deduper = Deduper()  # per worker: near-duplicates across partitions are linked only
     # when one worker owns them (see README, Operations)
@@ -54,6 +57,7 @@ def add_score_agent(
     ) -> list[list[ScoredMention] | Exception]:
         """Each mention's records, or the exception it failed with. A slow backend whose
         oldest event waited too long hands the batch to the linear model (`keeping_up`)."""
+        matcher = matcher_now()
         if not offload:
             return process_each(mentions, matcher, deduper, model)
         now = time.time()

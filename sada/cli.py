@@ -17,8 +17,9 @@ from typing import Annotated, cast, get_args
 import typer
 
 from core import connect, health, logs, redact
-from core.config import Settings, load_config
+from core.config import SadaConfig, Settings, load_config
 from core.errors import ConfigError, Fatal, ServiceError
+from core.live import LiveConfig
 from sada import SAMPLE_CONFIG, services
 from sada.commands import cluster, deadletter, sentiment, triage
 from sada.commands.backtest import backtest
@@ -113,25 +114,35 @@ def services_status(secure: Secure = False) -> None:
         typer.echo(f"{name}: {state}")
 
 
-@config_app.command("check")
-def config_check(path: Annotated[Path, typer.Argument(help="The clients file.")]) -> None:
-    """Validate a clients file and report every problem at once."""
-    from ingest.catalog import jobs, search_plan
+def check_clients_file(path: Path) -> SadaConfig:
+    """Read a clients file and check all of it (its models, every query, every `sources:`
+    entry): what `sada config check` and a worker reloading the file (core/live.py) run.
+    Raises ConfigError listing every problem."""
+    from ingest.catalog import jobs
     from processors.match import check_queries
 
-    try:
-        config = load_config(path)
-    except ConfigError as exc:
-        raise _fail(str(exc)) from exc
+    config = load_config(path)
     problems = check_queries(config)
     try:
         jobs(config)
     except ConfigError as exc:
         problems += str(exc).splitlines()
     if problems:
-        raise _fail(
+        raise ConfigError(
             f"{path}: {len(problems)} problem(s):\n" + "\n".join(f"  {p}" for p in problems)
         )
+    return config
+
+
+@config_app.command("check")
+def config_check(path: Annotated[Path, typer.Argument(help="The clients file.")]) -> None:
+    """Validate a clients file and report every problem at once."""
+    from ingest.catalog import search_plan
+
+    try:
+        config = check_clients_file(path)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from exc
     competitors = len(config.competitors())
     brands = sum(len(c.brands) for c in config.clients) - competitors
     tracked = f", {competitors} competitors" if competitors else ""
@@ -163,7 +174,7 @@ def config_test_route(
         raise _fail(f"{path}: client {client!r} has no route {route!r} (routes: {known})")
 
     async def send() -> None:
-        sink = AlertSink(config)
+        sink = AlertSink(LiveConfig(config))
         await sink.start()
         try:
             await sink.notify(owner.routes[route], trial_alert(client, route))
@@ -457,6 +468,16 @@ def _load(settings: Settings):  # type: ignore[no-untyped-def]
         raise _fail(str(exc)) from exc
 
 
+def _live(settings: Settings) -> LiveConfig:
+    """The clients file of a long-running stage, which follows its changes (core/live.py)."""
+    return LiveConfig(
+        _load(settings),
+        settings.config_path,
+        check=check_clients_file,
+        seconds=settings.config_reload_seconds,
+    )
+
+
 def _prepare(settings: Settings, ready: Callable[[], bool], consumes: str | None = None) -> None:
     """What every stage does first: log in SADA_LOG_FORMAT; serve /metrics, /healthz and
     /readyz (answered by `ready`) on SADA_METRICS_HOST:SADA_METRICS_PORT if set, with the lag
@@ -562,11 +583,11 @@ def process(
     if stage not in get_args(Stage):
         raise _fail(f"--stage must be all, score or detect, not {stage!r}")
     settings = _settings()
-    config = _load(settings)
+    live = _live(settings)
     _prepare(settings, lambda: services.kafka_reachable(settings), consumes=stage)
     # Faust spends much of each record in asyncio itself; on uvloop a worker needs ~10% less CPU.
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    faust_app = create_app(settings, config, cast(Stage, stage))
+    faust_app = create_app(settings, live, cast(Stage, stage))
     _quiet_gc()
     logging.getLogger().setLevel(logging.WARNING)  # Faust's info lines would drown ours
     # Sada's log format (SADA_LOG_FORMAT) stays: Faust would set its own
@@ -593,10 +614,10 @@ def sinks() -> None:
     from sada.workers import run_sinks
 
     settings = _settings()
-    config = _load(settings)
+    live = _live(settings)
     _prepare(settings, lambda: services.es_reachable(settings), consumes="sinks")
     try:
-        asyncio.run(run_sinks(settings, config))
+        asyncio.run(run_sinks(settings, live))
     except Fatal as exc:
         raise _fail(str(exc)) from exc
 

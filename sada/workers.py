@@ -12,17 +12,19 @@ import sys
 from pathlib import Path
 
 from core import topics
-from core.config import SadaConfig, Settings
+from core.config import Settings
 from core.events import Alert, Removal, ScoredMention
+from core.live import LiveConfig
 from sinks.alerts import AlertSink
 from sinks.elasticsearch import alerts_sink, mentions_sink
 from sinks.removals import RemovalSink
 from sinks.runner import SinkRunner
 
 
-def sink_runners(settings: Settings, config: SadaConfig) -> list[SinkRunner]:
+def sink_runners(settings: Settings, live: LiveConfig) -> list[SinkRunner]:
     """Scored mentions -> ES; alerts -> ES (for dashboards) and -> each brand's routes (each
-    client's own: indices and routes are never shared between clients)."""
+    client's own: indices and routes are never shared between clients), as the clients file
+    names them when the alert's batch is sent (`live`)."""
     return [
         SinkRunner(
             settings,
@@ -38,7 +40,7 @@ def sink_runners(settings: Settings, config: SadaConfig) -> list[SinkRunner]:
             Alert.from_bytes,
             stage="index-alerts",
         ),
-        SinkRunner(settings, topics.ALERTS, AlertSink(config), Alert.from_bytes, stage="notify"),
+        SinkRunner(settings, topics.ALERTS, AlertSink(live), Alert.from_bytes, stage="notify"),
         SinkRunner(
             settings,
             topics.REMOVALS,
@@ -49,10 +51,11 @@ def sink_runners(settings: Settings, config: SadaConfig) -> list[SinkRunner]:
     ]
 
 
-async def run_sinks(settings: Settings, config: SadaConfig) -> None:
-    """Run the runners until stopped. Each rides out Kafka and Elasticsearch outages by itself;
-    one that cannot go on (`Fatal`) stops the others and the error propagates."""
-    runners = sink_runners(settings, config)
+async def run_sinks(settings: Settings, live: LiveConfig) -> None:
+    """Run the runners until stopped, following the clients file meanwhile. Each rides out
+    Kafka and Elasticsearch outages by itself; one that cannot go on (`Fatal`) stops the others
+    and the error propagates."""
+    runners = sink_runners(settings, live)
     loop = asyncio.get_running_loop()
 
     def stop_all() -> None:
@@ -61,9 +64,11 @@ async def run_sinks(settings: Settings, config: SadaConfig) -> None:
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop_all)
+    following = asyncio.create_task(live.follow())
     try:
         await asyncio.gather(*(r.run() for r in runners))
     finally:
+        following.cancel()
         stop_all()
 
 

@@ -15,6 +15,7 @@ from core import logs, metrics, outbound
 from core.config import Route, SadaConfig
 from core.errors import Undeliverable
 from core.events import SEVERITY_RANK, Alert, now
+from core.live import LiveConfig
 from sinks import mail, slack, teams, telegram, webhook
 
 log = logging.getLogger(__name__)
@@ -45,8 +46,8 @@ class AlertSink:
     same mentions again after a rebalance raises the same step anew, and it is not sent twice.
     (After a restart of the sinks, a redelivery can still repeat.)"""
 
-    def __init__(self, config: SadaConfig) -> None:
-        self._config = config
+    def __init__(self, live: LiveConfig) -> None:
+        self._live = live
         self._client: httpx.AsyncClient | None = None
         self._delivered: OrderedDict[tuple[str, ...], None] = OrderedDict()
 
@@ -56,10 +57,11 @@ class AlertSink:
     async def write(self, batch: Sequence[Alert]) -> list[tuple[Alert, str]]:
         assert self._client is not None, "start() the sink before writing"
         rejected: list[tuple[Alert, str]] = []
+        config = self._live.config  # the routes as the clients file has them now, for the batch
         for alert in batch:
             refusals = []  # one dead letter per alert (the runner counts records), every route
             about = logs.about(alert)
-            for name, route in self._routes(alert):
+            for name, route in _routes(config, alert):
                 step = (alert.id, alert.status, alert.severity, alert.window_end.isoformat(), name)
                 if step in self._delivered:
                     continue
@@ -89,24 +91,26 @@ class AlertSink:
         assert self._client is not None, "start() the sink before notifying"
         await SENDERS[route.type](self._client, route, alert)
 
-    def _routes(self, alert: Alert) -> list[tuple[str, Route]]:
-        client = self._config.client(alert.client)
-        brand = next((b for b in client.brands if b.id == alert.brand), None) if client else None
-        if client is None or brand is None:
-            return []  # the brand left the config since the alert was raised
-        severity = SEVERITY_RANK[alert.severity]
-        return [
-            (name, client.routes[name])
-            for name in brand.routes
-            if severity >= SEVERITY_RANK[client.routes[name].min_severity]
-        ]
-
     async def close(self) -> None:
         if self._client is not None:
             await self._client.aclose()
 
     async def check(self) -> bool:
         return self._client is not None
+
+
+def _routes(config: SadaConfig, alert: Alert) -> list[tuple[str, Route]]:
+    """The routes of the alert's brand that take its severity."""
+    client = config.client(alert.client)
+    brand = next((b for b in client.brands if b.id == alert.brand), None) if client else None
+    if client is None or brand is None:
+        return []  # the brand left the config since the alert was raised
+    severity = SEVERITY_RANK[alert.severity]
+    return [
+        (name, client.routes[name])
+        for name in brand.routes
+        if severity >= SEVERITY_RANK[client.routes[name].min_severity]
+    ]
 
 
 def trial_alert(client: str, route: str) -> Alert:

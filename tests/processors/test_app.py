@@ -12,6 +12,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from core import connect, topics
 from core.config import Settings, load_config
 from core.events import Author, Mention, ScoredMention
+from core.live import LiveConfig
 from processors.app import Stage, create_app
 from processors.sentiment import default_model
 from processors.sentiment.e5 import E5_MODEL_ID
@@ -33,7 +34,7 @@ def test_a_stage_runs_its_agents_and_tables_under_its_group(
     tmp_path: Path, stage: Stage, agents: set[str], tables: int, group: str
 ) -> None:
     settings = Settings(namespace="t", cache_dir=tmp_path)
-    app = create_app(settings, load_config(SAMPLE), stage)
+    app = create_app(settings, LiveConfig(load_config(SAMPLE)), stage)
     assert {name.rsplit(".", 1)[-1] for name in app.agents} == agents
     assert len(app.tables) == tables
     assert app.conf.id == group == settings.processor_group(stage)

@@ -11,6 +11,7 @@ from faust.utils import json as faust_json
 from intervaltree import Interval, IntervalTree
 
 from core.config import Settings, load_config
+from core.live import LiveConfig
 from processors import faust_fixes
 from processors.app import create_app
 from sada import SAMPLE_CONFIG
@@ -21,7 +22,9 @@ TP0 = TP("t.mentions.scored", 0)
 def test_a_restarted_worker_commits_what_it_acked_not_one_offset_a_time(tmp_path: Path) -> None:
     """faust-streaming/faust#596: records 10-12 were processed before the seek to the committed
     offset (10), read and acked again after it, and taken for a gap as well."""
-    app = create_app(Settings(namespace="t", cache_dir=tmp_path), load_config(SAMPLE_CONFIG))
+    app = create_app(
+        Settings(namespace="t", cache_dir=tmp_path), LiveConfig(load_config(SAMPLE_CONFIG))
+    )
     consumer = app.consumer
     assert isinstance(consumer, faust_fixes.Consumer)
 
@@ -43,7 +46,9 @@ def test_each_acked_offset_is_counted_once_and_later_gaps_are_kept() -> None:
 
 
 def test_the_producer_queues_table_writes_roomily_from_the_start(tmp_path: Path) -> None:
-    app = create_app(Settings(namespace="t", cache_dir=tmp_path), load_config(SAMPLE_CONFIG))
+    app = create_app(
+        Settings(namespace="t", cache_dir=tmp_path), LiveConfig(load_config(SAMPLE_CONFIG))
+    )
     assert isinstance(app.producer, faust_fixes.Producer)
     assert app.producer.buffer.max_messages == faust_fixes.PRODUCER_BUFFER == 10_000
 

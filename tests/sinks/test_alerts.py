@@ -13,6 +13,7 @@ from prometheus_client import REGISTRY
 from core.config import ROUTES, SadaConfig
 from core.errors import RetryLater
 from core.events import Alert, now
+from core.live import LiveConfig
 from sada.receiver import Receiver
 from sinks.alerts import SENDERS, AlertSink
 from tests.sinks.support import Answer, Inbox, Scripted, local_name
@@ -42,7 +43,7 @@ def _telegram(server: Scripted, chat: str = "42") -> dict[str, Any]:
 
 async def _write(config: SadaConfig, *batches: list[Alert]) -> list[list[tuple[Alert, str]]]:
     """What the sink refused in each batch, written in turn."""
-    sink = AlertSink(config)
+    sink = AlertSink(LiveConfig(config))
     await sink.start()
     try:
         return [await sink.write(batch) for batch in batches]
@@ -107,7 +108,7 @@ async def test_a_retried_batch_skips_the_routes_that_already_had_the_alert(
             "tg": _telegram(scripted),
         }
     )
-    sink = AlertSink(config)
+    sink = AlertSink(LiveConfig(config))
     await sink.start()
     try:
         with pytest.raises(RetryLater):
@@ -132,7 +133,9 @@ async def test_a_step_raised_again_by_a_rebalanced_detector_is_not_sent_twice(
     """The detector stamps a step with the wall clock; processing the same mentions again
     raises the same step later, which says nothing new."""
     scripted.answers += [Answer(200, "ok")] * 3
-    sink = AlertSink(_config({"hook": {"type": "webhook", "url": f"{scripted.base_url}/hook"}}))
+    sink = AlertSink(
+        LiveConfig(_config({"hook": {"type": "webhook", "url": f"{scripted.base_url}/hook"}}))
+    )
     await sink.start()
     try:
         first = alert.model_copy(update={"status": "open", "severity": "warning"})

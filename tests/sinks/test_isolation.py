@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from core import connect
 from core.config import SadaConfig, Settings
 from core.events import Alert, ScoredMention
+from core.live import LiveConfig
 from sada import services
 from sada.cli import app
 from sada.receiver import Receiver
@@ -62,7 +63,7 @@ async def test_an_alert_never_reaches_another_clients_route() -> None:
             _alert("acme", "gadget"),  # acme-eu's brand, under acme's name
             _alert("gone", "widget"),
         ]
-        sink = AlertSink(config)
+        sink = AlertSink(LiveConfig(config))
         await sink.start()
         try:
             assert await sink.write(alerts) == []

@@ -10,6 +10,7 @@ from core import outbound
 from core.config import SadaConfig, WebhookRoute
 from core.errors import RetryLater, Undeliverable
 from core.events import Alert
+from core.live import LiveConfig
 from sada.receiver import Receiver
 from sinks import webhook
 from sinks.alerts import AlertSink
@@ -91,7 +92,7 @@ async def test_alerts_go_to_the_routes_their_brand_names(scripted: Scripted) -> 
                 ]
             }
         )
-        sink = AlertSink(config)
+        sink = AlertSink(LiveConfig(config))
         await sink.start()
         quiet = ALERT.model_copy(update={"brand": "quiet"})
         refused = await sink.write([ALERT, quiet])
