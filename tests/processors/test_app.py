@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import yaml
 from kafka import KafkaConsumer, KafkaProducer
 
 from core import connect, topics
@@ -158,3 +159,76 @@ def test_a_slow_backend_that_fell_behind_lets_the_linear_model_catch_up(
         stop([worker])
         consumer.close()
     assert {record.sentiment.model for record in scored} == {default_model().model_id}
+
+
+def test_a_running_score_worker_takes_up_a_new_brand_and_refuses_a_broken_file(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Matching changes live: a brand added to the clients file is scored without restarting
+    the worker; a broken file afterwards is refused and the last good one stays in use."""
+    clients = tmp_path / "clients.yaml"
+    clients.write_bytes(SAMPLE.read_bytes())
+    settings = settings.model_copy(
+        update={"config_path": clients, "config_reload_seconds": 0.3, "cache_dir": tmp_path}
+    )
+    ensure_topics(settings)
+    producer = KafkaProducer(**connect.kafka_python(settings))
+    consumer = KafkaConsumer(
+        settings.topic(topics.SCORED),
+        **connect.kafka_python(settings),
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=500,
+    )
+    log = tmp_path / "process-stage-score.log"
+    scored: dict[str, str] = {}  # mention uid -> brand key
+
+    def send(uid: str, text: str) -> None:
+        at = datetime.now(UTC)
+        mention = Mention(
+            uid=uid,
+            source="test",
+            source_id=uid,
+            author=Author(handle="h"),
+            text=text,
+            created_at=at,
+            fetched_at=at,
+        )
+        producer.send(settings.topic(topics.RAW), value=mention.to_bytes()).get(timeout=10)
+
+    def scored_as(uid: str) -> bool:
+        scored.update(
+            {(r := ScoredMention.from_bytes(m.value)).mention.uid: r.key for m in consumer}
+        )
+        return uid in scored
+
+    def logged(line: str) -> bool:
+        return log.exists() and line in log.read_text(encoding="utf-8")
+
+    worker = spawn("process", settings, tmp_path, "--stage", "score")
+    try:
+        send("before", "Nile Cola is the best drink")
+        send("known", "Skyline Air lost my bag")  # scored after "before": that one was read
+        eventually(lambda: scored_as("known"), timeout=60, what="the worker scoring")
+        assert "before" not in scored
+
+        data = yaml.safe_load(SAMPLE.read_text(encoding="utf-8"))
+        data["clients"][1]["brands"].append(
+            {"id": "nile-cola", "name": "Nile Cola", "include": ['"Nile Cola"']}
+        )
+        clients.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+        eventually(lambda: logged("brands +northwind/nile-cola"), timeout=20, what="the reload")
+        send("after", "Nile Cola is the best drink")
+        eventually(lambda: scored_as("after"), timeout=20, what="the new brand scored")
+        assert scored["after"] == "northwind/nile-cola"
+
+        clients.write_text("clients: [\n", encoding="utf-8")
+        eventually(lambda: logged("clients file refused"), timeout=20, what="the refusal")
+        assert logged(f"{clients}: not valid YAML")  # as `sada config check` says it
+        send("broken", "Nile Cola again")
+        eventually(lambda: scored_as("broken"), timeout=20, what="scoring after the refusal")
+        assert scored["broken"] == "northwind/nile-cola"
+        assert worker.poll() is None  # never restarted
+    finally:
+        stop([worker])
+        consumer.close()
+        producer.close()

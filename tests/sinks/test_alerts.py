@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 import logging
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from prometheus_client import REGISTRY
 
-from core.config import ROUTES, SadaConfig
+from core.config import ROUTES, SadaConfig, load_config
 from core.errors import RetryLater
 from core.events import Alert, now
 from core.live import LiveConfig
+from sada.cli import check_clients_file
 from sada.receiver import Receiver
 from sinks.alerts import SENDERS, AlertSink
 from tests.sinks.support import Answer, Inbox, Scripted, local_name
@@ -203,3 +206,26 @@ async def test_a_delivery_observes_its_delay_and_logs_the_alert_id(
     assert delivered.getMessage() == f"alert {alert.id} delivered to route 'hook'"
     assert refusal.getMessage().startswith(f"route 'tg' refused alert {alert.id}: telegram")
     assert [getattr(r, "alert_id", None) for r in caplog.records] == [alert.id, alert.id]
+
+
+async def test_a_route_added_to_the_clients_file_hears_the_next_batch(
+    scripted: Scripted, alert: Alert, tmp_path: Path
+) -> None:
+    """The sink reads its routes from the running configuration: a webhook route added to the
+    file (and taken up by `LiveConfig.reload`) gets the next alert; nothing was restarted."""
+    path = tmp_path / "clients.yaml"
+    hook = {"type": "webhook", "url": f"{scripted.base_url}/hook"}
+    path.write_text(yaml.safe_dump(_config({}).model_dump(mode="json")), encoding="utf-8")
+    live = LiveConfig(load_config(path), path, check=check_clients_file)
+    scripted.answers.append(Answer(200, "ok"))
+    sink = AlertSink(live)
+    await sink.start()
+    try:
+        assert await sink.write([alert]) == []  # the brand names no route yet
+        assert scripted.posted == []
+        path.write_text(yaml.safe_dump(_config({"hook": hook}).model_dump(mode="json")))
+        assert await live.reload()
+        assert await sink.write([alert]) == []
+    finally:
+        await sink.close()
+    assert [json.loads(p.body)["id"] for p in scripted.posted] == [alert.id]
