@@ -7,6 +7,7 @@ import asyncio
 import copy
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -25,7 +26,7 @@ def _reloads(outcome: str) -> float:
     return REGISTRY.get_sample_value("sada_config_reloads_total", {"outcome": outcome}) or 0.0
 
 
-def _write(path: Path, data: dict[str, object]) -> None:
+def _write(path: Path, data: dict[str, Any]) -> None:
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
 
 
@@ -40,7 +41,7 @@ def _live(path: Path) -> LiveConfig:
     return LiveConfig(load_config(path), path, check=check_clients_file, seconds=0.05)
 
 
-def _with_brand(path: Path) -> dict[str, object]:
+def _with_brand(path: Path) -> dict[str, Any]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     data["clients"][1]["brands"].append(copy.deepcopy(NEW_BRAND))
     return data
