@@ -34,6 +34,7 @@ from console.state import forget
 from core import connect
 from core.config import Settings, load_config
 from core.events import ScoredMention
+from core.live import LiveConfig
 from ingest import synthetic
 from processors.dedupe import Deduper
 from processors.match import build_matcher
@@ -137,7 +138,7 @@ async def _first_paint(session: ClientSession, base: str) -> float:
 
 async def measure(settings: Settings, es: Elasticsearch, requests: int) -> list[str]:
     """Table rows: per user, the cold request and the median and p95 of `requests` more."""
-    server = TestServer(create_app(settings, load_config(SAMPLE_CONFIG)))
+    server = TestServer(create_app(settings, LiveConfig(load_config(SAMPLE_CONFIG))))
     await server.start_server()
     base, lines = str(server.make_url("")).rstrip("/"), []
     try:

@@ -14,7 +14,7 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +32,7 @@ from console.i18n import DIRECTION, LANGUAGES, translate
 from core import connect
 from core.config import Client, SadaConfig, Settings
 from core.errors import SourceError
+from core.live import LiveConfig
 from ingest.catalog import SOURCES, jobs
 from ingest.runner import Job
 from sinks.elasticsearch import Kind, client_alias, group_alias
@@ -58,13 +59,13 @@ NAV = [NavItem("inbox", "/", "nav_inbox"), NavItem("incidents", "/incidents", "n
        NavItem("report", "/report", "nav_report")]  # fmt: skip
 
 SETTINGS = web.AppKey("settings", Settings)
-CONFIG = web.AppKey("config", SadaConfig)
+CONFIG = web.AppKey("config", LiveConfig)
 ES = web.AppKey("es", AsyncElasticsearch)
 SESSIONS = web.AppKey("sessions", Sessions)
 FAILURES = web.AppKey("failures", FailedLogins)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 POLL = web.AppKey("poll", float)
-REPLIERS = web.AppKey("repliers", dict[str, Job])
+REPLIERS: web.AppKey[Callable[[], dict[str, Job]]] = web.AppKey("repliers")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -75,15 +76,17 @@ def configured_port() -> int:
 
 def create_app(
     settings: Settings,
-    config: SadaConfig,
+    live: LiveConfig,
     *,
     clock: Callable[[], float] = time.time,
     poll_seconds: float = POLL_SECONDS,
 ) -> web.Application:
-    """The console; raises ConfigError for a `sources:` entry it could not reply through."""
+    """The console, with the clients file as it is at each request (`live`, followed while it
+    runs); raises ConfigError for a `sources:` entry it could not reply through."""
     app = web.Application(middlewares=[guard])
-    app[SETTINGS], app[CONFIG], app[POLL] = settings, config, poll_seconds
-    app[REPLIERS] = repliers(config)
+    app[SETTINGS], app[CONFIG], app[POLL] = settings, live, poll_seconds
+    app[REPLIERS] = live.derive(repliers)
+    app[REPLIERS]()  # a bad `sources:` entry stops the console at start
     app[SESSIONS], app[FAILURES] = Sessions(clock), FailedLogins(clock)
     app[TEMPLATES] = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
@@ -93,6 +96,7 @@ def create_app(
     app.on_response_prepare.append(_security_headers)
     app.on_startup.append(_start)
     app.on_cleanup.append(_stop)
+    app.cleanup_ctx.append(_follow)
     app.add_routes([
         web.get("/login", login_page),
         web.post("/login", login),
@@ -120,6 +124,18 @@ async def _start(app: web.Application) -> None:
 
 async def _stop(app: web.Application) -> None:
     await app[ES].close()
+
+
+async def _follow(app: web.Application) -> AsyncIterator[None]:
+    """Follow the clients file while the console runs."""
+    following = asyncio.create_task(app[CONFIG].follow())
+    yield
+    following.cancel()
+
+
+def _config(request: web.Request) -> SadaConfig:
+    """The clients file as it is now."""
+    return request.app[CONFIG].config
 
 
 # --- access, sessions, CSRF --------------------------------------------------------------
@@ -350,7 +366,7 @@ async def _ranked(
         )
     found = await es.search(
         index=aliases(request, "mentions"),
-        query=inbox.to_query(filters, now, closed, only, request.app[CONFIG].competitors()),
+        query=inbox.to_query(filters, now, closed, only, _config(request).competitors()),
         sort=[{"created_at": "desc"}], size=inbox.CANDIDATES, track_total_hits=True,
         source_excludes=["text_normalized", "matched_terms"],
         aggs={"brands": {"terms": {"field": "brand_key", "size": 500}},
@@ -367,7 +383,7 @@ def _brand_options(request: web.Request) -> list[tuple[str, str]]:
     user = _user(request)
     return [
         (f"{client.id}/{brand.id}", f"{client.name} / {brand.name}")
-        for client in request.app[CONFIG].clients if user.sees(client.id)
+        for client in _config(request).clients if user.sees(client.id)
         for brand in client.brands
     ]  # fmt: skip
 
@@ -441,7 +457,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     while request.app[SESSIONS].alive(request.cookies.get(SESSION_COOKIE)):
         now = datetime.now(UTC)
         mentions = await es.search(index=mention_index,
-                                   query=inbox.to_query(filters, now, hidden_brands=request.app[CONFIG].competitors()),
+                                   query=inbox.to_query(filters, now, hidden_brands=_config(request).competitors()),
                                    sort=[{"created_at": "desc"}],
                                    size=inbox.LIVE_WINDOW, source_excludes=["text_normalized"],
                                    **SEARCH)  # fmt: skip
@@ -544,7 +560,7 @@ async def mention_page(request: web.Request, message: str = "", status: int = 20
                                    {"term": {"duplicate_of": doc.get("duplicate_of") or doc["uid"]}}]}},
         **SEARCH,
     )  # fmt: skip
-    refusal = reply_refusal(doc, request.app[REPLIERS])
+    refusal = reply_refusal(doc, request.app[REPLIERS]())
     teammates = await request.app[ES].options(ignore_status=404).search(
         index=users_index(namespace), size=200, source_includes=["name"],
         query={"bool": {"should": [{"term": {"clients": doc["client"]}}, {"term": {"admin": True}}]}},
@@ -581,12 +597,12 @@ async def mention_action(request: web.Request) -> web.Response:
     )
     created = datetime.fromisoformat(doc["created_at"])
     if action == "reply":
-        if refusal := reply_refusal(doc, request.app[REPLIERS]):
+        if refusal := reply_refusal(doc, request.app[REPLIERS]()):
             return await mention_page(request, translate(lang, refusal[0], **refusal[1]), 400)
         if not detail:
             raise web.HTTPBadRequest(text="reply: write the reply's text")
         try:
-            reply_id = await _send_reply(request.app[REPLIERS][doc["source"]], doc, detail)
+            reply_id = await _send_reply(request.app[REPLIERS]()[doc["source"]], doc, detail)
         except SourceError as exc:
             return await mention_page(request, translate(lang, "reply_failed", error=str(exc)), 502)
         # Sent: it must be recorded even if someone changed the state after our check.
@@ -674,7 +690,7 @@ async def incident_action(request: web.Request) -> web.Response:
 
 def _seen_clients(request: web.Request) -> list[Client]:
     user = _user(request)
-    return [client for client in request.app[CONFIG].clients if user.sees(client.id)]
+    return [client for client in _config(request).clients if user.sees(client.id)]
 
 
 def _chosen_client(request: web.Request, wanted: str) -> Client:
@@ -686,7 +702,7 @@ def _chosen_client(request: web.Request, wanted: str) -> Client:
         return seen[0]
     if not _user(request).sees(wanted):
         raise web.HTTPForbidden(text="client: not one of your clients")
-    if (client := request.app[CONFIG].client(wanted)) is None:
+    if (client := _config(request).client(wanted)) is None:
         raise web.HTTPNotFound(text=f"client {wanted!r} is not in the clients file")
     return client
 
@@ -739,5 +755,5 @@ async def report_page(request: web.Request) -> web.Response:
     )  # the email's inline CSS
 
 
-def serve(settings: Settings, config: SadaConfig, host: str, port: int) -> None:
-    web.run_app(create_app(settings, config), host=host, port=port, print=None)
+def serve(settings: Settings, live: LiveConfig, host: str, port: int) -> None:
+    web.run_app(create_app(settings, live), host=host, port=port, print=None)

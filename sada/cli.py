@@ -299,11 +299,11 @@ def console(
     from console.app import configured_port, serve
 
     settings = _settings()
-    config = _load(settings)
+    live = _live(settings)
     services.wait_until_reachable(settings)
     typer.echo(f"console: http://{host}:{port or configured_port()}/", err=True)
     try:
-        serve(settings, config, host, port or configured_port())
+        serve(settings, live, host, port or configured_port())
     except ConfigError as exc:
         raise _fail(str(exc)) from exc
 

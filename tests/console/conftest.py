@@ -20,6 +20,7 @@ from console.state import forget
 from core import connect
 from core.config import SadaConfig, Settings
 from core.events import Alert, AlertStatus, Author, Mention, ScoredMention, Sentiment, now
+from core.live import LiveConfig
 from sinks.elasticsearch import alerts_sink, mentions_sink
 
 PASSWORD = "correct horse battery staple"
@@ -218,7 +219,9 @@ async def make_console(indexed: Settings) -> AsyncIterator[Callable[..., Awaitab
 
     async def make(**kw: Any) -> Console:
         clock = Clock()
-        server = TestServer(create_app(indexed, config(**kw), clock=clock, poll_seconds=0.2))
+        server = TestServer(
+            create_app(indexed, LiveConfig(config(**kw)), clock=clock, poll_seconds=0.2)
+        )
         made.append(Console(server, clock, indexed))
         return made[-1]
 

@@ -34,6 +34,7 @@ from console.auth import add_user
 from core import connect
 from core.config import SadaConfig, Settings, load_config
 from core.events import Alert, ScoredMention, now
+from core.live import LiveConfig
 from sada import SAMPLE_CONFIG
 from tests.console.conftest import GROUP, PASSWORD, index
 from tests.deploy.test_kibana import _stream
@@ -137,7 +138,7 @@ def _config(telegram_api: str) -> SadaConfig:
 def console(demo: tuple[Settings, list[ScoredMention]], loop: Loop,
             telegram_api: ReplayServer) -> Iterator[str]:  # fmt: skip
     """The console's address, served on a free port, polling for live updates every 0.3 s."""
-    app = create_app(demo[0], _config(telegram_api.url()), poll_seconds=0.3)
+    app = create_app(demo[0], LiveConfig(_config(telegram_api.url())), poll_seconds=0.3)
     runner = web.AppRunner(app, shutdown_timeout=1.0)
 
     async def start() -> str:

@@ -115,10 +115,11 @@ def test_a_bad_sources_entry_stops_the_console_at_start_saying_where() -> None:
     from console.app import create_app
     from core.config import SadaConfig, Settings
     from core.errors import ConfigError
+    from core.live import LiveConfig
     from tests.console.conftest import config
 
     broken = SadaConfig.model_validate(
         {**config().model_dump(), "sources": [{"source": "telegram", "chats": ["x"]}]}
     )
     with pytest.raises(ConfigError, match=r"sources\[0\]\.bot_token: Field required"):
-        create_app(Settings(), broken)
+        create_app(Settings(), LiveConfig(broken))
