@@ -11,7 +11,7 @@ from __future__ import annotations
 import ssl
 from typing import Any
 
-from elasticsearch import AsyncElasticsearch, Elasticsearch
+from elasticsearch import AsyncElasticsearch, Elasticsearch, OrjsonSerializer
 
 from core.config import Settings
 
@@ -87,8 +87,12 @@ def _path(value: Any) -> str | None:
 
 
 def elasticsearch_options(settings: Settings) -> dict[str, Any]:
-    """Keyword arguments for the Elasticsearch clients (sync and async alike)."""
-    options: dict[str, Any] = {"request_timeout": ES_TIMEOUT_SECONDS}
+    """Keyword arguments for the Elasticsearch clients (sync and async alike). Bodies are
+    encoded with orjson: the stdlib encoder took about 5% of the sink worker's CPU."""
+    options: dict[str, Any] = {
+        "request_timeout": ES_TIMEOUT_SECONDS,
+        "serializer": OrjsonSerializer(),
+    }
     if settings.es_cloud_id:
         options["cloud_id"] = settings.es_cloud_id
     else:

@@ -7,6 +7,7 @@ import ssl
 from pathlib import Path
 
 import pytest
+from elasticsearch import OrjsonSerializer
 
 from core import connect, redact
 from core.config import Settings
@@ -63,7 +64,9 @@ def test_elasticsearch_credentials_and_trust(tmp_path: Path) -> None:
             "SADA_ES_CA_FILE": str(ca),
         }
     )
-    assert connect.elasticsearch_options(keyed) == {
+    options = connect.elasticsearch_options(keyed)
+    assert isinstance(options.pop("serializer"), OrjsonSerializer)
+    assert options == {
         "request_timeout": connect.ES_TIMEOUT_SECONDS,
         "hosts": "https://es:9200",
         "api_key": "a2V5OnNlY3JldA==",
