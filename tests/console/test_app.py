@@ -7,8 +7,9 @@ import csv
 import io
 import re
 
-from console.app import NAV, SESSION_COOKIE
+from console.app import CONFIG, NAV, SESSION_COOKIE
 from console.auth import SESSION_IDLE_SECONDS
+from core.config import SadaConfig
 from tests.console.conftest import MENTIONS, PASSWORD, Console, csrf_of, log_in, version_of
 
 TG1, TG2, CAMP1, CAMP2, CAMP3, PRAISE, GX1 = (m.doc_id for m in MENTIONS)
@@ -234,3 +235,16 @@ async def test_every_page_and_nav_link_answers_in_both_languages(console: Consol
     assert '<option value="gina">' not in mention  # teammates: this client's users and admins
     static = await alice.get("/static/console.js")
     assert static.status == 200 and "EventSource" in await static.text()
+
+
+async def test_a_brand_added_to_the_clients_file_is_offered_without_a_restart(
+    console: Console,
+) -> None:
+    """The console reads the clients file as it is at each request (`LiveConfig`)."""
+    client = await console.login("root")
+    assert "Acme / Sprocket" not in await (await client.get("/")).text()
+    live = console.server.app[CONFIG]
+    data = live.config.model_dump()
+    data["clients"][0]["brands"].append({"id": "sprocket", "name": "Sprocket", "include": ["x"]})
+    live.config = SadaConfig.model_validate(data)
+    assert "Acme / Sprocket" in await (await client.get("/")).text()
