@@ -8,7 +8,7 @@ densification: one hash per shingle instead of one per shingle and permutation).
 cut into bands; two texts sharing any band are candidates, confirmed when the share of equal
 signature slots (an estimate of Jaccard similarity) reaches the threshold. Only mentions inside
 the time window are remembered, and at most `max_entries` of them, in preallocated arrays, so
-memory stays bounded (about 400 bytes a mention: ~200 MB at the default 500,000).
+memory stays bounded (about 320 bytes a mention: ~160 MB at the default 500,000).
 """
 
 from __future__ import annotations
@@ -24,8 +24,7 @@ _NOISE = re.compile(r"https?://\S+|www\.\S+")
 _SHINGLE = 5
 _EMPTY = 0xFFFFFFFF
 _WAYS = 4  # entries a band bucket holds
-_PRIME = np.uint64(1_000_003)
-_MIX = np.uint64(0x9E3779B97F4A7C15)
+_NUMBERS_MAX = 2**31 - 1  # arrival numbers are int32 in the band table: half the memory of int64
 
 
 def _content(text: str) -> str:
@@ -41,25 +40,22 @@ def signature(text: str, *, slots: int = 64) -> np.ndarray | None:
 
 
 def _minhash(content: str, slots: int) -> np.ndarray:
-    """One 32-bit hash per 5-gram (a polynomial over its code points, then mixed), each
-    5-gram kept in its slot if lowest there; all in numpy, a text at a time."""
-    codes = np.frombuffer(content.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    count = len(codes) - _SHINGLE + 1
-    hashed = np.zeros(count, dtype=np.uint64)
-    for k in range(_SHINGLE):  # wraps modulo 2**64, as meant
-        hashed = hashed * _PRIME + codes[k : k + count]
-    hashed ^= hashed >> np.uint64(29)
-    hashed *= _MIX
-    values = (hashed >> np.uint64(32)).astype(np.uint32)
-    mins = np.full(slots, _EMPTY, dtype=np.uint32)
-    np.minimum.at(mins, values % slots, values // slots)
-    filled = np.flatnonzero(mins != _EMPTY)
-    if len(filled) < slots:  # densify: an empty slot borrows its next filled neighbour's value
-        empty = np.flatnonzero(mins == _EMPTY)
-        after = filled[np.searchsorted(filled, empty) % len(filled)]
-        steps = ((after - empty) % slots).astype(np.uint64)
-        mins[empty] = (mins[after] + steps * np.uint64(0x9E3779B1)) & np.uint64(0x7FFFFFFF)
-    return mins
+    """Each 5-gram hashed with Python's own string hash (salted per process, which is fine:
+    signatures are compared within the process that made them), kept in its slot if lowest."""
+    mins = [_EMPTY] * slots
+    for i in range(len(content) - _SHINGLE + 1):
+        value = hash(content[i : i + _SHINGLE]) & 0xFFFFFFFF
+        slot, rank = value % slots, value // slots
+        if rank < mins[slot]:
+            mins[slot] = rank
+    for slot in range(slots):  # densify: an empty slot borrows its next filled neighbour's value
+        step = 1
+        while mins[slot] == _EMPTY:
+            borrowed = mins[(slot + step) % slots]
+            if borrowed != _EMPTY:
+                mins[slot] = (borrowed + step * 0x9E3779B1) & 0x7FFFFFFF
+            step += 1
+    return np.array(mins, dtype=np.uint32)
 
 
 def similarity(a: np.ndarray, b: np.ndarray) -> float:
@@ -105,8 +101,8 @@ class Deduper:
         self._by_uid: dict[str, int] = {}
         buckets = 1 << max(4, (max_entries * bands // _WAYS - 1).bit_length())
         self._mask = np.uint64(buckets - 1)
-        self._table = np.zeros((buckets, _WAYS), dtype=np.int64)  # arrival numbers, 0: empty
-        self._prints = np.zeros((buckets, _WAYS), dtype=np.uint32)  # band key fingerprints
+        self._table = np.zeros((buckets, _WAYS), dtype=np.int32)  # arrival numbers, 0: empty
+        self._prints = np.zeros((buckets, _WAYS), dtype=np.uint16)  # band key fingerprints
         self._band_width = 4 * slots // bands  # bytes of a band's signature slots
         self._band_starts = [(band, band * self._band_width) for band in range(bands)]
         self._oldest = self._next = 1  # the ring holds entries oldest .. next - 1
@@ -143,7 +139,7 @@ class Deduper:
             dtype=np.int64,
             count=self.bands,
         ).view(np.uint64)
-        return (keys & self._mask).astype(np.intp), (keys >> np.uint64(32)).astype(np.uint32)
+        return (keys & self._mask).astype(np.intp), (keys >> np.uint64(32)).astype(np.uint16)
 
     def _first_similar(
         self, sig: np.ndarray, buckets: np.ndarray, prints: np.ndarray, when: float
@@ -171,6 +167,8 @@ class Deduper:
     ) -> None:
         if len(self) == self.max_entries:
             self._forget_oldest()
+        if self._next >= _NUMBERS_MAX:
+            self._renumber()
         number, row = self._next, self._next % self.max_entries
         numbers = self._table[buckets]
         # In each bucket: a free or stale slot first, else the one of its oldest entry.
@@ -181,6 +179,16 @@ class Deduper:
         self._by_uid[uid] = number
         self._next += 1
         self._newest = max(self._newest, when)
+
+    def _renumber(self) -> None:
+        """Arrival numbers start again near 1 before they overflow the table's int32 (once in
+        about two billion mentions): shifted by whole rings, each entry keeps its row."""
+        shift = (self._oldest - 1) // self.max_entries * self.max_entries
+        live = self._table >= self._oldest
+        self._table[live] -= shift
+        self._table[~live] = 0
+        self._oldest, self._next = self._oldest - shift, self._next - shift
+        self._by_uid = {uid: number - shift for uid, number in self._by_uid.items()}
 
     def _expire(self, now: float) -> None:
         while self._oldest < self._next and (

@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from processors import dedupe
 from processors.dedupe import Deduper, signature, similarity
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -115,3 +116,19 @@ def test_a_mention_pushed_out_of_memory_is_not_linked() -> None:
     assert len(deduper) == 3
     assert deduper.check("late", DUPLICATES[0], T0) is None
     assert deduper.check("later", DUPLICATES[1], T0) == "late"
+
+
+def test_arrival_numbers_start_again_before_they_overflow(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The band table holds int32 arrival numbers; renumbering keeps every link and answer."""
+    monkeypatch.setattr(dedupe, "_NUMBERS_MAX", 40)
+    deduper = Deduper(max_entries=16)
+    at = T0
+    for round_ in range(6):  # 6 x 8 arrivals: past the limit more than once
+        post = " ".join(f"{word}{round_}" for word in DIFFERENT[round_ % 3].split())
+        assert deduper.check(f"first{round_}", post, at) is None
+        for copy in range(7):
+            at += timedelta(seconds=1)
+            text = ("RT @fan: ", "@brand ", "", "so true: ")[copy % 4] + post + "!" * copy
+            assert deduper.check(f"copy{round_}.{copy}", text, at) == f"first{round_}"
+        assert deduper.check(f"first{round_}", post, at) is None  # a replay: same answer
+    assert deduper._next < 40 and len(deduper) == 16
