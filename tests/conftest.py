@@ -79,15 +79,24 @@ def eventually(
 
 @contextlib.contextmanager
 def pipeline_workers(
-    settings: Settings, log_dir: Path, *, split: bool = False
+    settings: Settings, log_dir: Path, *, split: bool = False, metrics: list[str] | None = None
 ) -> Iterator[list[subprocess.Popen[bytes]]]:
     """The processors and sinks as real processes (`python -m sada process|sinks`); with
-    `split`, the processors' score and detect stages each in a process of its own."""
+    `split`, the processors' score and detect stages each in a process of its own. Given a
+    `metrics` list, each serves /metrics on a free port and its URL is added to the list."""
     from sada.workers import processor_stages, spawn, stop
+    from tests.ports import free_port
 
     settings = settings.model_copy(update={"cache_dir": log_dir / "cache"})
-    procs = [spawn("process", settings, log_dir, "--stage", s) for s in processor_stages(split)]
-    procs.append(spawn("sinks", settings, log_dir))
+
+    def start(stage: str, *options: str) -> subprocess.Popen[bytes]:
+        port = 0 if metrics is None else free_port()
+        if metrics is not None:
+            metrics.append(f"http://127.0.0.1:{port}/metrics")
+        return spawn(stage, settings.model_copy(update={"metrics_port": port}), log_dir, *options)
+
+    procs = [start("process", "--stage", s) for s in processor_stages(split)]
+    procs.append(start("sinks"))
     try:
         yield procs
     finally:

@@ -2,7 +2,9 @@
 
 Replays 2,000 mentions with a planted spike and one malformed line through `sada process` and
 `sada sinks` (real processes), then replays the same file again: once with one processor worker
-running both stages, once with the score and detect stages in workers of their own.
+running both stages, once with the score and detect stages in workers of their own. The
+workers log JSON and serve /metrics: every metric of deploy/grafana and deploy/prometheus must
+move between a scrape before and one after (tests/deploy/observability.py).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from ingest.runner import Job, run
 from sada.receiver import Receiver
 from sada.topics import backlog, ensure_topics
 from tests.conftest import config_with_webhook, eventually, pipeline_workers, read_topic
+from tests.deploy.observability import first_scrape, scrape, unmoved
 
 MALFORMED = '{"uid": "broken-1", "text": 42}'
 GARBAGE = b"\x00 not json at all"
@@ -80,12 +83,17 @@ def replay_through_the_whole_pipeline(settings: Settings, tmp_path: Path, split:
     """The test itself, for any services (tests/test_secure_end_to_end.py: the secured ones)."""
     with Receiver() as receiver:
         settings = settings.model_copy(
-            update={"config_path": config_with_webhook(receiver.url, tmp_path / "config.yaml")}
+            update={
+                "config_path": config_with_webhook(receiver.url, tmp_path / "config.yaml"),
+                "log_format": "json",
+            }
         )
         path, expected_docs, crisis_uids = _replay_file(tmp_path / "mentions.jsonl")
         assert len(crisis_uids) > 200  # the planted spike is really in the file
         ensure_topics(settings)
-        with pipeline_workers(settings, tmp_path, split=split) as workers:
+        metrics: list[str] = []
+        with pipeline_workers(settings, tmp_path, split=split, metrics=metrics) as workers:
+            before = first_scrape(metrics)
             _produce_raw(settings, GARBAGE)  # not even a Mention: the processors refuse it
             _replay(settings, path)
             eventually(
@@ -161,7 +169,28 @@ def replay_through_the_whole_pipeline(settings: Settings, tmp_path: Path, split:
                 left = es.count(index=settings.mentions_index, query={"term": {"uid": gone}})
                 assert left["count"] == 0
             assert receiver.received == received  # an edit is no new mention to count
+
+            # Every metric the Grafana dashboard and the Prometheus rules use moved.
+            eventually(
+                lambda: not unmoved(before, scrape(metrics)),
+                timeout=30,
+                what="every metric of deploy/grafana and deploy/prometheus to move",
+                state=lambda: unmoved(before, scrape(metrics)),
+            )
             assert all(worker.poll() is None for worker in workers)
+        _check_json_logs(tmp_path, received[0]["id"])
+
+
+def _check_json_logs(log_dir: Path, alert_id: str) -> None:
+    """The workers ran with SADA_LOG_FORMAT=json: every line is one JSON object, and the
+    delivery of the alert is logged with its id."""
+    lines = [
+        json.loads(line)
+        for path in log_dir.glob("*.log")
+        for line in path.read_text(encoding="utf-8").splitlines()
+    ]
+    assert lines and all({"time", "level", "logger", "message"} <= set(line) for line in lines)
+    assert any(line.get("alert_id") == alert_id for line in lines)
 
 
 EDITED = "عمرو دياب (edited) الحفلة كانت رائعة 🎶"

@@ -9,6 +9,7 @@ test (tests/test_end_to_end.py) scrapes its workers before and after its run and
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,18 @@ def scrape(urls: list[str]) -> Samples:
                 key = f"{sample.name}{sorted(sample.labels.items())}"
                 samples[key] = samples.get(key, 0.0) + sample.value
     return samples
+
+
+def first_scrape(urls: list[str], timeout: float = 60.0) -> Samples:
+    """`scrape`, once every worker serves /metrics (a worker starts in a few seconds)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return scrape(urls)
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def _total(samples: Samples, name: str) -> float | None:

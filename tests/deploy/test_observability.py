@@ -13,11 +13,13 @@ import yaml
 
 from tests.deploy.observability import (
     DASHBOARD,
+    ON_FAILURE_ONLY,
     REPO,
     RULES,
     declared,
     expressions,
     metric_names,
+    unmoved,
     used,
 )
 
@@ -117,3 +119,17 @@ def test_grafana_provisioning_points_at_the_dashboards_and_the_datasource() -> N
         "providers"
     ]
     assert provider["type"] == "file" and provider["options"]["path"].startswith("/")
+
+
+def test_a_metric_that_did_not_move_is_named() -> None:
+    """What the end-to-end test's check says, on made-up scrapes."""
+    grown = {f"{name}[]": 1.0 for name in used()} | {"sada_errors (declared)": 0.0}
+    assert unmoved({}, grown) == {}
+    assert unmoved(grown, grown) == {
+        name: "did not grow (1.0)"
+        for name in used() - ON_FAILURE_ONLY
+        if name.endswith(("_total", "_bucket"))
+    }
+    assert unmoved({}, {}) == {
+        name: "not exported" if name in ON_FAILURE_ONLY else "no sample" for name in used()
+    }
