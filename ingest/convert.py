@@ -102,7 +102,10 @@ class _TextExtractor(HTMLParser):
 # stray `<` cannot make it backtrack); anything else goes to the parser.
 _INVISIBLE_SPAN = re.compile(r'<span class="invisible">[^<]*</span>')
 _NEEDS_PARSER = ("<script", "<style", "<template", "<head", "<!", "invisible")  # lower-cased
-_TAG = re.compile(r"</?([A-Za-z][A-Za-z0-9]*+)(?:[^>\"']++|\"[^\"]*+\"|'[^']*+')*+>")
+_ATTRIBUTES = r"(?:[^>\"']++|\"[^\"]*+\"|'[^']*+')*+>"
+_TAG = re.compile(r"</?([A-Za-z][A-Za-z0-9]*+)" + _ATTRIBUTES)
+_BREAK = re.compile(r"<[bB][rR]\b" + _ATTRIBUTES)
+_BLOCK_START = re.compile(rf"</?(?:{'|'.join(sorted(_BLOCKS))})\b")  # over lower-cased markup
 
 
 def _tag_text(tag: re.Match[str]) -> str:
@@ -122,7 +125,10 @@ def html_to_text(markup: str) -> str:
             parser.feed(markup)
             parser.close()
             return _tidy("".join(parser.parts))
-        markup = _TAG.sub(_tag_text, simple)
+        if _BLOCK_START.search(lowered):  # paragraphs and such: each tag looked at
+            markup = _TAG.sub(_tag_text, simple)
+        else:  # inline markup only (links, emoji, breaks): no call per tag
+            markup = _TAG.sub("", _BREAK.sub("\n", simple) if "<br" in lowered else simple)
     return _tidy(html.unescape(markup) if "&" in markup else markup)
 
 
