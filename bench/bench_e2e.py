@@ -99,6 +99,14 @@ def end_to_end(settings: Settings, work: Path, es: Elasticsearch) -> tuple[int, 
     return documents, seconds, usage
 
 
+def stored_bytes(settings: Settings, es: Elasticsearch) -> float:
+    """Bytes on disk per indexed document (primaries, after a force merge): for sizing."""
+    alias = group_alias(settings.namespace, "mentions")
+    es.indices.forcemerge(index=alias, max_num_segments=1)
+    stats = es.indices.stats(index=alias, metric=["store", "docs"])["_all"]["primaries"]
+    return float(stats["store"]["size_in_bytes"]) / max(int(stats["docs"]["count"]), 1)
+
+
 def bulk_rate(settings: Settings, es: Elasticsearch) -> float:
     """Documents per second bulk-indexing the indexed documents again from one client."""
     alias = group_alias(settings.namespace, "mentions")
@@ -134,6 +142,7 @@ def main() -> None:
         _fill_raw(settings, args.count)
         documents, seconds, usage = end_to_end(settings, work, es)
         store = bulk_rate(settings, es)
+        size = stored_bytes(settings, es)
     finally:
         made = es.indices.get(index=f"{settings.namespace}-*", allow_no_indices=True)
         if made:
@@ -147,6 +156,7 @@ def main() -> None:
     verdict = "ok" if rate / store >= TARGET else "BELOW"
     print(f"ratio: {rate / store:.2f} (target >= {TARGET}) {verdict}")
     print(f"workers: {usage}")
+    print(f"stored: {size:,.0f} bytes per document (primaries, merged)")
 
 
 if __name__ == "__main__":
