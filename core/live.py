@@ -94,6 +94,13 @@ class LiveConfig:
         metrics.CONFIG_RELOADS.labels("applied").inc()
         return True
 
+    async def next_change(self) -> None:
+        """Return once the configuration was replaced (never, when there is nothing to follow)."""
+        if self.path is None or not self.seconds:
+            await asyncio.Event().wait()
+        while not await self.reload():
+            await asyncio.sleep(self.seconds)
+
     async def follow(self) -> None:
         """Reload every `seconds`, until cancelled; returns at once when there is nothing to
         follow (no path, or `seconds` 0)."""

@@ -1,7 +1,8 @@
 """Runs any set of sources concurrently and hands what they yield to an Emitter.
 
 A source that fails is logged, counted and restarted after a pause; it never stops the others.
-Only `Fatal` (most of a source's items dead-lettered) ends the run.
+Only `Fatal` (most of a source's items dead-lettered) ends the run. Run from the clients file,
+the set of sources follows the file while it runs (`run_live`).
 A polling source is fetched again after its config's `poll_interval_seconds`; a streaming or
 finite one is done when its fetch ends (ingest/source.py).
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,8 +19,10 @@ import httpx
 from pydantic import BaseModel
 
 from core import metrics, outbound
+from core.config import SadaConfig
 from core.errors import Fatal, Rejected
 from core.events import Removal
+from core.live import LiveConfig
 from ingest.producer import Emitter
 from ingest.source import Source
 
@@ -101,3 +105,57 @@ async def run(jobs: list[Job], emitter: Emitter, *, once: bool = False) -> dict[
     finally:
         emitter.close()
     return tallies
+
+
+async def run_live(
+    live: LiveConfig, build: Callable[[SadaConfig], list[Job]], emitter: Emitter
+) -> dict[str, Tally]:
+    """Run the jobs `build` makes of the clients file, following the file (core/live.py): when
+    it changes, a job whose config changed (a brand added changes a searching source's derived
+    terms) is restarted with the new config, a job no longer listed is stopped, a new one is
+    started; the others go on untouched. A restarted job resumes from its cursor."""
+    tallies: dict[str, Tally] = {}
+    running: dict[str, tuple[Job, asyncio.Task[None]]] = {}
+    try:
+        async with outbound.client(follow_redirects=True) as client:
+            while True:
+                wanted = {job.name: job for job in build(live.config)}
+                for name, (job, task) in list(running.items()):
+                    if wanted.get(name) != job:
+                        task.cancel()
+                        del running[name]
+                for name, job in wanted.items():
+                    if name not in running:
+                        tally = tallies.setdefault(name, Tally())
+                        work = _run_forever(job, emitter, client, tally)
+                        running[name] = (job, asyncio.create_task(work, name=name))
+                await _until_changed(live, [task for _, task in running.values()])
+    finally:
+        for _, task in running.values():
+            task.cancel()
+        await asyncio.gather(*(task for _, task in running.values()), return_exceptions=True)
+        emitter.close()
+    return tallies  # not reached: only an error or a cancel ends a live run
+
+
+async def _until_changed(live: LiveConfig, tasks: list[asyncio.Task[None]]) -> None:
+    """Return when the clients file changed; raise what a job failed with (Fatal)."""
+    _raise_failure(tasks)
+    pending: set[asyncio.Future[None]] = {task for task in tasks if not task.done()}
+    reloaded = asyncio.ensure_future(live.next_change())
+    try:
+        while not reloaded.done():
+            done, pending = await asyncio.wait(
+                {reloaded, *pending}, return_when=asyncio.FIRST_COMPLETED
+            )
+            _raise_failure(done - {reloaded})
+            pending.discard(reloaded)
+        reloaded.result()
+    finally:
+        reloaded.cancel()
+
+
+def _raise_failure(tasks: Iterable[asyncio.Future[None]]) -> None:
+    for task in tasks:
+        if task.done() and not task.cancelled() and (error := task.exception()):
+            raise error

@@ -523,12 +523,14 @@ def ingest(
     from ingest.catalog import SOURCES, jobs
     from ingest.cursor import CursorStore, set_default_store
     from ingest.producer import Emitter, KafkaEmitter, PrintEmitter
-    from ingest.runner import Job, run
+    from ingest.runner import Job, run, run_live
 
     settings = _settings()
+    live = None
     if source is None:
+        live = _live(settings)
         try:
-            selected = jobs(_load(settings))
+            selected = jobs(live.config)
         except ConfigError as exc:
             raise _fail(f"{settings.config_path}:\n{exc}") from exc
         if not selected:
@@ -557,7 +559,10 @@ def ingest(
         emitter = KafkaEmitter(settings)
         set_default_store(CursorStore(settings.state_dir, barrier=emitter.flush))
     try:
-        tallies = asyncio.run(run(selected, emitter, once=once or dry_run))
+        if live and not (once or dry_run) and settings.config_reload_seconds:
+            tallies = asyncio.run(run_live(live, jobs, emitter))  # follows the clients file
+        else:
+            tallies = asyncio.run(run(selected, emitter, once=once or dry_run))
     except Fatal as exc:
         raise _fail(str(exc)) from exc
     for name, tally in tallies.items():

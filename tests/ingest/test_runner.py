@@ -4,14 +4,17 @@ import asyncio
 import io
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
 from pydantic import BaseModel
 
+from core.config import SadaConfig, load_config
 from core.errors import Fatal, Rejected
 from core.events import Mention
+from core.live import LiveConfig
 from ingest import runner, synthetic
 from ingest.producer import PrintEmitter
 from ingest.runner import Job
@@ -113,3 +116,62 @@ async def test_each_item_a_source_yields_says_when_it_was_last_heard_from() -> N
         REGISTRY.get_sample_value("sada_source_last_item_timestamp_seconds", {"source": "silent"})
         is None
     )
+
+
+class _SearchConfig(BaseModel):
+    poll_interval_seconds: float = 0.05
+    terms: list[str] = []
+
+
+def _clients_file(path: Path, brands: list[str]) -> None:
+    listed = ", ".join(f"{{id: {b}, name: {b}, include: [{b}]}}" for b in brands)
+    path.write_text(f"clients:\n  - id: acme\n    name: Acme\n    brands: [{listed}]\n")
+
+
+async def test_a_live_run_follows_the_clients_file(tmp_path: Path) -> None:
+    """A brand added restarts the job whose terms it changes, not the others; a broken file
+    changes nothing."""
+    path = tmp_path / "clients.yaml"
+    _clients_file(path, ["alpha"])
+    live = LiveConfig(load_config(path), path, seconds=0.05)
+    searched: list[list[str]] = []
+    steady_runs = 0
+
+    async def search(config: _SearchConfig, client: object) -> AsyncIterator[Mention | Rejected]:
+        searched.append(config.terms)
+        yield Rejected(payload="x", reason="searched")
+
+    async def steady(config: object, client: object) -> AsyncIterator[Mention | Rejected]:
+        nonlocal steady_runs
+        steady_runs += 1
+        yield Rejected(payload="x", reason="steady")
+
+    def build(config: SadaConfig) -> list[Job]:
+        terms = [b.id for c in config.clients for b in c.brands]
+        return [
+            Job(
+                "search",
+                Source("search", _SearchConfig, search, "polling"),
+                _SearchConfig(terms=terms),
+            ),
+            Job("steady", _source(steady), _Config()),
+        ]
+
+    run = asyncio.create_task(runner.run_live(live, build, PrintEmitter(io.StringIO())))
+    await _until(lambda: ["alpha"] in searched)
+    _clients_file(path, ["alpha", "beta"])
+    await _until(lambda: ["alpha", "beta"] in searched)
+    path.write_text("clients: [{id: acme}]\n")  # no name, no brands: refused
+    before = len(searched)
+    await _until(lambda: len(searched) > before + 3)
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    assert searched[-1] == ["alpha", "beta"] and steady_runs == 1
+
+
+async def _until(check: Any, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.01)
