@@ -69,6 +69,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=50_000, help="mentions per measurement")
     parser.add_argument("--rounds", type=int, default=3, help="measurements per row (median)")
+    parser.add_argument("--source", action="append", help="only this source (repeatable)")
     args = parser.parse_args()
     base = Settings.from_env()
     services.up(base)
@@ -90,6 +91,8 @@ def main() -> None:
                 "replay file -> Kafka": lambda: replay_into_kafka(settings, path)
             }
             for source, page in pages().items():
+                if args.source and source not in args.source:
+                    continue
                 rows[f"{source} parse -> Kafka"] = functools.partial(
                     parse_and_produce, emitter, PARSERS[source], page, args.count
                 )
