@@ -189,7 +189,7 @@ class Polite:
                 kind = "http_5xx" if status >= 500 else f"http_{status}"
                 ERRORS.labels(stage=f"ingest:{self.source}", kind=kind).inc()
                 problem = f"HTTP {status}"
-                hint = self._server_wait(response, status == 429)
+                hint = self.server_wait(response, status == 429)
                 continue
             if status >= 400:
                 ERRORS.labels(stage=f"ingest:{self.source}", kind=f"http_{status}").inc()
@@ -227,7 +227,10 @@ class Polite:
                 **kwargs,
             )
 
-    def _server_wait(self, response: httpx.Response, throttled: bool) -> float | None:
+    def server_wait(self, response: httpx.Response, throttled: bool) -> float | None:
+        """Seconds the server asked to wait before a retry (`Retry-After`, or the reset header
+        of a 429), or None. The hook for a platform that says it otherwise (a 429's body) or
+        means "stop" (a spent cap): a subclass overrides it."""
         now = self.clock()
         after = retry_after(response.headers.get("retry-after"), now)
         if after is None and throttled and self.reset_header:

@@ -162,8 +162,8 @@ def next_offset(updates: list[Any]) -> int | None:
 class _Polite(Polite):
     """Polite, and waits what a Bot API 429 asks in its body (`parameters.retry_after`)."""
 
-    def _server_wait(self, response: httpx.Response, throttled: bool) -> float | None:
-        told = super()._server_wait(response, throttled)
+    def server_wait(self, response: httpx.Response, throttled: bool) -> float | None:
+        told = super().server_wait(response, throttled)
         if told is None and throttled:
             try:
                 return float(response.json()["parameters"]["retry_after"])

@@ -253,14 +253,14 @@ def _removal(delete: dict[str, Any]) -> Removal:
 class _Polite(Polite):
     """The Polite client, but a 429 for a spent usage cap is final: waiting will not help."""
 
-    def _server_wait(self, response: httpx.Response, throttled: bool) -> float | None:
+    def server_wait(self, response: httpx.Response, throttled: bool) -> float | None:
         if throttled and _usage_capped(response):
             raise SourceError(
                 f"{NAME}: the app's usage cap is spent ({_problem(response)}); X serves no more "
                 "until the cap resets: raise the cap or the plan in the developer portal",
                 status=429,
             )
-        return super()._server_wait(response, throttled)
+        return super().server_wait(response, throttled)
 
 
 def _usage_capped(response: httpx.Response) -> bool:
