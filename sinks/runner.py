@@ -11,8 +11,9 @@ clash, refused credentials, a window of mostly dead letters), with a message tha
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 KAFKA_TIMEOUT_SECONDS = 10.0  # one flush or commit; then the retry loop takes over
 MAX_BACKOFF_SECONDS = 10.0  # back within seconds of the broker or Elasticsearch returning
+BULK_MAX_BYTES = 5_000_000  # a write (one bulk request) at most: Elastic advises 5-15 MB
 RECONNECT_MAX_MS = 2000  # kafka-python's own reconnect backoff grows to 30 s otherwise
 
 
@@ -57,6 +59,21 @@ class _KeepPositions(ConsumerRebalanceListener):
         for tp in assigned:
             if tp in self.runner._written and consumer is not None:
                 consumer.seek(tp, self.runner._written[tp])
+
+
+def by_bytes(sized: Sequence[tuple[T, int]], limit: int) -> list[list[T]]:
+    """The items of `sized` (item, bytes on the wire) in order, cut into runs of at most
+    `limit` bytes: 500 records of 50,000-character posts would make a request near 100 MB,
+    Elasticsearch's limit, and slow for it well before. An item larger than `limit` goes alone."""
+    runs: list[list[T]] = []
+    size = 0
+    for item, length in sized:
+        if not runs or size + length > limit:
+            runs.append([])
+            size = 0
+        runs[-1].append(item)
+        size += length
+    return runs
 
 
 class SinkRunner:
@@ -112,14 +129,14 @@ class SinkRunner:
         if not messages and not self._written:
             return 0
         metrics.RECEIVED.labels(self.stage).inc(len(messages))
-        batch, letters = [], []
+        sized, letters = [], []
         for message in messages:
             try:
-                batch.append(self._parse(message.value))
+                sized.append((self._parse(message.value), len(message.value)))
             except ValidationError as exc:
                 letters.append((f"not a valid record for {self.stage}: {exc}", message.value))
-        if batch:
-            refused = await self._retrying(lambda: self._sink.write(batch), "writing")
+        for batch in by_bytes(sized, BULK_MAX_BYTES):
+            refused = await self._retrying(functools.partial(self._sink.write, batch), "writing")
             letters += [(reason, record.to_bytes()) for record, reason in refused]
             metrics.SENT.labels(self.stage).inc(len(batch) - len(refused))
             self._breaker.accepted(len(batch) - len(refused))

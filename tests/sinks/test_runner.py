@@ -21,7 +21,7 @@ from core.events import ScoredMention
 from sada import services
 from sada.topics import ensure_topics, lag
 from sinks.elasticsearch import ElasticsearchSink, mentions_sink
-from sinks.runner import SinkRunner
+from sinks.runner import SinkRunner, by_bytes
 from tests.conftest import read_topic
 from tests.own_kafka import own_kafka
 from tests.sinks.test_elasticsearch import _scored
@@ -224,3 +224,10 @@ async def test_a_read_only_index_is_waited_out_and_nothing_is_dead_lettered(
     finally:
         runner.stop()
         await asyncio.wait_for(task, 30)
+
+
+def test_a_write_is_cut_by_bytes_in_order_and_a_large_record_goes_alone() -> None:
+    sized = [("a", 4), ("b", 4), ("c", 3), ("d", 12), ("e", 1), ("f", 9)]
+    assert by_bytes(sized, 10) == [["a", "b"], ["c"], ["d"], ["e", "f"]]
+    assert by_bytes([], 10) == []
+    assert by_bytes(sized, 100) == [["a", "b", "c", "d", "e", "f"]]
