@@ -54,7 +54,7 @@ def create_producer(settings: Settings) -> Producer:
             "linger.ms": 20,
             "batch.size": 1_000_000,
             "message.timeout.ms": 0,  # a broker away for minutes delays records, never fails them
-            "delivery.report.only.error": True,  # a callback per record costs as much as parsing
+            "delivery.report.only.error": True,  # a Python callback only for a failed record
         }
     )
 
