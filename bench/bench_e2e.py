@@ -24,11 +24,11 @@ from typing import Any
 from confluent_kafka import Producer
 from elasticsearch import Elasticsearch, helpers
 
-from bench.bench_latency import _chatter, _config, _cpu_seconds, _mention, _peak_memory_mb
+from bench.bench_latency import chatter, cpu_seconds, fake_mention, peak_memory_mb, write_config
 from core import connect, topics
 from core.config import Settings
 from sada import services
-from sada.topics import delete_namespace, ensure_topics, lag
+from sada.topics import delete_namespace, ensure_topics, lags
 from sada.workers import spawn, stop
 from sinks.elasticsearch import group_alias, monthly_index
 
@@ -43,20 +43,11 @@ def _fill_raw(settings: Settings, count: int) -> None:
     raw = settings.topic(topics.RAW)
     for index in range(count):
         at = start + timedelta(seconds=3600 * index / count)
-        mention = _mention(_chatter(f"load{rng.randrange(BRANDS):04d}", rng), at, rng)
+        mention = fake_mention(chatter(f"load{rng.randrange(BRANDS):04d}", rng), at, rng)
         producer.produce(raw, key=mention.uid.encode(), value=mention.to_bytes())
         if index % 1000 == 0:
             producer.poll(0)
     producer.flush()
-
-
-def _behind(settings: Settings) -> int:
-    """Records the three workers have not committed yet."""
-    return (
-        lag(settings, settings.processor_group("score"), topics.RAW)
-        + lag(settings, settings.processor_group("detect"), topics.SCORED)
-        + lag(settings, settings.group("index-mentions"), topics.SCORED)
-    )
 
 
 def _count(es: Elasticsearch, alias: str) -> int:
@@ -84,14 +75,14 @@ def end_to_end(settings: Settings, work: Path, es: Elasticsearch) -> tuple[int, 
                 documents, last_growth = count, now
             if now - last_growth > 3 and now - checked > 3:
                 checked = now
-                if _behind(settings) == 0 and _count(es, alias) == documents:
+                if not any(lags(settings, split=True).values()) and _count(es, alias) == documents:
                     break
             if now - began > 1800:
                 raise SystemExit("the workers did not catch up within 30 minutes")
         seconds = last_growth - began
         usage = "; ".join(
-            f"{' '.join([stage, *options])}: {_cpu_seconds(p.pid) / seconds:.0%} of a core, "
-            f"peak {_peak_memory_mb(p.pid):.0f} MB"
+            f"{' '.join([stage, *options])}: {cpu_seconds(p.pid) / seconds:.0%} of a core, "
+            f"peak {peak_memory_mb(p.pid):.0f} MB"
             for (stage, *options), p in zip(specs, procs, strict=True)
         )
     finally:
@@ -133,7 +124,7 @@ def main() -> None:
     settings = base.model_copy(
         update={
             "namespace": f"bench{uuid.uuid4().hex[:8]}",
-            "config_path": _config(work / "config.yaml", 0, BRANDS),
+            "config_path": write_config(work / "config.yaml", 0, BRANDS),
         }
     )
     ensure_topics(settings)

@@ -24,7 +24,7 @@ from typing import Any
 from confluent_kafka import Consumer, Producer
 from kafka import KafkaConsumer, TopicPartition
 
-from bench.bench_latency import _cpu_seconds
+from bench.bench_latency import cpu_seconds
 from core import connect, topics
 from core.config import Settings
 from ingest import synthetic
@@ -115,11 +115,11 @@ def measure(base: Settings, mode: str, count: int) -> tuple[float, float]:
     try:
         while (done := _forwarded(consumer, parts)) == 0:
             time.sleep(0.05)
-        first, cpu = time.monotonic(), _cpu_seconds(proc.pid)
+        first, cpu = time.monotonic(), cpu_seconds(proc.pid)
         while (done := _forwarded(consumer, parts)) < count:
             time.sleep(0.05)
         seconds = time.monotonic() - first
-        used = (_cpu_seconds(proc.pid) - cpu) / seconds
+        used = (cpu_seconds(proc.pid) - cpu) / seconds
     finally:
         stop([proc])
         consumer.close()

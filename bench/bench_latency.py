@@ -45,12 +45,12 @@ COMPLAINT = "{brand} lost my luggage again, terrible service, I want a refund"
 VOCABULARY = sorted({w for texts in synthetic.CHATTER.values() for t in texts for w in t.split()})
 
 
-def _chatter(brand: str, rng: random.Random) -> str:
+def chatter(brand: str, rng: random.Random) -> str:
     """Everyday text about `brand`, varied (a stream of one sentence would be all duplicates)."""
     return " ".join([brand, *rng.sample(VOCABULARY, 12)])
 
 
-def _mention(text: str, at: datetime, rng: random.Random) -> Mention:
+def fake_mention(text: str, at: datetime, rng: random.Random) -> Mention:
     source_id = uuid.UUID(int=rng.getrandbits(128)).hex
     return Mention(
         uid=make_uid("bench", source_id),
@@ -63,7 +63,7 @@ def _mention(text: str, at: datetime, rng: random.Random) -> Mention:
     )
 
 
-def _config(path: Path, probes: int, load_brands: int) -> Path:
+def write_config(path: Path, probes: int, load_brands: int) -> Path:
     """One client: probe brands (`probe007`) and background brands (`load0042`), by one word."""
     brands = [
         {"id": f"probe{i:03d}", "name": f"Probe {i}", "include": [f"probe{i:03d}"]}
@@ -97,13 +97,13 @@ def _caught_up(settings: Settings, layout: str) -> bool:
     return not any(_lags(settings, layout))
 
 
-def _cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int) -> float:
     """CPU time (user + system) a process has used so far, from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _peak_memory_mb(pid: int) -> float:
+def peak_memory_mb(pid: int) -> float:
     """Largest resident set a process has had, from /proc (VmHWM)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -162,7 +162,7 @@ def latency(
     settings = settings.model_copy(
         update={
             "namespace": f"bench{uuid.uuid4().hex[:8]}",
-            "config_path": _config(work / "config.yaml", probes, load_brands),
+            "config_path": write_config(work / "config.yaml", probes, load_brands),
             "cache_dir": work / "cache",
         }
     )
@@ -194,7 +194,7 @@ def latency(
         _send(
             producer,
             raw,
-            [_mention(_chatter(f"probe{i:03d}", rng), at, rng) for at, i in history],
+            [fake_mention(chatter(f"probe{i:03d}", rng), at, rng) for at, i in history],
         )
         producer.flush()
         began = time.monotonic()
@@ -207,28 +207,28 @@ def latency(
         tick, sent = 0.01, 0
         probe_every = seconds / (probes + 1)
         start = time.monotonic()
-        cpu_before = sum(_cpu_seconds(proc.pid) for proc in procs)
+        cpu_before = sum(cpu_seconds(proc.pid) for proc in procs)
         next_probe = start + probe_every
         while (elapsed := time.monotonic() - start) < seconds:
             due = int(elapsed * rate) - sent
             at = datetime.now(UTC)
             batch = [
-                _mention(_chatter(f"load{rng.randrange(load_brands):04d}", rng), at, rng)
+                fake_mention(chatter(f"load{rng.randrange(load_brands):04d}", rng), at, rng)
                 for _ in range(due)
             ]
             _send(producer, raw, batch)
             sent += due
             if time.monotonic() >= next_probe and len(bursts) < probes:
                 brand = f"probe{len(bursts):03d}"
-                burst = [_mention(COMPLAINT.format(brand=brand), at, rng) for _ in range(30)]
+                burst = [fake_mention(COMPLAINT.format(brand=brand), at, rng) for _ in range(30)]
                 bursts[brand] = time.time()
                 _send(producer, raw, burst)
                 next_probe += probe_every
             time.sleep(tick)
         producer.flush()
         load_seconds = time.monotonic() - start
-        cpu = (sum(_cpu_seconds(proc.pid) for proc in procs) - cpu_before) / load_seconds
-        memory = ", ".join(f"{_peak_memory_mb(proc.pid):.0f}" for proc in procs)
+        cpu = (sum(cpu_seconds(proc.pid) for proc in procs) - cpu_before) / load_seconds
+        memory = ", ".join(f"{peak_memory_mb(proc.pid):.0f}" for proc in procs)
         backlog = _lags(settings, layout)
         _wait(
             lambda: len(watcher.seen) >= len(bursts) or time.monotonic() - start > seconds + 15,
@@ -267,7 +267,7 @@ def agent_throughput(brands: int = 10_000, records: int = 50_000) -> float:
     step = 3600 / records
     payloads = [
         ScoredMention(
-            mention=_mention(
+            mention=fake_mention(
                 f"brand{b} word{rng.randrange(500)} word{rng.randrange(500)}",
                 start + timedelta(seconds=k * step),
                 rng,
