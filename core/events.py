@@ -7,6 +7,7 @@ unknown field on the wire; `schema_version` lets a later release read older reco
 from __future__ import annotations
 
 import hashlib
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal, get_args
 
@@ -53,7 +54,7 @@ class Record(BaseModel):
         return value
 
     def to_bytes(self) -> bytes:
-        return self.model_dump_json().encode()
+        return self.__pydantic_serializer__.to_json(self)  # model_dump_json without its str
 
     @classmethod
     def from_bytes(cls, data: bytes | str):  # type: ignore[no-untyped-def]
@@ -62,17 +63,15 @@ class Record(BaseModel):
 
 def _not_ahead(value: datetime) -> datetime:
     """A post's time in UTC, at most a day from now: the detector must never count year 9999.
-    (The lower bound, 2000, is a plain `ge` on the field, checked before this.)"""
+    (The lower bound, 2000, is a plain `ge` on the field, checked before this.) Compared as
+    epoch seconds, which neither converts nor overflows; every record pays this twice."""
     if value.tzinfo is None:
         raise ValueError("timestamp has no time zone; send ISO 8601 with an offset or Z")
-    latest = now() + AHEAD_MAX
-    if value.year <= latest.year + 1:  # a later year is refused unconverted: 9999 overflows
-        utc = value if value.tzinfo is UTC else value.astimezone(UTC)
-        if utc <= latest:
-            return utc
+    if value.timestamp() <= time.time() + AHEAD_MAX.total_seconds():
+        return value if value.tzinfo is UTC else value.astimezone(UTC)
     raise ValueError(
         f"{value.isoformat()} is more than a day ahead of now "
-        f"(latest accepted {latest:%Y-%m-%dT%H:%M:%SZ})"
+        f"(latest accepted {now() + AHEAD_MAX:%Y-%m-%dT%H:%M:%SZ})"
     )
 
 

@@ -99,13 +99,13 @@ class _TextExtractor(HTMLParser):
 
 # The fast path: the markup sources send (paragraphs, links, breaks, Mastodon's invisible spans
 # holding plain text) is handled with one regular expression over the tags (possessive, so a
-# stray `<` cannot make it backtrack); anything else goes to the parser.
+# stray `<` cannot make it backtrack); anything else goes to the parser. Which path is chosen
+# from the tag names alone: one scan, no lower-cased copy of the text.
 _INVISIBLE_SPAN = re.compile(r'<span class="invisible">[^<]*</span>')
-_NEEDS_PARSER = ("<script", "<style", "<template", "<head", "<!", "invisible")  # lower-cased
 _ATTRIBUTES = r"(?:[^>\"']++|\"[^\"]*+\"|'[^']*+')*+>"
 _TAG = re.compile(r"</?([A-Za-z][A-Za-z0-9]*+)" + _ATTRIBUTES)
+_TAG_NAME = re.compile(r"</?([A-Za-z][A-Za-z0-9]*+)")
 _BREAK = re.compile(r"<[bB][rR]\b" + _ATTRIBUTES)
-_BLOCK_START = re.compile(rf"</?(?:{'|'.join(sorted(_BLOCKS))})\b")  # over lower-cased markup
 
 
 def _tag_text(tag: re.Match[str]) -> str:
@@ -119,16 +119,16 @@ def html_to_text(markup: str) -> str:
     """Visible text of an HTML fragment: entities decoded, blocks as blank lines, spaces folded."""
     if "<" in markup:
         simple = _INVISIBLE_SPAN.sub("", markup) if "invisible" in markup else markup
-        lowered = simple.lower()
-        if any(marker in lowered for marker in _NEEDS_PARSER):
+        names = {name.lower() for name in set(_TAG_NAME.findall(simple))}
+        if "<!" in simple or "invisible" in simple or not names.isdisjoint(_SKIPPED):
             parser = _TextExtractor()
             parser.feed(markup)
             parser.close()
             return _tidy("".join(parser.parts))
-        if _BLOCK_START.search(lowered):  # paragraphs and such: each tag looked at
+        if not names.isdisjoint(_BLOCKS):  # paragraphs and such: each tag looked at
             markup = _TAG.sub(_tag_text, simple)
         else:  # inline markup only (links, emoji, breaks): no call per tag
-            markup = _TAG.sub("", _BREAK.sub("\n", simple) if "<br" in lowered else simple)
+            markup = _TAG.sub("", _BREAK.sub("\n", simple) if "br" in names else simple)
     return _tidy(html.unescape(markup) if "&" in markup else markup)
 
 

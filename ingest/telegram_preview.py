@@ -40,12 +40,12 @@ from ingest.source import Source
 NAME = "telegram_preview"
 _CHANNEL = re.compile(r"^@?([A-Za-z][A-Za-z0-9_]{3,31})$")
 _HISTORY = "tgme_channel_history"
-_WRAP = re.compile(r'class="tgme_widget_message_wrap\b')
+_WRAP = 'class="tgme_widget_message_wrap'
 _POST = re.compile(
     r'<div class="tgme_widget_message\b(?P<classes>[^"]*)"[^>]*?'
     r'\sdata-post="(?P<channel>[A-Za-z0-9_]+)/(?P<id>\d+)"'
 )
-_REPLY = re.compile(r'<a class="tgme_widget_message_reply\b.*?</a>', re.S)
+_REPLY = '<a class="tgme_widget_message_reply'
 _TEXT = re.compile(r'<div class="tgme_widget_message_text\b[^>]*+>((?:[^<]++|<(?!/div>))*+)</div>')
 _TIME = re.compile(r'<time\b[^>]*\bdatetime="([^"]+)"')
 _OWNER = re.compile(r'class="tgme_widget_message_owner_name"[^>]*>(.*?)</a>', re.S)
@@ -91,10 +91,8 @@ def posts(payload: bytes | str, *, fetched_at: datetime) -> list[Post] | Rejecte
     problem = None
     if _HISTORY not in page:
         problem = "no channel history in the page (an empty answer, or not a channel preview)"
-    elif len(starts) != len(_WRAP.findall(page)):
-        problem = (
-            f'{len(_WRAP.findall(page))} posts but {len(starts)} with data-post="<channel>/<id>"'
-        )
+    elif len(starts) != page.count(_WRAP):
+        problem = f'{page.count(_WRAP)} posts but {len(starts)} with data-post="<channel>/<id>"'
     if problem:
         return Rejected(
             payload=page, reason=f"{NAME}: {problem}: has t.me changed its preview page layout?"
@@ -128,18 +126,23 @@ def _post(start: re.Match[str], html: str, fetched_at: datetime) -> Post:
 
 
 def _mention(channel: str, post_id: int, html: str, fetched_at: datetime) -> Mention | None:
-    text = _TEXT.search(_REPLY.sub("", html) if "tgme_widget_message_reply" in html else html)
+    """The bubble's text; the author's heading before it, the signature and time after it (in
+    the footer), so each search reads only its part of the post."""
+    text = _TEXT.search(html)
+    if text and (quote := html.find(_REPLY, 0, text.start())) >= 0:  # a reply's quoted text
+        text = _TEXT.search(html, html.find("</a>", quote))
     if text is None:
         if _MEDIA.search(html):
             return None  # media without a caption
         raise ValueError("neither text nor known media")
-    when = _TIME.search(html)
+    when = _TIME.search(html, text.end())
     if when is None:
         raise ValueError("no <time datetime=...>")
     body = html_to_text(text.group(1))
     if not body:
         return None
-    owner, signed = _OWNER.search(html), _SIGNED.search(html)
+    owner = _OWNER.search(html, 0, text.start())
+    signed = _SIGNED.search(html, text.end(), when.start())
     name = " · ".join(_name(m.group(1)) for m in (owner, signed) if m)
     source_id = f"{channel.lower()}/{post_id}"
     return Mention(
