@@ -98,37 +98,30 @@ class _TextExtractor(HTMLParser):
 
 
 # The fast path: the markup sources send (paragraphs, links, breaks, Mastodon's invisible spans
-# holding plain text) is handled with one regular expression over the tags (possessive, so a
-# stray `<` cannot make it backtrack); anything else goes to the parser. Which path is chosen
-# from the tag names alone: one scan, no lower-cased copy of the text.
+# holding plain text) is split on its tags by one regular expression (possessive, so a stray `<`
+# cannot make it backtrack), which also gives the tag names that choose the path; anything else
+# (scripts, comments, other hidden elements) goes to the parser.
 _INVISIBLE_SPAN = re.compile(r'<span class="invisible">[^<]*</span>')
-_ATTRIBUTES = r"(?:[^>\"']++|\"[^\"]*+\"|'[^']*+')*+>"
-_TAG = re.compile(r"</?([A-Za-z][A-Za-z0-9]*+)" + _ATTRIBUTES)
-_TAG_NAME = re.compile(r"</?([A-Za-z][A-Za-z0-9]*+)")
-_BREAK = re.compile(r"<[bB][rR]\b" + _ATTRIBUTES)
-
-
-def _tag_text(tag: re.Match[str]) -> str:
-    name = tag.group(1).lower()
-    if name == "br":
-        return "\n"
-    return "\n\n" if name in _BLOCKS else ""
+_TAG = re.compile(r"</?([A-Za-z][A-Za-z0-9]*+)(?:[^>\"']++|\"[^\"]*+\"|'[^']*+')*+>")
+_TAG_TEXT = {"br": "\n", **dict.fromkeys(_BLOCKS, "\n\n")}  # what a tag reads as; others ""
 
 
 def html_to_text(markup: str) -> str:
     """Visible text of an HTML fragment: entities decoded, blocks as blank lines, spaces folded."""
     if "<" in markup:
         simple = _INVISIBLE_SPAN.sub("", markup) if "invisible" in markup else markup
-        names = {name.lower() for name in set(_TAG_NAME.findall(simple))}
+        parts = _TAG.split(simple)  # text, tag name, text, tag name, ..., text
+        names = {name.lower() for name in set(parts[1::2])}
         if "<!" in simple or "invisible" in simple or not names.isdisjoint(_SKIPPED):
             parser = _TextExtractor()
             parser.feed(markup)
             parser.close()
             return _tidy("".join(parser.parts))
-        if not names.isdisjoint(_BLOCKS):  # paragraphs and such: each tag looked at
-            markup = _TAG.sub(_tag_text, simple)
-        else:  # inline markup only (links, emoji, breaks): no call per tag
-            markup = _TAG.sub("", _BREAK.sub("\n", simple) if "br" in names else simple)
+        if not names.isdisjoint(_TAG_TEXT):
+            parts[1::2] = [_TAG_TEXT.get(name.lower(), "") for name in parts[1::2]]
+            markup = "".join(parts)
+        else:
+            markup = "".join(parts[::2])
     return _tidy(html.unescape(markup) if "&" in markup else markup)
 
 

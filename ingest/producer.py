@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from typing import NamedTuple, Protocol, TextIO
 
 from confluent_kafka import KafkaError, Message, Producer
@@ -33,13 +34,15 @@ class Emitter(Protocol):
 
 
 log = logging.getLogger(__name__)
+Delivered = Callable[[KafkaError | None, Message], None]
 
 STAGE = "ingest"
 FLUSH_WAIT_SECONDS = 5.0  # how often a waiting flush says (and logs) what it waits for
 
 
-def create_producer(settings: Settings) -> Producer:
-    """Durable and ordered (acks=all, idempotence), batched for throughput.
+def create_producer(settings: Settings, on_delivery: Delivered | None = None) -> Producer:
+    """Durable and ordered (acks=all, idempotence), batched for throughput; `on_delivery` hears
+    of every record that failed (one callback for all, not one per record).
 
     The ingest path produces with librdkafka (confluent-kafka): kafka-python's pure-Python
     producer tops out near 10,000 records/s per core, librdkafka's near 200,000 — the
@@ -55,6 +58,7 @@ def create_producer(settings: Settings) -> Producer:
             "batch.size": 1_000_000,
             "message.timeout.ms": 0,  # a broker away for minutes delays records, never fails them
             "delivery.report.only.error": True,  # a Python callback only for a failed record
+            **({"on_delivery": on_delivery} if on_delivery else {}),
         }
     )
 
@@ -68,8 +72,8 @@ class _Tally(NamedTuple):
 
 
 class KafkaEmitter:
-    def __init__(self, settings: Settings, producer: Producer | None = None) -> None:
-        self._producer = producer or create_producer(settings)
+    def __init__(self, settings: Settings) -> None:
+        self._producer = create_producer(settings, on_delivery=self._delivered)
         self._bootstrap = settings.kafka_bootstrap
         self._max_share = settings.deadletter_max_share
         self._tallies: dict[str, _Tally] = {}  # per source: one broken source trips
@@ -116,7 +120,7 @@ class KafkaEmitter:
         full = False
         while True:
             try:
-                self._producer.produce(topic, value, key, on_delivery=self._delivered)
+                self._producer.produce(topic, value, key)
                 break
             except BufferError:  # the local queue is full: wait for the broker (backpressure)
                 if not full:

@@ -143,14 +143,13 @@ def _mention(channel: str, post_id: int, html: str, fetched_at: datetime) -> Men
         return None
     owner = _OWNER.search(html, 0, text.start())
     signed = _SIGNED.search(html, text.end(), when.start())
-    name = " · ".join(_name(m.group(1)) for m in (owner, signed) if m)
     source_id = f"{channel.lower()}/{post_id}"
     return Mention(
         uid=make_uid(NAME, source_id),
         source=NAME,
         source_id=source_id,
         url=f"https://t.me/{channel}/{post_id}",
-        author=Author(handle=channel.lower(), name=name or None),
+        author=_author(channel, owner and owner.group(1), signed and signed.group(1)),
         text=body,
         created_at=from_iso(when.group(1)),
         fetched_at=fetched_at,
@@ -159,9 +158,10 @@ def _mention(channel: str, post_id: int, html: str, fetched_at: datetime) -> Men
 
 
 @functools.lru_cache(maxsize=1024)
-def _name(markup: str) -> str:
-    """The channel's title and its signers, the same on post after post."""
-    return html_to_text(markup)
+def _author(channel: str, owner: str | None, signer: str | None) -> Author:
+    """The channel, its title and the post's signer: the same on post after post, so made once."""
+    name = " · ".join(html_to_text(markup) for markup in (owner, signer) if markup)
+    return Author(handle=channel.lower(), name=name or None)
 
 
 async def fetch(

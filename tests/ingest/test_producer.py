@@ -8,10 +8,11 @@ import time
 from pathlib import Path
 
 import pytest
+from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
 
-from core import health, topics
+from core import connect, health, topics
 from core.config import Settings
-from core.errors import Fatal, Rejected
+from core.errors import DeliveryError, Fatal, Rejected
 from ingest import synthetic
 from ingest.producer import KafkaEmitter
 from sada import services
@@ -59,3 +60,17 @@ def test_a_source_whose_items_mostly_fail_stops_ingest(settings: Settings) -> No
         for _ in range(200):
             emitter.rejected("rss", bad)
     emitter.flush()
+
+
+def test_a_record_the_broker_refuses_fails_the_flush_with_the_reason(settings: Settings) -> None:
+    ensure_topics(settings)
+    raw = ConfigResource(ConfigResource.Type.TOPIC, settings.topic(topics.RAW))
+    entry = ConfigEntry("max.message.bytes", "1000", incremental_operation=AlterConfigOpType.SET)
+    raw.add_incremental_config(entry)
+    admin = AdminClient(connect.confluent(settings))  # kept: the answer needs it alive
+    admin.incremental_alter_configs([raw])[raw].result()
+    mention = next(iter(synthetic.generate(synthetic.Config(count=1, spike_minutes=0))))
+    emitter = KafkaEmitter(settings)
+    emitter.mention("synthetic", mention.model_copy(update={"text": "x" * 2000}))
+    with pytest.raises(DeliveryError, match=r"refused 1 records: .*mentions.raw: .*too large"):
+        emitter.flush()
