@@ -38,7 +38,7 @@ from ingest.bluesky_profiles import Holding, Profiles
 from ingest.convert import from_iso
 from ingest.cursor import CursorStore, Progress
 from ingest.http import USER_AGENT, HttpPolicy, Polite, Sleep, SourceConfig
-from ingest.parsing import Item, explain, field, text_of
+from ingest.parsing import Item, explain, field, load_json, text_of
 from ingest.polling import observe
 from ingest.source import Source
 
@@ -115,10 +115,9 @@ def compile_terms(terms: Sequence[str]) -> tuple[str, ...]:
 
 def decode(frame: bytes | str) -> dict[str, Any] | Rejected:
     """One Jetstream frame to its event, or a Rejected saying why it is not one."""
-    try:
-        event = json.loads(frame)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        return Rejected(payload=text_of(frame), reason=f"{NAME}: frame is not JSON ({exc})")
+    event = load_json(frame, NAME)
+    if isinstance(event, Rejected):
+        return event
     stamp = event.get("time_us") if isinstance(event, dict) else None
     if not isinstance(stamp, int) or not 0 <= stamp < _YEAR_3000_US:
         return Rejected(

@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+import orjson
 from pydantic import ValidationError
 
 from core.errors import Rejected
@@ -25,7 +26,15 @@ def text_of(payload: bytes | str) -> str:
 
 
 def load_json(payload: bytes | str, source: str) -> Any | Rejected:
-    """The decoded JSON, or a Rejected saying the payload is not JSON (and what it looks like)."""
+    """The decoded JSON, or a Rejected saying the payload is not JSON (and what it looks like).
+
+    orjson reads it first (it decodes pages several times faster); what it refuses (a lone
+    surrogate in one item's text, an integer beyond 64 bits, NaN) goes to the standard library,
+    which reads it as before or says precisely what is wrong."""
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        pass
     try:
         return json.loads(payload)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:

@@ -21,6 +21,18 @@ def test_load_json_says_what_came_instead() -> None:
     assert isinstance(deep, Rejected)
 
 
+def test_load_json_reads_what_the_fast_decoder_refuses_as_the_standard_library_does() -> None:
+    # One item's broken emoji (a lone surrogate escape) must not refuse its whole page; a
+    # 100-bit integer and NaN are JSON as Python reads it.
+    page = load_json(b'[{"text": "ok"}, {"text": "broken \\ud83d emoji"}]', "src")
+    assert page == [{"text": "ok"}, {"text": "broken \ud83d emoji"}]
+    assert load_json(b'{"id": 1267650600228229401496703205376}', "src") == {"id": 2**100}
+    nan = load_json(b"[NaN]", "src")
+    assert isinstance(nan, list) and nan[0] != nan[0]
+    broken = load_json(b'{"a": \xff}', "src")
+    assert isinstance(broken, Rejected) and "payload is not JSON" in broken.reason
+
+
 def test_field_names_the_whole_path() -> None:
     assert field({"a": [{"b": 1}]}, "a", 0, "b") == 1
     with pytest.raises(KeyError) as info:
