@@ -23,15 +23,21 @@ class DeadLetterBreaker:
         if not 0 < max_share <= 1:
             raise ValueError(f"max_share must be in (0, 1], not {max_share}")
         self.stage, self.max_share, self.minimum = stage, max_share, min(minimum, window)
+        self._window = window
         self._outcomes: deque[bool] = deque(maxlen=window)  # True: dead-lettered
         self._dead = 0
+        self._accepted = 0  # since the last dead letter, not yet in the window
 
     def accepted(self, count: int = 1) -> None:
-        for _ in range(count):
-            self._add(False)
+        """Count records that went through: only tallied here (every record pays this), and
+        folded into the window at the next dead letter, the one time the window is read."""
+        self._accepted += count
 
     def rejected(self, reason: str) -> None:
         """Count one dead letter; raise Fatal if the window is now mostly dead letters."""
+        for _ in range(min(self._accepted, self._window)):
+            self._add(False)
+        self._accepted = 0
         self._add(True)
         seen = len(self._outcomes)
         if seen >= self.minimum and self._dead > self.max_share * seen:
@@ -44,7 +50,7 @@ class DeadLetterBreaker:
             )
 
     def _add(self, dead: bool) -> None:
-        if len(self._outcomes) == self._outcomes.maxlen:
+        if len(self._outcomes) == self._window:
             self._dead -= self._outcomes[0]
         self._outcomes.append(dead)
         self._dead += dead
