@@ -312,6 +312,10 @@ _LOCAL_DATE = re.compile(
     re.IGNORECASE,
 )
 _ZONE = re.compile(r"([+-])(\d{2}):?(\d{2})")
+_RFC822_UTC = re.compile(  # what nearly every feed sends: read without the email module's parser
+    r"(?:[A-Za-z]{3},\s*)?(\d{1,2})\s+([A-Za-z]{3})\s+(\d{4})\s+(\d{2}):(\d{2}):(\d{2})"
+    r"\s+(?:GMT|UTC|UT|Z|[+-]0000)"
+)
 
 
 def parse_feed_date(value: str) -> datetime:
@@ -319,7 +323,11 @@ def parse_feed_date(value: str) -> datetime:
 
     A date with no zone is taken as UTC (the feed's own zone is unknowable).
     """
-    text = value.strip().translate(_DIGITS)
+    text = value.strip()
+    if (rfc := _RFC822_UTC.fullmatch(text)) and (month := _MONTHS.get(rfc[2].lower())):
+        day, year, hour, minute, second = map(int, rfc.group(1, 3, 4, 5, 6))  # any digits
+        return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+    text = text.translate(_DIGITS)
     if not text:
         raise ValueError("empty date")
     try:

@@ -74,6 +74,9 @@ def test_the_fast_path_reads_markup_as_the_parser_does(markup: str) -> None:
     ("value", "expected"),
     [
         ("Fri, 03 Jul 2026 07:00:00 GMT", datetime(2026, 7, 3, 7, 0, tzinfo=UTC)),
+        ("3 JUL 2026 07:00:00 -0000", datetime(2026, 7, 3, 7, 0, tzinfo=UTC)),
+        ("Fri, ٠٣ Jul ٢٠٢٦ ٠٧:٠٠:٠٠ UT", datetime(2026, 7, 3, 7, 0, tzinfo=UTC)),
+        ("Fri, 03 Jul 2026 07:00:00 +0100", datetime(2026, 7, 3, 6, 0, tzinfo=UTC)),
         ("2026-07-03T07:00:00+02:00", datetime(2026, 7, 3, 5, 0, tzinfo=UTC)),
         ("2026-07-03T07:00:00Z", datetime(2026, 7, 3, 7, 0, tzinfo=UTC)),
         ("ven., 03 juil. 2026 07:00:00 +0200", datetime(2026, 7, 3, 5, 0, tzinfo=UTC)),
@@ -88,7 +91,9 @@ def test_feed_dates_in_any_language(value: str, expected: datetime) -> None:
     assert parse_feed_date(value) == expected
 
 
-@pytest.mark.parametrize("value", ["", "soon", "قريباً", "32 Foo 2026"])
+@pytest.mark.parametrize(
+    "value", ["", "soon", "قريباً", "32 Foo 2026", "Sat, 31 Feb 2026 07:00:00 GMT"]
+)
 def test_unreadable_feed_dates_raise(value: str) -> None:
     with pytest.raises(ValueError):
         parse_feed_date(value)
