@@ -39,15 +39,10 @@ def timed(work: Callable[[], int]) -> tuple[float, float]:
     return items / (time.perf_counter() - wall), items / (time.process_time() - cpu)
 
 
-def replay_into_kafka(settings: Settings, path: Path) -> int:
-    tallies = asyncio.run(
-        run(
-            [Job("replay", replay.SOURCE, replay.Config(path=path))],
-            KafkaEmitter(settings),
-            once=True,
-        )
-    )
-    return tallies["replay"].mentions
+def replay_into_kafka(emitter: KafkaEmitter, path: Path) -> int:
+    """The replay source through the runner, into the producer made before (as below)."""
+    job = Job("replay", replay.SOURCE, replay.Config(path=path))
+    return asyncio.run(run([job], emitter, once=True))["replay"].mentions
 
 
 def parse_and_produce(
@@ -88,7 +83,7 @@ def main() -> None:
             print(f"{'what':<28}{'mentions/s':>12}{'per CPU s':>12}  vs target {TARGET:,}/s")
             print(f"{'':<28}(median of {args.rounds} rounds of {args.count:,})")
             rows: dict[str, Callable[[], int]] = {
-                "replay file -> Kafka": lambda: replay_into_kafka(settings, path)
+                "replay file -> Kafka": functools.partial(replay_into_kafka, emitter, path)
             }
             for source, page in pages().items():
                 if args.source and source not in args.source:
