@@ -74,6 +74,19 @@ def test_parse_maps_text_authors_times_and_skips_media_and_service_posts() -> No
     assert release.reply_target is None and release.edited_at is None
 
 
+def test_a_reply_quoting_with_the_text_class_still_yields_the_reply_own_text() -> None:
+    # The quoted post's snippet is `metatext` today; were it marked up as a message text, the
+    # reply's own text after the quote must still be the one read.
+    quoted = NEWEST.replace(
+        b'tgme_widget_message_metatext js-message_reply_text" dir="auto">',
+        b'tgme_widget_message_metatext js-message_reply_text" dir="auto">'
+        b'<div class="tgme_widget_message_text">the quoted offer</div>',
+    )
+    assert quoted != NEWEST
+    _, arabizi, *_ = telegram_preview.parse(quoted, fetched_at=now())
+    assert isinstance(arabizi, Mention) and arabizi.text.startswith("Yalla, el 3ard sari")
+
+
 @pytest.mark.parametrize(
     ("page", "says"),
     [
