@@ -47,7 +47,7 @@ _POST = re.compile(
 )
 _REPLY = '<a class="tgme_widget_message_reply'
 _TEXT = re.compile(r'<div class="tgme_widget_message_text\b[^>]*+>((?:[^<]++|<(?!/div>))*+)</div>')
-_TIME = re.compile(r'<time\b[^>]*\bdatetime="([^"]+)"')
+_TIME = re.compile(r'<time\b[^>]*?\bdatetime="([^"]+)"')  # lazy: Telegram writes datetime first
 _OWNER = re.compile(r'class="tgme_widget_message_owner_name"[^>]*>(.*?)</a>', re.S)
 _SIGNED = re.compile(r'class="tgme_widget_message_from_author"[^>]*>(.*?)</span>', re.S)
 _MEDIA = re.compile(
