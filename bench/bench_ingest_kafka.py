@@ -26,6 +26,7 @@ from ingest.parsing import Item
 from ingest.producer import KafkaEmitter
 from ingest.runner import Job, run
 from sada import services
+from sada.cli import quiet_gc
 from sada.topics import delete_namespace, ensure_topics
 from tests.ingest.support import PARSERS
 
@@ -80,6 +81,7 @@ def main() -> None:
             emitter = KafkaEmitter(settings)
             emitter.mention("bench", next(iter(synthetic.generate(synthetic.Config(count=1)))))
             emitter.flush()
+            quiet_gc()  # as `sada ingest` runs its sources
             print(f"{'what':<28}{'mentions/s':>12}{'per CPU s':>12}  vs target {TARGET:,}/s")
             print(f"{'':<28}(median of {args.rounds} rounds of {args.count:,})")
             rows: dict[str, Callable[[], int]] = {

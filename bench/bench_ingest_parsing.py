@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from core.events import Mention
+from sada.cli import quiet_gc
 from tests.ingest.support import FIXTURES, OWN_FIXTURES, PARSERS
 
 TARGET = 20_000
@@ -99,6 +100,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=1.0, help="time per source")
     args = parser.parse_args()
+    quiet_gc()  # as `sada ingest` runs its sources
     print(f"{'source':<12}{'mentions/s':>12}{'MB/s':>8}  vs target {TARGET:,}/s")
     for source, page in pages().items():
         rate, megabytes = measure(PARSERS[source], page, args.seconds)

@@ -13,6 +13,7 @@ fetches external entities.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import pyexpat
 import re
@@ -92,8 +93,16 @@ class Config(SourceConfig):
         return [*self.feeds, *(search.url() for search in self.google_news)]
 
 
+@functools.lru_cache(maxsize=256)
 def _local(tag: Any) -> str:
+    """A tag's name without its namespace: items repeat the same few tags, so made once each."""
     return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+@functools.lru_cache(maxsize=1024)
+def _host(url: str) -> str:
+    """A publisher's host (Google News names the same few sources item after item)."""
+    return urlsplit(url).netloc
 
 
 def _root(payload: bytes, charset: str | None) -> Element:
@@ -160,41 +169,31 @@ def _mention(
     link = ""
     for child in entry:
         name = _local(child.tag)
-        fields.setdefault(name, child)
+        if name not in fields:
+            fields[name] = child
         if name == "link" and not link:
             href = child.get("href")
             if href is None:
                 link = (child.text or "").strip()  # RSS: <link>url</link>
             elif child.get("rel") in (None, "alternate"):
                 link = href  # Atom: <link rel="alternate" href="url"/>
-
-    def text(*names: str) -> str:
-        for name in names:
-            if name in fields:
-                element = fields[name]
-                value = element.text if len(element) == 0 else "".join(element.itertext())
-                value = (value or "").strip()
-                if value:
-                    return html_to_text(value) if "<" in value or "&" in value else value
-        return ""
-
-    title = text("title")
-    summary = text("description", "summary", "encoded", "content")
+    title = _text(fields, _TITLE)
+    summary = _text(fields, _SUMMARY)
     source = fields.get("source")
     publisher = (source.text or "").strip() if source is not None else ""
     body = _join(title, summary, publisher)
     if not body:
         return None  # nothing to match a brand in
-    guid = text("guid", "id") or link
-    when = text("pubDate", "published", "updated", "date", "issued", "modified")
+    guid = _text(fields, _GUID) or link
+    when = _text(fields, _DATE)
     try:
         created = parse_feed_date(when) if when else fetched_at
     except ValueError:
         created = fetched_at  # unreadable date: dated when seen rather than lost
-    author_name = _EMAIL_NAME.sub(r"\1", text("creator", "author")) or publisher
+    author_name = _EMAIL_NAME.sub(r"\1", _text(fields, _AUTHOR)) or publisher
     if "author" in fields and (name := _child_text(fields["author"], "name")):
         author_name = name
-    handle = (urlsplit(source.get("url") or "").netloc if source is not None else "") or feed_host
+    handle = (_host(source.get("url") or "") if source is not None else "") or feed_host
     source_id = guid or hashlib.sha256(f"{title}\x00{when}".encode()).hexdigest()[:32]
     return Mention(
         uid=make_uid(NAME, source_id),
@@ -209,13 +208,32 @@ def _mention(
     )
 
 
+# Where RSS 2.0, RSS 1.0 (Dublin Core) and Atom keep each part of an item, first found wins.
+_TITLE = ("title",)
+_SUMMARY = ("description", "summary", "encoded", "content")
+_GUID = ("guid", "id")
+_DATE = ("pubDate", "published", "updated", "date", "issued", "modified")
+_AUTHOR = ("creator", "author")
+
+
+def _text(fields: dict[str, Element], names: tuple[str, ...]) -> str:
+    """Plain text of the first of `names` the item has with any text."""
+    for name in names:
+        if (element := fields.get(name)) is not None:
+            value = element.text if len(element) == 0 else "".join(element.itertext())
+            if value and (value := value.strip()):
+                return html_to_text(value) if "<" in value or "&" in value else value
+    return ""
+
+
 def _join(title: str, summary: str, publisher: str) -> str:
     """Title and summary, without a summary that only repeats the title (Google News does)."""
     if not summary:
         return title
-    extra = set(_WORD.findall(summary.casefold())) - set(
-        _WORD.findall(f"{title} {publisher}".casefold())
-    )
+    told, known = summary.casefold(), f"{title} {publisher}".casefold()
+    if set(told.split()) <= set(known.split()):  # each piece repeated, so each word too
+        return title or summary
+    extra = set(_WORD.findall(told)) - set(_WORD.findall(known))
     return f"{title}\n\n{summary}" if title and extra else title or summary
 
 

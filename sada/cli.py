@@ -558,6 +558,7 @@ def ingest(
         _prepare(settings, lambda: services.kafka_reachable(settings))
         emitter = KafkaEmitter(settings)
         set_default_store(CursorStore(settings.state_dir, barrier=emitter.flush))
+        quiet_gc()  # a busy stage; a dry run is a short trial
     try:
         if live and not (once or dry_run) and settings.config_reload_seconds:
             tallies = asyncio.run(run_live(live, jobs, emitter))  # follows the clients file
@@ -593,7 +594,7 @@ def process(
     # Faust spends much of each record in asyncio itself; on uvloop a worker needs ~10% less CPU.
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     faust_app = create_app(settings, live, cast(Stage, stage))
-    _quiet_gc()
+    quiet_gc()
     logging.getLogger().setLevel(logging.WARNING)  # Faust's info lines would drown ours
     # Sada's log format (SADA_LOG_FORMAT) stays: Faust would set its own
     worker = Worker(faust_app, quiet=True, override_logging=False)
@@ -601,13 +602,15 @@ def process(
     worker.execute_from_commandline()
 
 
-def _quiet_gc() -> None:
-    """Keep CPython's cycle collector from stalling a busy worker.
+def quiet_gc() -> None:
+    """Keep CPython's cycle collector from stalling a busy stage (a worker, a source).
 
     With the default thresholds it ran every few hundred mentions and walked every live object
     (model, matcher, tables): at 2,000 mentions/s the stalls added up to a queue and alerts
-    came 1.5-3 s late instead of 0.3 s (measured). What exists after start-up lives for good, so
-    it is frozen out of the collector's walks; collections of young objects run less often.
+    came 1.5-3 s late instead of 0.3 s (measured). A source's pages become thousands of short
+    lived dicts and elements: the young collections alone cost ingest 5-10% of its rate
+    (docs/ingest.md). What exists after start-up lives for good, so it is frozen out of the
+    collector's walks; collections of young objects run less often.
     """
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)

@@ -18,10 +18,12 @@ from core.events import (
     SCHEMA_VERSION,
     TEXT_MAX,
     URL_MAX,
+    Alert,
     Author,
     DeadLetter,
     Engagement,
     Mention,
+    Removal,
     ScoredMention,
     Sentiment,
     dead_letter,
@@ -55,6 +57,46 @@ def test_timestamps_become_utc_and_round_trip_on_the_wire() -> None:
     assert mention.created_at.tzinfo == UTC
     assert Mention.from_bytes(mention.to_bytes()) == mention
     assert "عمرو دياب" in mention.to_bytes().decode()
+
+
+def test_records_go_on_the_wire_as_pydantic_writes_them() -> None:
+    """`to_bytes` (orjson) writes what `model_dump_json` would: escapes, zones, floats, nesting."""
+    at = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    mention = _mention(
+        text='\x00\x1f\u2028 "quoted" \\ </b> & 😀 أكمي',
+        author=Author(handle="h", name=None, followers=COUNT_MAX),
+        engagement=Engagement(likes=3),
+        edited_at=datetime(2026, 1, 1, tzinfo=timezone(timedelta(hours=3))),
+        fetched_at=at,
+    )
+    scored = ScoredMention(
+        mention=mention,
+        client="c",
+        brand="b",
+        matched_terms=["acme", "أكمي"],
+        text_normalized="t",
+        language="ar",
+        sentiment=Sentiment(label="negative", probability=0.1 + 0.2, model="m"),
+        triage="complaint",
+    )
+    alert = Alert(
+        id="a",
+        client="c",
+        brand="b",
+        kind="volume_spike",
+        window_start=at,
+        window_end=at,
+        observed=1e300,
+        expected=float("inf"),
+        score=float("nan"),
+        severity="critical",
+        sample_uids=[mention.uid],
+        raised_at=at,
+    )
+    removal = Removal(uid="u", source="x", source_id="1", removed_at=at)
+    letter = dead_letter("ingest:x", "why", b"\xff not utf-8")
+    for record in (mention, scored, alert, removal, letter):
+        assert record.to_bytes() == record.model_dump_json().encode()
 
 
 def test_naive_timestamps_and_unknown_fields_are_refused() -> None:
