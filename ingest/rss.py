@@ -45,6 +45,12 @@ if pyexpat.version_info < (2, 4, 1):  # older expat expands entity bombs ("billi
 _DECLARATION = re.compile(rb"^\s*<\?xml[^>]*\?>")
 _WORD = re.compile(r"\w+")
 _EMAIL_NAME = re.compile(r"^\S+@\S+\s+\((.+)\)$")  # RSS <author>: "mail@host (Name)"
+# Google News's summary of an item: its title, linked, then its publisher. Read without the
+# HTML parser (a third of an item's time), to the same text; any other markup takes the parser.
+_GOOGLE_NEWS_SUMMARY = re.compile(
+    r'<a href="[^"<>]*" target="_blank">([^<&\n]*)</a>&nbsp;&nbsp;'
+    r'<font color="#[0-9a-fA-F]{6}">([^<&\n]*)</font>'
+)
 
 
 class GoogleNewsSearch(BaseModel):
@@ -178,7 +184,7 @@ def _mention(
             elif child.get("rel") in (None, "alternate"):
                 link = href  # Atom: <link rel="alternate" href="url"/>
     title = _text(fields, _TITLE)
-    summary = _text(fields, _SUMMARY)
+    summary = _summary(fields)
     source = fields.get("source")
     publisher = (source.text or "").strip() if source is not None else ""
     body = _join(title, summary, publisher)
@@ -214,6 +220,18 @@ _SUMMARY = ("description", "summary", "encoded", "content")
 _GUID = ("guid", "id")
 _DATE = ("pubDate", "published", "updated", "date", "issued", "modified")
 _AUTHOR = ("creator", "author")
+
+
+def _summary(fields: dict[str, Element]) -> str:
+    element = fields.get("description")
+    google = (
+        _GOOGLE_NEWS_SUMMARY.fullmatch(element.text)
+        if element is not None and element.text and len(element) == 0
+        else None
+    )
+    if google:
+        return " ".join(f"{google[1]} {google[2]}".split())  # as html_to_text reads it
+    return _text(fields, _SUMMARY)
 
 
 def _text(fields: dict[str, Element], names: tuple[str, ...]) -> str:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import httpx
 import pytest
@@ -36,6 +37,27 @@ def test_google_news_items_keep_the_title_and_credit_the_publisher() -> None:
     assert second.created_at == datetime(2026, 11, 25, 18, 5, tzinfo=UTC)  # not date-sorted
     assert third.url is not None and third.url.startswith("https://news.google.com/rss/articles/")
     assert first.source_id.startswith("CBMi")
+
+
+@pytest.mark.parametrize(
+    ("title", "linked", "publisher", "text"),
+    [  # the first two are read without the HTML parser, the last two by it
+        ("Acme wins - BBC", "Acme wins", "BBC", "Acme wins - BBC"),  # repeats the title
+        ("Acme wins", "Acme wins \xa0 today", "Reuters", "Acme wins\n\nAcme wins today Reuters"),
+        ("Acme &amp; Co - BBC", "Acme & Co", "BBC", "Acme & Co - BBC"),
+        ("Acme", "Acme\nover two lines", "BBC", "Acme\n\nAcme\nover two lines BBC"),
+    ],
+)
+def test_a_google_news_summary_adds_only_words_the_title_lacks(
+    title: str, linked: str, publisher: str, text: str
+) -> None:
+    summary = (
+        f'<a href="https://news.google.com/rss/articles/X?oc=5" target="_blank">{linked}</a>'
+        f'&nbsp;&nbsp;<font color="#6f6f6f">{publisher}</font>'
+    )
+    item = f"<item><title>{title}</title><description>{escape(summary)}</description></item>"
+    (mention,) = mentions(f'<rss version="2.0"><channel>{item}</channel></rss>'.encode())
+    assert mention.text == text
 
 
 def test_windows_1256_feed_with_arabic_dates() -> None:
