@@ -111,6 +111,12 @@ def _host(url: str) -> str:
     return urlsplit(url).netloc
 
 
+@functools.lru_cache(maxsize=1024)
+def _author(handle: str, name: str) -> Author:
+    """A publisher or writer: the same on item after item, so made once."""
+    return Author(handle=handle.removeprefix("www."), name=name or None)
+
+
 def _root(payload: bytes, charset: str | None) -> Element:
     """The document root, trying the declared encoding, then the HTTP charset and fallbacks."""
     try:
@@ -206,7 +212,7 @@ def _mention(
         source=NAME,
         source_id=source_id,
         url=canonical_url(link),
-        author=Author(handle=handle.removeprefix("www."), name=author_name or None),
+        author=_author(handle, author_name),
         text=body,
         language_hint=language,
         created_at=created,
