@@ -46,7 +46,9 @@ _POST = re.compile(
     r'\sdata-post="(?P<channel>[A-Za-z0-9_]+)/(?P<id>\d+)"'
 )
 _REPLY = '<a class="tgme_widget_message_reply'
-_TEXT = re.compile(r'<div class="tgme_widget_message_text\b[^>]*+>((?:[^<]++|<(?!/div>))*+)</div>')
+_TEXT = re.compile(
+    r'<div class="tgme_widget_message_text\b[^>]*+>([^<]*+(?:<(?!/div>)[^<]*+)*+)</div>'
+)
 _TIME = re.compile(r'<time\b[^>]*?\bdatetime="([^"]+)"')  # lazy: Telegram writes datetime first
 _OWNER = re.compile(r'class="tgme_widget_message_owner_name"[^>]*>(.*?)</a>', re.S)
 _SIGNED = re.compile(r'class="tgme_widget_message_from_author"[^>]*>(.*?)</span>', re.S)
