@@ -151,8 +151,11 @@ class Run:
         return int(response.json()["count"]) if response.status_code == 200 else 0
 
     def wait_caught_up(self, since: float, timeout: float) -> float:
-        """Seconds from `since` until every stage caught up; fails with where things stood."""
+        """Seconds from `since` until every stage caught up; fails with where things stood, and
+        how the lags moved on the way (still draining slowly, or stuck)."""
         deadline = time.monotonic() + timeout
+        note_at = time.monotonic()
+        trail: list[str] = []  # every 15 s: seconds since `since`, and the lags then
         while time.monotonic() < deadline:
             for stage, worker in self.workers.items():
                 assert worker.poll() is None, (
@@ -161,13 +164,18 @@ class Run:
             try:
                 if self.caught_up():
                     return time.monotonic() - since
+                if time.monotonic() >= note_at:
+                    note_at += 15
+                    lagging = {k: v for k, v in lags(self.settings, split=True).items() if v}
+                    trail.append(f"{time.monotonic() - since:.0f}s {lagging}")
             except Exception:  # a service still coming back: ask again
                 pass
             time.sleep(1.0)
         raise AssertionError(
             f"not caught up within {timeout:.0f}s: lags {lags(self.settings, split=True)}, "
             f"indexed {self.indexed()} of {self.expected_documents}, ingest "
-            f"{'running' if self.ingest and self.ingest.poll() is None else 'done'}; logs in {self.log_dir}"
+            f"{'running' if self.ingest and self.ingest.poll() is None else 'done'}; "
+            f"lags on the way: {'; '.join(trail[-12:])}; logs in {self.log_dir}"
         )
 
 
