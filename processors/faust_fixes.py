@@ -14,8 +14,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
+import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +29,7 @@ from faust.types import EventT
 from faust.types.tuples import TP
 from intervaltree import IntervalTree
 
+log = logging.getLogger(__name__)
 PRODUCER_BUFFER = 10_000  # queued sends before Faust holds the stream back
 
 
@@ -56,9 +59,43 @@ class Consumer(faust_kafka.Consumer):
     filled and the list kept as a set before Faust looks for the run.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._held: dict[TP, tuple[int | None, float, float]] = {}  # offset, since, said
+
     def _new_offset(self, tp: TP) -> int | None:
-        count_each_once(self._acked[tp], self._gap[tp])
+        acked = self._acked[tp]
+        count_each_once(acked, self._gap[tp])
+        committed = self._committed_offset[tp]
+        if acked and committed and acked[0] - committed > 1:
+            self._stuck(tp, committed, acked[0])
         return super()._new_offset(tp)
+
+    def _stuck(self, tp: TP, committed: int, first: int) -> None:
+        """Faust commits nothing more for `tp` while offsets between the committed one and the
+        first acked were neither acked nor taken for a gap. Held for 30 s (not a moment's
+        reordering), it is said once a minute with where the partition stands: seen in
+        `make chaos` (a), one partition of the detect stage held for good."""
+        now = time.monotonic()
+        held, since, said = self._held.get(tp, (None, now, 0.0))
+        if held != committed:
+            since, said = now, 0.0
+        self._held[tp] = (committed, since, said)
+        if now - since >= 30 and now - said >= 60:
+            self._held[tp] = (committed, since, now)
+            log.warning(
+                "%s[%d]: commits held at %d for %.0fs: offsets %d-%d never acked (%d acked "
+                "after them; read offset %s; gaps %s)",
+                tp.topic,
+                tp.partition,
+                committed,
+                now - since,
+                committed,
+                first - 1,
+                len(self._acked[tp]),
+                self._read_offset[tp],
+                sorted(self._gap[tp])[:3],
+            )
 
 
 class Producer(faust_kafka.Producer):

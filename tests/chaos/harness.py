@@ -23,7 +23,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import httpx
-from kafka import KafkaAdminClient
+from kafka import KafkaAdminClient, KafkaConsumer
 
 from core import connect, topics
 from core.config import Settings, load_config
@@ -34,7 +34,7 @@ from processors.match import build_matcher
 from processors.pipeline import process
 from sada import services
 from sada.receiver import Receiver
-from sada.topics import backlog, end_offsets, ensure_topics, lags
+from sada.topics import backlog, consumed, end_offsets, ensure_topics, lags, partition_lags
 from sada.workers import spawn, stop
 from tests.conftest import config_with_webhook
 
@@ -171,12 +171,32 @@ class Run:
             except Exception:  # a service still coming back: ask again
                 pass
             time.sleep(1.0)
+        for stage, worker in self.workers.items():
+            if stage != "sinks":  # a Faust worker: its tasks' stacks to its log
+                worker.send_signal(signal.SIGUSR1)
+        time.sleep(2)
         raise AssertionError(
             f"not caught up within {timeout:.0f}s: lags {lags(self.settings, split=True)}, "
-            f"indexed {self.indexed()} of {self.expected_documents}, ingest "
+            f"by partition {self.partition_lags()}, indexed {self.indexed()} of "
+            f"{self.expected_documents}, ingest "
             f"{'running' if self.ingest and self.ingest.poll() is None else 'done'}; "
             f"lags on the way: {'; '.join(trail[-12:])}; logs in {self.log_dir}"
         )
+
+    def partition_lags(self) -> dict[str, dict[int, int]]:
+        """Where each lagging consumer group stands, by partition."""
+        admin = KafkaAdminClient(**connect.kafka_python(self.settings))
+        consumer = KafkaConsumer(**connect.kafka_python(self.settings), enable_auto_commit=False)
+        try:
+            found = {
+                group: partition_lags(admin, consumer, group, self.settings.topic(topic))
+                for stage in STAGES
+                for group, topic in consumed(self.settings, stage)
+            }
+            return {group: lag for group, lag in found.items() if any(lag.values())}
+        finally:
+            consumer.close()
+            admin.close()
 
 
 @dataclass(frozen=True)
