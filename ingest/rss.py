@@ -46,7 +46,7 @@ _DECLARATION = re.compile(rb"^\s*<\?xml[^>]*\?>")
 _WORD = re.compile(r"\w+")
 _EMAIL_NAME = re.compile(r"^\S+@\S+\s+\((.+)\)$")  # RSS <author>: "mail@host (Name)"
 # Google News's summary of an item: its title, linked, then its publisher. Read without the
-# HTML parser (a third of an item's time), to the same text; any other markup takes the parser.
+# HTML parser (a fifth of an item's time), to the same text; any other markup takes the parser.
 _GOOGLE_NEWS_SUMMARY = re.compile(
     r'<a href="[^"<>]*" target="_blank">([^<&\n]*)</a>&nbsp;&nbsp;'
     r'<font color="#[0-9a-fA-F]{6}">([^<&\n]*)</font>'
@@ -229,6 +229,7 @@ _AUTHOR = ("creator", "author")
 
 
 def _summary(fields: dict[str, Element]) -> str:
+    """Plain text of the item's summary; Google News's read without the HTML parser."""
     element = fields.get("description")
     google = (
         _GOOGLE_NEWS_SUMMARY.fullmatch(element.text)
