@@ -181,8 +181,7 @@ def _mention(
     link = ""
     for child in entry:
         name = _local(child.tag)
-        if name not in fields:
-            fields[name] = child
+        fields.setdefault(name, child)
         if name == "link" and not link:
             href = child.get("href")
             if href is None:

@@ -80,9 +80,8 @@ class Consumer(faust_kafka.Consumer):
         held, since, said = self._held.get(tp, (None, now, 0.0))
         if held != committed:
             since, said = now, 0.0
-        self._held[tp] = (committed, since, said)
         if now - since >= 30 and now - said >= 60:
-            self._held[tp] = (committed, since, now)
+            said = now
             log.warning(
                 "%s[%d]: commits held at %d for %.0fs: offsets %d-%d never acked (%d acked "
                 "after them; read offset %s; gaps %s)",
@@ -96,6 +95,7 @@ class Consumer(faust_kafka.Consumer):
                 self._read_offset[tp],
                 sorted(self._gap[tp])[:3],
             )
+        self._held[tp] = (committed, since, said)
 
 
 class Producer(faust_kafka.Producer):
